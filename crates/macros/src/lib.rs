@@ -1,0 +1,1 @@
+//! leakproof-macros: the `#[leak_test]` attribute.

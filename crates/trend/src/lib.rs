@@ -1,0 +1,1 @@
+//! leakproof-trend: is this series of memory samples growing?
