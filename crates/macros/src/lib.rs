@@ -1,1 +1,109 @@
-//! leakproof-macros: the `#[leak_test]` attribute.
+//! The `#[leak_test]` attribute of [leakproof]: a test that proves its body does not leak.
+//!
+//! Use it through the facade, `leakproof::leak_test`; this crate only generates code that calls
+//! `leakproof::__private` (the harness), so it is not useful on its own.
+//!
+//! [leakproof]: https://docs.rs/leakproof
+//!
+//! # What it does
+//!
+//! `#[leak_test]` replaces `#[test]`. The function body becomes a workload closure that the leakproof
+//! harness runs many times, sampling memory (and, by default, open file descriptors and threads)
+//! after every iteration. The test fails when a resource keeps growing after the warm-up, with a
+//! report that shows the growth per iteration, a chart of the series and, when
+//! `leakproof::TrackingAlloc` is the global allocator, the lines that allocate the growing memory.
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static GLOBAL: leakproof::TrackingAlloc = leakproof::TrackingAlloc::system();
+//!
+//! #[leakproof::leak_test]
+//! fn parse_does_not_leak() {
+//!     let value: serde_json::Value = serde_json::from_str(r#"{"a": [1, 2, 3]}"#).unwrap();
+//!     assert_eq!(value["a"][1], 2);
+//! }
+//!
+//! #[leakproof::leak_test(iterations = 500, warmup = 50)]
+//! #[should_panic] // other attributes pass through and keep applying
+//! fn known_leak_is_caught() {
+//!     std::mem::forget(vec![0u8; 64]);
+//! }
+//!
+//! #[leakproof::leak_test] // needs leakproof's `tokio` feature
+//! async fn handler_does_not_leak() {
+//!     tokio::task::yield_now().await;
+//! }
+//! ```
+//!
+//! (The examples are not compiled here because a proc-macro crate cannot use its own macros; the
+//! facade's documentation carries the compiled ones.)
+//!
+//! # Arguments
+//!
+//! All are optional, each may be given once, in any order: `#[leak_test(key = literal, ...)]`.
+//! Where an argument is left out, the harness decides at run time, so the CI overrides apply.
+//!
+//! | argument | type | default | meaning |
+//! | --- | --- | --- | --- |
+//! | `iterations` | integer ≥ 1 | 300, or `LEAKPROOF_ITERATIONS` | how many times the body runs before the first verdict |
+//! | `warmup` | integer, `< iterations` | chosen from the series, or `LEAKPROOF_WARMUP` | leading iterations left out of the analysis (caches filling, lazy statics) |
+//! | `max_iterations` | integer ≥ `iterations` | set by the harness | how far an inconclusive run may be extended before it fails as inconclusive |
+//! | `resources` | `true` / `false` | `true` | also check open file descriptors and threads, not only memory |
+//! | `crate` | string holding a path | `"::leakproof"` | where the `leakproof` crate is, for code that renames or re-exports it |
+//!
+//! An argument given in the attribute wins over the environment variable: the attribute states what
+//! that test needs.
+//!
+//! # The function
+//!
+//! - It takes no parameters, has no generics, and returns `()` (or `-> ()`). A `Result` return is
+//!   rejected: the body runs as an `FnMut()` closure hundreds of times, so unwrap inside it instead.
+//! - `async fn` runs on a runtime built outside the measured loop (leakproof's `tokio` feature).
+//! - `const fn`, `unsafe fn` and `extern fn` are rejected.
+//! - Do not add `#[test]` (nor `#[tokio::test]`): `#[leak_test]` is the test.
+//! - Other attributes (`#[ignore]`, `#[should_panic]`, docs, `#[cfg]`, lints) are kept, and the generated
+//!   `#[test]` is placed after them. `#[should_panic]` passes when the leak test fails, whether the
+//!   body panicked or a leak was found.
+//!
+//! # Expansion
+//!
+//! ```ignore
+//! #[leakproof::leak_test(iterations = 500, warmup = 50)]
+//! #[ignore]
+//! fn name() { body }
+//! ```
+//! becomes
+//! ```ignore
+//! #[ignore]
+//! #[::core::prelude::v1::test]
+//! fn name() {
+//!     ::leakproof::__private::run_leak_test(
+//!         ::leakproof::__private::LeakTest::new(
+//!             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(name)),
+//!         )
+//!         .iterations(500)
+//!         .warmup(50),
+//!         || { body },
+//!     )
+//! }
+//! ```
+//! and an `async fn` calls `run_async_leak_test(spec, || async move { body })` instead.
+//!
+//! # Errors
+//!
+//! Mistakes are compile errors pointing at the offending token: an unknown argument (the message lists
+//! the valid ones), an argument given twice, a value of the wrong type or out of range, an item that is
+//! not a function, parameters, generics, a return type, `#[test]` added as well. The function is
+//! still emitted beside the error so that IDEs keep working while you fix it.
+
+mod entry;
+
+/// Turns a function into a leak test: its body runs many times and the test fails if memory, file
+/// descriptors or threads keep growing. See the [crate documentation](crate) for the arguments.
+#[proc_macro_attribute]
+pub fn leak_test(
+    args: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    entry::leak_test(args.into(), item.into()).into()
+}
