@@ -24,6 +24,10 @@ const KEYS: &[&str] = &[
     "crate",
 ];
 
+/// The harness refuses fewer iterations (`Harness::run`: "iterations must be at least 2"); checking
+/// here turns that run-time failure into a compile error on the literal.
+const MIN_ITERATIONS: usize = 2;
+
 /// Expands `#[leak_test(args)] item`.
 pub(crate) fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
     let func = match syn::parse2::<TestFn>(item.clone()) {
@@ -218,9 +222,13 @@ impl ConfigBuilder {
         }
         self.seen.push(key);
         match key {
-            "iterations" => self.config.iterations = Some(positive_int(key, value)?),
+            "iterations" => {
+                self.config.iterations = Some(int_at_least(key, value, MIN_ITERATIONS)?)
+            }
             "warmup" => self.config.warmup = Some(int(key, value)?),
-            "max_iterations" => self.config.max_iterations = Some(positive_int(key, value)?),
+            "max_iterations" => {
+                self.config.max_iterations = Some(int_at_least(key, value, MIN_ITERATIONS)?)
+            }
             "resources" => self.config.resources = Some(boolean(key, value)?),
             _ => self.config.krate = Some(crate_path(value)?),
         }
@@ -355,12 +363,15 @@ fn parse_usize(key: &str, lit: &LitInt) -> syn::Result<Valued<usize>> {
     })
 }
 
-fn positive_int(key: &str, value: &Expr) -> syn::Result<Valued<usize>> {
+fn int_at_least(key: &str, value: &Expr, min: usize) -> syn::Result<Valued<usize>> {
     let parsed = int(key, value)?;
-    if parsed.value == 0 {
+    if parsed.value < min {
         return Err(syn::Error::new(
             parsed.span,
-            format!("`{key}` must be at least 1"),
+            format!(
+                "`{key}` must be at least {min}: a trend needs more than one sample, and the \
+                 harness asks for more when the answer is unclear"
+            ),
         ));
     }
     Ok(parsed)
@@ -687,7 +698,7 @@ mod tests {
         assert!(out.starts_with(&defaults), "{out}");
         let rest = &out[defaults.len()..];
         assert!(rest.contains("compile_error"), "{rest}");
-        assert!(rest.contains("`iterations` must be at least 1"), "{rest}");
+        assert!(rest.contains("`iterations` must be at least 2"), "{rest}");
     }
 
     #[test]
@@ -825,8 +836,19 @@ mod tests {
 
     #[test]
     fn rejects_zero_where_a_count_is_needed() {
-        assert_one(config_errors("iterations = 0"), "at least 1", "0");
-        assert_one(config_errors("max_iterations = 0"), "at least 1", "0");
+        assert_one(
+            config_errors("iterations = 0"),
+            "`iterations` must be at least 2",
+            "0",
+        );
+        assert_one(
+            config_errors("iterations = 1"),
+            "`iterations` must be at least 2",
+            "1",
+        );
+        assert_one(config_errors("max_iterations = 0"), "at least 2", "0");
+        let config = Config::parse(tokens("iterations = 2")).expect("two samples are enough");
+        assert_eq!(config.iterations.map(|v| v.value), Some(2));
         let config = Config::parse(tokens("warmup = 0")).expect("no warm-up is valid");
         assert_eq!(config.warmup.map(|v| v.value), Some(0));
     }
@@ -846,6 +868,7 @@ mod tests {
         );
         // One side alone is checked against the run-time defaults by the harness, not here.
         assert!(Config::parse(tokens("warmup = 1000")).is_ok());
+        // `max_iterations == iterations` is how a test turns extension off.
         assert!(Config::parse(tokens("iterations = 5, warmup = 4, max_iterations = 5")).is_ok());
     }
 

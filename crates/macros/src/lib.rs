@@ -41,18 +41,21 @@
 //! # Arguments
 //!
 //! All are optional, each may be given once, in any order: `#[leak_test(key = literal, ...)]`.
-//! Where an argument is left out, the harness decides at run time, so the CI overrides apply.
+//! Where an argument is left out, the harness default applies.
 //!
-//! | argument | type | default | meaning |
+//! | argument | value | default | meaning |
 //! | --- | --- | --- | --- |
-//! | `iterations` | integer ≥ 1 | 300, or `LEAKPROOF_ITERATIONS` | how many times the body runs before the first verdict |
-//! | `warmup` | integer, `< iterations` | chosen from the series, or `LEAKPROOF_WARMUP` | leading iterations left out of the analysis (caches filling, lazy statics) |
-//! | `max_iterations` | integer ≥ `iterations` | set by the harness | how far an inconclusive run may be extended before it fails as inconclusive |
+//! | `iterations` | integer ≥ 2 | 300 | how many times the body runs before the first verdict |
+//! | `warmup` | integer, less than `iterations` | detected from the series | leading iterations left out of the trend (caches filling, lazy statics, runtime start-up) |
+//! | `max_iterations` | integer ≥ `iterations` | 10 × `iterations` | how far a run whose answer is unclear may be extended (also bounded by a 30 s time budget); equal to `iterations` turns extension off |
 //! | `resources` | `true` / `false` | `true` | also check open file descriptors and threads, not only memory |
 //! | `crate` | string holding a path | `"::leakproof"` | where the `leakproof` crate is, for code that renames or re-exports it |
 //!
-//! An argument given in the attribute wins over the environment variable: the attribute states what
-//! that test needs.
+//! The environment overrides every leak test for CI: `LEAKPROOF_ITERATIONS` replaces `iterations`
+//! (raising `max_iterations` to it, and dropping a `warmup` that no longer fits), `LEAKPROOF_WARMUP`
+//! replaces `warmup`, and `LEAKPROOF_REPORT_DIR` writes a JSON report and an SVG chart per test. The
+//! combinations checked at compile time (`warmup < iterations`, `max_iterations ≥ iterations`) are
+//! only those written in the attribute.
 //!
 //! # The function
 //!
