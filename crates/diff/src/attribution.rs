@@ -1,0 +1,305 @@
+//! Which frame of a traceback is the user's code.
+
+use crate::Frame;
+
+/// Decides which frames are *not* user code, so that [`user_frame`] can name the user's line.
+///
+/// By default these are skipped:
+/// - the standard library (`std`, `core`, `alloc`, `panic_unwind`, ...): files under `/rustc/` or
+///   a toolchain's `library/`, functions under `std::`, `core::`, `alloc::`, allocator shims
+///   (`__rust_alloc`, `__rdl_alloc`, ...);
+/// - the allocator and leakproof's own crates: functions whose crate is `leakproof*`, and files
+///   under `crates/sample/`, `crates/diff/src/`, `crates/trend/`, `crates/macros/` or `harness/src/`
+///   of the leakproof workspace (see [`Attribution::leakproof_paths`]); also the `backtrace` crate
+///   that captures stacks;
+/// - dependencies: files under `.cargo/registry/` or `.cargo/git/checkouts/` (cargo's download
+///   locations), unless [`Attribution::dependencies_are_user_code`] is set or the dependency is
+///   named with [`Attribution::user_dependency`].
+///
+/// Frames that did not resolve (no function, no file) are never the user frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribution {
+    /// Skip frames of cargo dependencies (registry and git checkouts).
+    pub skip_dependencies: bool,
+    /// Dependency crate names (as in `Cargo.toml`) whose frames count as user code anyway.
+    pub user_dependencies: Vec<String>,
+    /// Extra function-name prefixes to skip, e.g. `"my_alloc::"`.
+    pub skip_functions: Vec<String>,
+    /// Extra file-path fragments to skip: a frame whose file contains one is not user code.
+    pub skip_paths: Vec<String>,
+    /// Skip leakproof's own workspace paths (set to false when working on leakproof itself
+    /// and its tests should count as user code).
+    pub leakproof_paths: bool,
+}
+
+impl Default for Attribution {
+    fn default() -> Self {
+        Attribution {
+            skip_dependencies: true,
+            user_dependencies: Vec::new(),
+            skip_functions: Vec::new(),
+            skip_paths: Vec::new(),
+            leakproof_paths: true,
+        }
+    }
+}
+
+const STD_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "panic_unwind",
+    "panic_abort",
+    "test",
+    "proc_macro",
+    "hashbrown",
+    "backtrace",
+    "backtrace_rs",
+    "addr2line",
+    "gimli",
+    "miniz_oxide",
+    "rustc_demangle",
+    "std_detect",
+];
+
+const ALLOC_SHIMS: &[&str] = &[
+    "__rust_alloc",
+    "__rust_realloc",
+    "__rust_dealloc",
+    "__rust_alloc_zeroed",
+    "__rdl_",
+    "__rg_",
+    "__rust_",
+    "malloc",
+    "calloc",
+    "realloc",
+    "posix_memalign",
+    "aligned_alloc",
+];
+
+const LEAKPROOF_PATHS: &[&str] = &[
+    "crates/sample/",
+    "crates/diff/src/",
+    "crates/trend/",
+    "crates/macros/",
+    "harness/src/",
+];
+
+impl Attribution {
+    /// The default attribution (see the type docs).
+    pub fn new() -> Attribution {
+        Attribution::default()
+    }
+
+    /// Count frames of all dependencies as user code (or not).
+    pub fn dependencies_are_user_code(mut self, yes: bool) -> Attribution {
+        self.skip_dependencies = !yes;
+        self
+    }
+
+    /// Count frames of one dependency crate (name as in `Cargo.toml`, `-` or `_`) as user code.
+    pub fn user_dependency(mut self, name: &str) -> Attribution {
+        self.user_dependencies.push(name.replace('_', "-"));
+        self
+    }
+
+    /// Skip functions starting with `prefix` (a path such as `my_pool::` or a symbol name).
+    pub fn skip_function(mut self, prefix: &str) -> Attribution {
+        self.skip_functions.push(prefix.to_owned());
+        self
+    }
+
+    /// Skip frames whose file path contains `fragment`.
+    pub fn skip_path(mut self, fragment: &str) -> Attribution {
+        self.skip_paths.push(fragment.to_owned());
+        self
+    }
+
+    /// Count leakproof's own workspace paths as user code (`false`) or skip them (`true`, default).
+    pub fn with_leakproof_paths(mut self, skip: bool) -> Attribution {
+        self.leakproof_paths = skip;
+        self
+    }
+
+    /// True when `frame` is user code under this attribution.
+    pub fn is_user(&self, frame: &Frame) -> bool {
+        if !frame.is_resolved() {
+            return false;
+        }
+        if let Some(func) = frame.function.as_deref() {
+            if self.is_internal_function(func) {
+                return false;
+            }
+        }
+        if let Some(file) = frame.file.as_deref() {
+            if self.is_internal_path(file) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn is_internal_function(&self, func: &str) -> bool {
+        if ALLOC_SHIMS.iter().any(|p| func.starts_with(p)) {
+            return true;
+        }
+        if self.skip_functions.iter().any(|p| func.starts_with(p.as_str())) {
+            return true;
+        }
+        // `<std::x::Y as core::Z>::f`, `<&T as ...>`: the crate of the self type decides.
+        let bare = func.trim_start_matches(['<', '&', '*', '(', '[']);
+        let bare = bare.strip_prefix("mut ").unwrap_or(bare);
+        let bare = bare.strip_prefix("dyn ").unwrap_or(bare);
+        let krate = bare.split("::").next().unwrap_or("");
+        if krate.starts_with("leakproof") {
+            return true;
+        }
+        // A bare crate name with a path after it, e.g. `std::vec::Vec<T>::push`.
+        bare.contains("::") && STD_CRATES.contains(&krate)
+    }
+
+    fn is_internal_path(&self, file: &str) -> bool {
+        let file = file.replace('\\', "/");
+        if file.starts_with("/rustc/")
+            || file.contains("/rustlib/src/rust/library/")
+            || is_std_library_path(&file)
+        {
+            return true;
+        }
+        if self.skip_paths.iter().any(|p| file.contains(p.as_str())) {
+            return true;
+        }
+        if let Some(dep) = dependency_crate(&file) {
+            if dep.starts_with("leakproof") || dep == "backtrace" {
+                return true;
+            }
+            if self.skip_dependencies {
+                return !self.user_dependencies.contains(&dep);
+            }
+            return false;
+        }
+        self.leakproof_paths && LEAKPROOF_PATHS.iter().any(|p| file.contains(p))
+    }
+}
+
+/// `library/std/src/...` as recorded by a toolchain built from source.
+fn is_std_library_path(file: &str) -> bool {
+    ["std", "core", "alloc", "panic_unwind", "test"]
+        .iter()
+        .any(|c| file.starts_with(&format!("library/{c}/")) || file.contains(&format!("/library/{c}/src/")))
+}
+
+/// The crate name of a file inside cargo's registry or a git checkout, `-` separated.
+fn dependency_crate(file: &str) -> Option<String> {
+    let rest = if let Some(i) = file.find("/registry/src/") {
+        // registry/src/<index>/<name>-<version>/...
+        let after = &file[i + "/registry/src/".len()..];
+        after.split_once('/')?.1
+    } else if let Some(i) = file.find("/git/checkouts/") {
+        // git/checkouts/<repo>-<hash>/<rev>/<path in repo>: the crate is the repo, best effort.
+        let after = &file[i + "/git/checkouts/".len()..];
+        let repo = after.split('/').next()?;
+        let name = repo.rsplit_once('-').map_or(repo, |(n, _)| n);
+        return Some(name.replace('_', "-"));
+    } else {
+        return None;
+    };
+    let dir = rest.split('/').next()?;
+    // name-1.2.3: cut at the last '-' followed by a digit.
+    let name = dir
+        .rmatch_indices('-')
+        .find(|(i, _)| dir[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
+        .map_or(dir, |(i, _)| &dir[..i]);
+    Some(name.replace('_', "-"))
+}
+
+/// The index of the user frame of `frames` (innermost first): the first frame, from the innermost
+/// outwards, that `attribution` counts as user code. `None` when there is none (e.g. unresolved).
+pub fn user_frame(frames: &[Frame], attribution: &Attribution) -> Option<usize> {
+    frames.iter().position(|f| attribution.is_user(f))
+}
+
+/// A file path shortened for display and for comparison keys: the toolchain prefix
+/// `/rustc/<hash>/` and cargo's `.../registry/src/<index>/` and `.../git/checkouts/` prefixes are
+/// cut, so `/rustc/abc/library/alloc/src/vec/mod.rs` becomes `library/alloc/src/vec/mod.rs` and
+/// `/home/u/.cargo/registry/src/index.crates.io-xyz/regex-1.10.2/src/lib.rs` becomes
+/// `regex-1.10.2/src/lib.rs`. Snapshots from machines with different homes or toolchains match.
+pub fn display_path(file: &str) -> String {
+    if let Some(rest) = file.strip_prefix("/rustc/") {
+        if let Some((_, tail)) = rest.split_once('/') {
+            return tail.to_owned();
+        }
+    }
+    if let Some(i) = file.find("/rustlib/src/rust/") {
+        return file[i + "/rustlib/src/rust/".len()..].to_owned();
+    }
+    if let Some(i) = file.find("/registry/src/") {
+        let after = &file[i + "/registry/src/".len()..];
+        if let Some((_, tail)) = after.split_once('/') {
+            return tail.to_owned();
+        }
+    }
+    if let Some(i) = file.find("/git/checkouts/") {
+        return file[i + "/git/checkouts/".len()..].to_owned();
+    }
+    file.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(function: &str, file: &str) -> Frame {
+        Frame::at(function, file, 1)
+    }
+
+    #[test]
+    fn skips_std_allocator_and_leakproof() {
+        let a = Attribution::default();
+        assert!(!a.is_user(&f("alloc::raw_vec::finish_grow", "/rustc/abc/library/alloc/src/raw_vec.rs")));
+        assert!(!a.is_user(&f("__rust_alloc", "")));
+        assert!(!a.is_user(&f(
+            "<leakproof_sample::TrackingAlloc<A> as core::alloc::global::GlobalAlloc>::alloc",
+            "crates/sample/src/lib.rs"
+        )));
+        assert!(!a.is_user(&f("<alloc::vec::Vec<T> as core::clone::Clone>::clone", "x.rs")));
+        assert!(!a.is_user(&Frame::from_ip(0x1234)));
+        assert!(a.is_user(&f("myapp::cache::Cache::insert", "src/cache.rs")));
+        assert!(a.is_user(&f("<myapp::Thing as core::ops::Drop>::drop", "src/thing.rs")));
+    }
+
+    #[test]
+    fn dependencies_are_configurable() {
+        let file = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/string-interner-0.17.0/src/lib.rs";
+        let dep = f("string_interner::StringInterner::get_or_intern", file);
+        assert!(!Attribution::default().is_user(&dep));
+        assert!(Attribution::default().user_dependency("string_interner").is_user(&dep));
+        assert!(Attribution::default().dependencies_are_user_code(true).is_user(&dep));
+        let git = f("foo::bar", "/home/u/.cargo/git/checkouts/foo-0123abcd/deadbee/src/lib.rs");
+        assert!(!Attribution::default().is_user(&git));
+        assert!(Attribution::default().user_dependency("foo").is_user(&git));
+        assert_eq!(dependency_crate(file).as_deref(), Some("string-interner"));
+    }
+
+    #[test]
+    fn user_frame_names_the_call_site_of_a_dependency() {
+        let frames = vec![
+            f("__rust_alloc", "/rustc/abc/library/alloc/src/alloc.rs"),
+            f("interner::Interner::intern", "/r/.cargo/registry/src/idx/interner-1.0.0/src/lib.rs"),
+            f("myapp::handle", "src/main.rs"),
+            f("myapp::main", "src/main.rs"),
+        ];
+        assert_eq!(user_frame(&frames, &Attribution::default()), Some(2));
+        assert_eq!(user_frame(&frames[..2], &Attribution::default()), None);
+    }
+
+    #[test]
+    fn display_path_cuts_machine_specific_prefixes() {
+        assert_eq!(display_path("/rustc/0123/library/std/src/rt.rs"), "library/std/src/rt.rs");
+        assert_eq!(
+            display_path("/h/.cargo/registry/src/index.crates.io-x/regex-1.0.0/src/a.rs"),
+            "regex-1.0.0/src/a.rs"
+        );
+        assert_eq!(display_path("src/cache.rs"), "src/cache.rs");
+    }
+}

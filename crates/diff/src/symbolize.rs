@@ -1,0 +1,98 @@
+//! Instruction addresses to functions, files and lines, with a per-address cache.
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+
+use crate::Frame;
+
+/// Resolves instruction addresses of *this* process into [`Frame`]s, once per distinct address.
+///
+/// Built on [`backtrace::resolve`], which reads the DWARF line tables of every loaded object
+/// (through `gimli`/`addr2line`), including inlined-call information, and demangles names.
+/// Works with full debug info and with `debug = "line-tables-only"` / `debug = 1`; without any
+/// debug info it still gives function names from the symbol table.
+///
+/// Return addresses: the frames of a stack walk hold the address *after* each call. Such an
+/// address is looked up one byte earlier, inside the call instruction, so the line is the call's
+/// line (and never the next function when the call is a function's last instruction). The
+/// innermost address of a stack is taken as exact. [`Snapshot::symbolize`](crate::Snapshot::symbolize)
+/// applies this rule; [`Symbolizer::resolve`] takes it as an argument.
+#[derive(Debug, Default)]
+pub struct Symbolizer {
+    cache: HashMap<(u64, bool), Vec<Frame>>,
+    lookups: u64,
+}
+
+impl Symbolizer {
+    /// A symbolizer with an empty cache.
+    pub fn new() -> Symbolizer {
+        Symbolizer::default()
+    }
+
+    /// The frames at `ip`, innermost (most deeply inlined) first; all but the last have
+    /// `inlined: true`. `return_address` says `ip` came from a stack walk (see the type docs).
+    /// An address that resolves to nothing gives one unresolved frame (only `ip` set).
+    pub fn resolve(&mut self, ip: u64, return_address: bool) -> &[Frame] {
+        let lookups = &mut self.lookups;
+        self.cache.entry((ip, return_address)).or_insert_with(|| {
+            *lookups += 1;
+            lookup(ip, return_address)
+        })
+    }
+
+    /// Resolves a whole captured stack (innermost first) into frames, innermost first.
+    pub fn resolve_stack(&mut self, ips: &[u64]) -> Vec<Frame> {
+        let mut out = Vec::with_capacity(ips.len());
+        for (i, &ip) in ips.iter().enumerate() {
+            out.extend(self.resolve(ip, i != 0).iter().cloned());
+        }
+        out
+    }
+
+    /// Number of distinct addresses cached.
+    pub fn cached(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Number of lookups that missed the cache and went to the debug info.
+    pub fn lookups(&self) -> u64 {
+        self.lookups
+    }
+}
+
+fn lookup(ip: u64, return_address: bool) -> Vec<Frame> {
+    let unresolved = || vec![Frame::from_ip(ip)];
+    // `backtrace::resolve` always looks up `addr - 1` (it assumes a return address), so a return
+    // address is passed unchanged and an exact address is passed as `ip + 1`.
+    let addr = if return_address {
+        Some(ip)
+    } else {
+        ip.checked_add(1)
+    };
+    let Some(addr) = addr
+        .filter(|&a| a > 1)
+        .and_then(|a| usize::try_from(a).ok())
+    else {
+        return unresolved();
+    };
+    let mut frames = Vec::new();
+    // The address is only used as a lookup key: nothing is dereferenced.
+    backtrace::resolve(addr as *mut c_void, |sym| {
+        let function = sym.name().map(|n| format!("{n:#}"));
+        let file = sym.filename().map(|p| p.to_string_lossy().into_owned());
+        frames.push(Frame {
+            ip: Some(ip),
+            function,
+            file,
+            line: sym.lineno(),
+            column: sym.colno(),
+            inlined: true,
+        });
+    });
+    frames.retain(Frame::is_resolved);
+    match frames.last_mut() {
+        Some(outer) => outer.inlined = false,
+        None => return unresolved(),
+    }
+    frames
+}
