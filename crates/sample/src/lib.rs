@@ -1,1 +1,61 @@
 //! leakproof-sample: how much memory (and how many fds, threads) is in use now.
+//!
+//! - [`TrackingAlloc`]: a [`GlobalAlloc`](core::alloc::GlobalAlloc) wrapper that keeps exact heap
+//!   counters ([`heap_stats`]) at close to no cost (per-thread counter slots, no atomic
+//!   read-modify-write on the hot path), and, switched on at run time, records the call stack of every
+//!   allocation ([`capture`]).
+//! - [`Probe`]s sampled between iterations: [`HeapProbe`], [`RssProbe`] (this process or any PID),
+//!   [`TreeProbe`] (a PID and all its descendants: RSS, fds, threads, processes), [`FdProbe`],
+//!   [`ThreadProbe`], [`CgroupProbe`]; [`list_fds`] with [`FdKind`]s, [`descendants`],
+//!   [`memory_detail`] (PSS/USS).
+//!
+//! It depends on no other leakproof crate and is usable alone.
+//!
+//! # Example
+//!
+//! ```
+//! use leakproof_sample::{capture, heap_stats, is_tracking, Probe, RssProbe, TrackingAlloc};
+//!
+//! #[global_allocator]
+//! static GLOBAL: TrackingAlloc = TrackingAlloc::system();
+//!
+//! fn workload(keep: &mut Vec<Vec<u8>>) {
+//!     keep.push(vec![0u8; 1000]); // a "leak": kept forever
+//!     let _temporary = vec![0u8; 4096]; // freed at once
+//! }
+//!
+//! fn main() {
+//!     let mut keep = Vec::with_capacity(16);
+//!     assert!(is_tracking());
+//!     let before = heap_stats();
+//!     workload(&mut keep);
+//!     let after = heap_stats();
+//!     // Exact: only this thread allocates here.
+//!     assert_eq!(after.live_bytes - before.live_bytes, 1000);
+//!
+//!     // Where does the heap grow? Record call stacks while the workload runs.
+//!     let guard = capture::start();
+//!     workload(&mut keep);
+//!     drop(guard);
+//!     let snap = capture::snapshot();
+//!     assert_eq!(snap.total_bytes, 1000); // the temporary was freed, the kept block was not
+//!     assert!(!snap.sites[0].ips.is_empty());
+//!
+//!     # #[cfg(target_os = "linux")] {
+//!     let mut rss = RssProbe::this_process().expect("/proc is readable");
+//!     assert!(rss.sample().expect("sample").value > 0.0);
+//!     # }
+//! }
+//! ```
+
+mod alloc;
+pub mod capture;
+mod probe;
+mod sys;
+
+pub use alloc::{heap_stats, is_tracking, reset_peak, HeapStats, TrackingAlloc, PEAK_GRANULE};
+pub use probe::{
+    cgroup_memory_current, descendants, list_fds, memory_detail, CgroupProbe, FdInfo, FdKind,
+    FdProbe, HeapProbe, MemoryDetail, Probe, ProbeError, RssProbe, Sample, ThreadProbe, TreeProbe,
+    TreeSample, Unit,
+};

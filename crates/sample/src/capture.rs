@@ -1,0 +1,659 @@
+//! Allocation-site capture: which call stacks hold the live heap.
+//!
+//! Off by default. While a [`CaptureGuard`] from [`start`] is alive, every allocation served by
+//! [`TrackingAlloc`](crate::TrackingAlloc) records its call stack (up to [`MAX_FRAMES`] return
+//! addresses, innermost first), and every free of a recorded block removes it, on whatever thread it
+//! happens. [`snapshot`] groups the live recorded blocks by stack.
+//!
+//! Costs and structure:
+//! - Off: one relaxed load per allocation and one per free.
+//! - On: the stack is unwound with the platform unwinder without any global lock
+//!   (`backtrace::trace_unsynchronized`); stacks are interned in a hash table keyed by their
+//!   addresses ([`STACK_SHARDS`] shards, each with its own lock); each live block's stack id sits in a
+//!   side table keyed by the block's address ([`BLOCK_SHARDS`] shards), so a free is O(1).
+//! - The tables take their memory from the system allocator directly, never from the global
+//!   allocator, so they cannot re-enter `TrackingAlloc`; a thread-local guard keeps anything the
+//!   unwinder might allocate from being captured recursively.
+//! - When capture stops, recorded blocks stay recorded until they are freed or [`clear`] is called,
+//!   so a snapshot taken after [`CaptureGuard`] is dropped still shows what the captured period left.
+//! - `fork` while another thread holds a table lock cannot deadlock the child: the locks are taken
+//!   around `fork` (`pthread_atfork`) once capture has been started.
+//!
+//! Addresses are raw return addresses (symbolize `ip - 1` for the call's line), innermost first,
+//! beginning at the allocator entry point (`__rust_alloc` or the like) that called `TrackingAlloc`.
+
+use core::cell::{Cell, UnsafeCell};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sys::{RawLock, SysVec};
+
+/// Most return addresses recorded per allocation.
+pub const MAX_FRAMES: usize = 32;
+/// Shards of the stack table.
+const STACK_SHARDS: usize = 16;
+/// Shards of the block table.
+const BLOCK_SHARDS: usize = 64;
+
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+static GUARDS: AtomicUsize = AtomicUsize::new(0);
+/// Recorded blocks not yet freed; frees look at the tables only while this is non-zero.
+static TRACKED: AtomicUsize = AtomicUsize::new(0);
+/// Unwinder frames (its own and this module's) to drop from the top of each stack; calibrated once.
+static SKIP: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+thread_local! {
+    /// Set while this thread is inside the capture machinery (no destructor).
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Starts capturing allocation sites; capture continues until every guard is dropped.
+#[must_use = "capture stops when the guard is dropped"]
+pub fn start() -> CaptureGuard {
+    install_fork_handlers();
+    GUARDS.fetch_add(1, SeqCst);
+    CAPTURING.store(true, SeqCst);
+    CaptureGuard { _private: () }
+}
+
+/// Keeps allocation-site capture switched on; dropping it switches capture off (when it is the last
+/// guard). Blocks recorded so far stay recorded until freed or [`clear`]ed.
+#[derive(Debug)]
+pub struct CaptureGuard {
+    _private: (),
+}
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        if GUARDS.fetch_sub(1, SeqCst) == 1 {
+            CAPTURING.store(false, SeqCst);
+        }
+    }
+}
+
+/// True while at least one [`CaptureGuard`] is alive.
+pub fn is_capturing() -> bool {
+    CAPTURING.load(Relaxed)
+}
+
+/// Number of recorded blocks still alive.
+pub fn tracked_blocks() -> usize {
+    TRACKED.load(Relaxed)
+}
+
+/// Live recorded blocks, grouped by call stack.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RawSnapshot {
+    /// One entry per distinct stack that still holds live recorded blocks.
+    pub sites: Vec<RawSite>,
+    /// Sum of `bytes` over `sites`.
+    pub total_bytes: u64,
+    /// Sum of `blocks` over `sites`.
+    pub total_blocks: u64,
+}
+
+/// The live recorded blocks of one call stack.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RawSite {
+    /// Return addresses, innermost first.
+    pub ips: Vec<u64>,
+    /// Live bytes allocated from this stack.
+    pub bytes: u64,
+    /// Live blocks allocated from this stack.
+    pub blocks: u64,
+}
+
+/// Groups the live recorded blocks by stack. Safe to call while other threads allocate; the
+/// snapshot's own allocations are not recorded.
+pub fn snapshot() -> RawSnapshot {
+    let mut copied: SysVec<StackEntry> = SysVec::new();
+    let mut complete = true;
+    for shard in &STACKS {
+        shard.lock.lock();
+        // SAFETY: the shard's lock is held.
+        let table = unsafe { &*shard.table.get() };
+        for e in table.entries.as_slice() {
+            if e.blocks > 0 {
+                complete &= copied.push(*e);
+            }
+        }
+        shard.lock.unlock();
+    }
+    let _ = complete; // on allocation failure the snapshot is partial, never wrong per site
+    let was_busy = BUSY.with(|b| b.replace(true));
+    let mut sites = Vec::with_capacity(copied.len());
+    let (mut total_bytes, mut total_blocks) = (0u64, 0u64);
+    for e in copied.as_slice() {
+        total_bytes += e.bytes;
+        total_blocks += e.blocks;
+        sites.push(RawSite {
+            ips: e.ips[..e.len as usize].to_vec(),
+            bytes: e.bytes,
+            blocks: e.blocks,
+        });
+    }
+    sites.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.ips.cmp(&b.ips)));
+    BUSY.with(|b| b.set(was_busy));
+    RawSnapshot {
+        sites,
+        total_bytes,
+        total_blocks,
+    }
+}
+
+/// Forgets every recorded block and stack. Call it when no other thread is capturing, or a block
+/// recorded concurrently may be lost from later snapshots (never double-counted).
+pub fn clear() {
+    for shard in &BLOCKS {
+        shard.lock.lock();
+        // SAFETY: the shard's lock is held.
+        let t = unsafe { &mut *shard.table.get() };
+        t.slots.clear_free();
+        t.used = 0;
+        shard.lock.unlock();
+    }
+    for shard in &STACKS {
+        shard.lock.lock();
+        // SAFETY: the shard's lock is held.
+        let t = unsafe { &mut *shard.table.get() };
+        t.entries.clear_free();
+        t.index.clear_free();
+        shard.lock.unlock();
+    }
+    TRACKED.store(0, SeqCst);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hot-path hooks called by TrackingAlloc.
+
+#[inline(always)]
+pub(crate) fn capturing_fast() -> bool {
+    CAPTURING.load(Relaxed)
+}
+
+#[inline(always)]
+pub(crate) fn tracked_fast() -> bool {
+    TRACKED.load(Relaxed) != 0
+}
+
+/// A recorded block's stack id and size.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockSite {
+    site: u32,
+    size: u64,
+}
+
+/// Records a new block. Never allocates through the global allocator.
+#[cold]
+#[inline(never)]
+pub(crate) fn on_alloc(ptr: *mut u8, size: usize) {
+    if BUSY.with(|b| b.replace(true)) {
+        return; // re-entered from the unwinder: count it, do not capture it
+    }
+    let mut ips = [0u64; MAX_FRAMES];
+    let n = unwind(&mut ips);
+    if let Some(site) = intern(&ips[..n], size as u64) {
+        insert_block(
+            ptr as usize,
+            BlockSite {
+                site,
+                size: size as u64,
+            },
+        );
+    }
+    BUSY.with(|b| b.set(false));
+}
+
+/// Forgets a block about to be freed (or moved by realloc); returns its record if it had one.
+#[cold]
+#[inline(never)]
+pub(crate) fn on_free(ptr: *mut u8) -> Option<BlockSite> {
+    let addr = ptr as usize;
+    let shard = &BLOCKS[block_shard(addr)];
+    shard.lock.lock();
+    // SAFETY: the shard's lock is held.
+    let removed = unsafe { &mut *shard.table.get() }.remove(addr);
+    shard.lock.unlock();
+    let b = removed?;
+    TRACKED.fetch_sub(1, Relaxed);
+    adjust_site(b.site, -(b.size as i64), -1);
+    Some(b)
+}
+
+/// Re-records a block whose realloc failed (it is still alive at the same address).
+#[cold]
+pub(crate) fn restore(ptr: *mut u8, b: BlockSite) {
+    adjust_site(b.site, b.size as i64, 1);
+    insert_block(ptr as usize, b);
+}
+
+fn insert_block(addr: usize, b: BlockSite) {
+    let shard = &BLOCKS[block_shard(addr)];
+    shard.lock.lock();
+    // SAFETY: the shard's lock is held.
+    let outcome = unsafe { &mut *shard.table.get() }.insert(addr, b);
+    shard.lock.unlock();
+    match outcome {
+        Insert::New => {
+            TRACKED.fetch_add(1, Relaxed);
+        }
+        Insert::Replaced(old) => {
+            // A stale record (its free was not seen, e.g. across `clear`): drop its contribution.
+            adjust_site(old.site, -(old.size as i64), -1);
+        }
+        Insert::Failed => adjust_site(b.site, -(b.size as i64), -1),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unwinding.
+
+fn unwind(out: &mut [u64; MAX_FRAMES]) -> usize {
+    let mut skip = SKIP.load(Relaxed);
+    if skip == usize::MAX {
+        skip = calibrate();
+        SKIP.store(skip, Relaxed);
+    }
+    let mut seen = 0usize;
+    let mut n = 0usize;
+    // SAFETY: trace_unsynchronized is unsafe only because it skips the crate's global lock, which
+    // matters on platforms whose unwinder is not thread-safe (dbghelp on Windows). On the Unix
+    // unwinders (libgcc/libunwind `_Unwind_Backtrace`) concurrent traces are safe. The callback does
+    // not panic and does not allocate.
+    unsafe {
+        backtrace::trace_unsynchronized(|frame| {
+            if seen >= skip {
+                out[n] = frame.ip() as u64;
+                n += 1;
+            }
+            seen += 1;
+            n < MAX_FRAMES
+        });
+    }
+    n
+}
+
+/// Counts the frames from the unwinder's own down to and including [`on_alloc`], once.
+#[cold]
+#[inline(never)]
+fn calibrate() -> usize {
+    let target = on_alloc as *const () as usize;
+    let mut index = 0usize;
+    let mut found = None;
+    // SAFETY: as in `unwind`.
+    unsafe {
+        backtrace::trace_unsynchronized(|frame| {
+            if frame.symbol_address() as usize == target {
+                found = Some(index + 1);
+                return false;
+            }
+            index += 1;
+            index < 16
+        });
+    }
+    found.unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stack table.
+
+#[derive(Clone, Copy)]
+struct StackEntry {
+    hash: u64,
+    len: u32,
+    ips: [u64; MAX_FRAMES],
+    bytes: u64,
+    blocks: u64,
+}
+
+struct StackTable {
+    entries: SysVec<StackEntry>,
+    /// Open addressing: 0 = empty, else entry index + 1. Capacity is a power of two.
+    index: SysVec<u32>,
+}
+
+struct Shard<T> {
+    lock: RawLock,
+    table: UnsafeCell<T>,
+}
+
+// SAFETY: `table` is only accessed while `lock` is held (see every use), and its contents are
+// Send (SysVec of Copy data).
+unsafe impl<T: Send> Sync for Shard<T> {}
+
+static STACKS: [Shard<StackTable>; STACK_SHARDS] = [const {
+    Shard {
+        lock: RawLock::new(),
+        table: UnsafeCell::new(StackTable {
+            entries: SysVec::new(),
+            index: SysVec::new(),
+        }),
+    }
+}; STACK_SHARDS];
+
+fn hash_ips(ips: &[u64]) -> u64 {
+    // FxHash-style mixing: fast, and good enough for return addresses.
+    let mut h: u64 = ips.len() as u64;
+    for &ip in ips {
+        h = (h.rotate_left(5) ^ ip).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    h ^ (h >> 29)
+}
+
+/// Interns `ips`, adds one block of `size` bytes to it, and returns its id.
+fn intern(ips: &[u64], size: u64) -> Option<u32> {
+    let h = hash_ips(ips);
+    let s = (h >> 60) as usize % STACK_SHARDS;
+    let shard = &STACKS[s];
+    shard.lock.lock();
+    // SAFETY: the shard's lock is held.
+    let t = unsafe { &mut *shard.table.get() };
+    let id = t.find_or_insert(h, ips);
+    if let Some(i) = id {
+        let e = &mut t.entries.as_mut_slice()[i as usize];
+        e.bytes += size;
+        e.blocks += 1;
+    }
+    shard.lock.unlock();
+    id.map(|i| ((s as u32) << 24) | i)
+}
+
+fn adjust_site(site: u32, bytes: i64, blocks: i64) {
+    let shard = &STACKS[(site >> 24) as usize % STACK_SHARDS];
+    let i = (site & 0x00ff_ffff) as usize;
+    shard.lock.lock();
+    // SAFETY: the shard's lock is held.
+    let t = unsafe { &mut *shard.table.get() };
+    if let Some(e) = t.entries.as_mut_slice().get_mut(i) {
+        e.bytes = e.bytes.wrapping_add(bytes as u64);
+        e.blocks = e.blocks.wrapping_add(blocks as u64);
+    }
+    shard.lock.unlock();
+}
+
+impl StackTable {
+    fn find_or_insert(&mut self, h: u64, ips: &[u64]) -> Option<u32> {
+        if self.index.len() == 0 && !self.index.fill(256, 0) {
+            return None;
+        }
+        let mask = self.index.len() - 1;
+        let mut pos = h as usize & mask;
+        loop {
+            let slot = self.index.as_slice()[pos];
+            if slot == 0 {
+                break;
+            }
+            let e = &self.entries.as_slice()[slot as usize - 1];
+            if e.hash == h && &e.ips[..e.len as usize] == ips {
+                return Some(slot - 1);
+            }
+            pos = (pos + 1) & mask;
+        }
+        let id = self.entries.len();
+        if id >= 0x00ff_ffff {
+            return None; // 16M distinct stacks in one shard: stop recording new ones
+        }
+        let mut e = StackEntry {
+            hash: h,
+            len: ips.len() as u32,
+            ips: [0; MAX_FRAMES],
+            bytes: 0,
+            blocks: 0,
+        };
+        e.ips[..ips.len()].copy_from_slice(ips);
+        if !self.entries.push(e) {
+            return None;
+        }
+        self.index.as_mut_slice()[pos] = id as u32 + 1;
+        if self.entries.len() * 2 > self.index.len() {
+            self.rehash(self.index.len() * 2);
+        }
+        Some(id as u32)
+    }
+
+    fn rehash(&mut self, cap: usize) {
+        let mut index = SysVec::new();
+        if !index.fill(cap, 0u32) {
+            return; // keep the old (fuller) index; lookups stay correct
+        }
+        let mask = cap - 1;
+        for (i, e) in self.entries.as_slice().iter().enumerate() {
+            let mut pos = e.hash as usize & mask;
+            while index.as_slice()[pos] != 0 {
+                pos = (pos + 1) & mask;
+            }
+            index.as_mut_slice()[pos] = i as u32 + 1;
+        }
+        self.index = index;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block table: address -> (stack id, size), linear probing with backward-shift deletion.
+
+#[derive(Clone, Copy)]
+struct BlockEntry {
+    addr: usize, // 0 = empty
+    site: BlockSite,
+}
+
+const EMPTY_BLOCK: BlockEntry = BlockEntry {
+    addr: 0,
+    site: BlockSite { site: 0, size: 0 },
+};
+
+struct BlockTable {
+    slots: SysVec<BlockEntry>,
+    used: usize,
+}
+
+enum Insert {
+    New,
+    Replaced(BlockSite),
+    Failed,
+}
+
+static BLOCKS: [Shard<BlockTable>; BLOCK_SHARDS] = [const {
+    Shard {
+        lock: RawLock::new(),
+        table: UnsafeCell::new(BlockTable {
+            slots: SysVec::new(),
+            used: 0,
+        }),
+    }
+}; BLOCK_SHARDS];
+
+#[inline]
+fn addr_hash(addr: usize) -> u64 {
+    ((addr as u64) >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+fn block_shard(addr: usize) -> usize {
+    (addr_hash(addr) >> 58) as usize % BLOCK_SHARDS
+}
+
+impl BlockTable {
+    fn insert(&mut self, addr: usize, site: BlockSite) -> Insert {
+        if (self.used + 1) * 2 > self.slots.len() {
+            let cap = (self.slots.len() * 2).max(1024);
+            if !self.grow(cap) && self.used + 1 >= self.slots.len() {
+                return Insert::Failed;
+            }
+        }
+        let mask = self.slots.len() - 1;
+        let mut pos = addr_hash(addr) as usize & mask;
+        let slots = self.slots.as_mut_slice();
+        loop {
+            let e = &mut slots[pos];
+            if e.addr == 0 {
+                *e = BlockEntry { addr, site };
+                self.used += 1;
+                return Insert::New;
+            }
+            if e.addr == addr {
+                let old = e.site;
+                e.site = site;
+                return Insert::Replaced(old);
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    fn remove(&mut self, addr: usize) -> Option<BlockSite> {
+        if self.used == 0 {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let slots = self.slots.as_mut_slice();
+        let mut pos = addr_hash(addr) as usize & mask;
+        loop {
+            let e = slots[pos];
+            if e.addr == 0 {
+                return None;
+            }
+            if e.addr == addr {
+                break;
+            }
+            pos = (pos + 1) & mask;
+        }
+        let found = slots[pos].site;
+        // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+        let mut hole = pos;
+        let mut next = (pos + 1) & mask;
+        loop {
+            let e = slots[next];
+            if e.addr == 0 {
+                break;
+            }
+            let home = addr_hash(e.addr) as usize & mask;
+            // Move `e` into the hole if its home is not cyclically within (hole, next].
+            let dist_next = next.wrapping_sub(home) & mask;
+            let dist_hole = hole.wrapping_sub(home) & mask;
+            if dist_hole < dist_next {
+                slots[hole] = e;
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        slots[hole] = EMPTY_BLOCK;
+        self.used -= 1;
+        Some(found)
+    }
+
+    fn grow(&mut self, cap: usize) -> bool {
+        let mut slots = SysVec::new();
+        if !slots.fill(cap, EMPTY_BLOCK) {
+            return false;
+        }
+        let mask = cap - 1;
+        for e in self.slots.as_slice() {
+            if e.addr != 0 {
+                let mut pos = addr_hash(e.addr) as usize & mask;
+                while slots.as_slice()[pos].addr != 0 {
+                    pos = (pos + 1) & mask;
+                }
+                slots.as_mut_slice()[pos] = *e;
+            }
+        }
+        self.slots = slots;
+        true
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// fork safety.
+
+static FORK_HANDLERS: AtomicBool = AtomicBool::new(false);
+
+#[cfg(unix)]
+fn install_fork_handlers() {
+    extern "C" fn prepare() {
+        for s in &STACKS {
+            s.lock.lock();
+        }
+        for s in &BLOCKS {
+            s.lock.lock();
+        }
+    }
+    extern "C" fn release() {
+        for s in &BLOCKS {
+            s.lock.unlock();
+        }
+        for s in &STACKS {
+            s.lock.unlock();
+        }
+    }
+    if !FORK_HANDLERS.swap(true, SeqCst) {
+        // SAFETY: the handlers are plain functions that only take and release our own locks, which
+        // are never held while calling into fork, so `prepare` cannot deadlock against itself.
+        unsafe {
+            libc::pthread_atfork(Some(prepare), Some(release), Some(release));
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn install_fork_handlers() {
+    FORK_HANDLERS.store(true, SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(n: u32) -> BlockSite {
+        BlockSite {
+            site: n,
+            size: u64::from(n),
+        }
+    }
+
+    #[test]
+    fn block_table_insert_remove_with_collisions() {
+        let mut t = BlockTable {
+            slots: SysVec::new(),
+            used: 0,
+        };
+        // Many addresses, including ones that collide in the low bits.
+        let addrs: Vec<usize> = (1..5000usize).map(|i| i * 16 * 1024 + (i % 7) * 16).collect();
+        for (i, &a) in addrs.iter().enumerate() {
+            assert!(matches!(t.insert(a, site(i as u32)), Insert::New));
+        }
+        assert!(matches!(t.insert(addrs[3], site(99)), Insert::Replaced(s) if s.site == 3));
+        for (i, &a) in addrs.iter().enumerate().step_by(2) {
+            let want = if i == 3 { 99 } else { i as u32 };
+            assert_eq!(t.remove(a).map(|s| s.site), Some(want));
+        }
+        for (i, &a) in addrs.iter().enumerate() {
+            let got = t.remove(a).map(|s| s.site);
+            if i % 2 == 0 {
+                assert_eq!(got, None);
+            } else {
+                let want = if i == 3 { 99 } else { i as u32 };
+                assert_eq!(got, Some(want), "address {a:#x}");
+            }
+        }
+        assert_eq!(t.used, 0);
+    }
+
+    #[test]
+    fn stack_table_interns_by_content() {
+        let mut t = StackTable {
+            entries: SysVec::new(),
+            index: SysVec::new(),
+        };
+        let mut ids = Vec::new();
+        for i in 0..2000u64 {
+            let ips = [i, i + 1, 7];
+            ids.push(t.find_or_insert(hash_ips(&ips), &ips).expect("id"));
+        }
+        for i in 0..2000u64 {
+            let ips = [i, i + 1, 7];
+            assert_eq!(t.find_or_insert(hash_ips(&ips), &ips), Some(ids[i as usize]));
+        }
+        assert_eq!(t.entries.len(), 2000);
+        let other = [1u64, 2];
+        assert_ne!(t.find_or_insert(hash_ips(&other), &other), Some(ids[1]));
+    }
+}
