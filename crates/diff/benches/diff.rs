@@ -37,7 +37,11 @@ fn synthetic(n: usize) -> (Snapshot, Snapshot) {
     let site = |i: usize, bytes: u64| Site {
         frames: vec![
             Frame::at("__rust_alloc", "/rustc/h/library/alloc/src/alloc.rs", 90),
-            Frame::at("alloc::raw_vec::finish_grow", "/rustc/h/library/alloc/src/raw_vec.rs", 481),
+            Frame::at(
+                "alloc::raw_vec::finish_grow",
+                "/rustc/h/library/alloc/src/raw_vec.rs",
+                481,
+            ),
             Frame::at(
                 "dep::Interner::intern",
                 "/u/.cargo/registry/src/idx/dep-1.0.0/src/lib.rs",

@@ -63,6 +63,7 @@ const STD_CRATES: &[&str] = &[
 ];
 
 const ALLOC_SHIMS: &[&str] = &[
+    "__rustc::",
     "__rust_alloc",
     "__rust_realloc",
     "__rust_dealloc",
@@ -143,7 +144,11 @@ impl Attribution {
         if ALLOC_SHIMS.iter().any(|p| func.starts_with(p)) {
             return true;
         }
-        if self.skip_functions.iter().any(|p| func.starts_with(p.as_str())) {
+        if self
+            .skip_functions
+            .iter()
+            .any(|p| func.starts_with(p.as_str()))
+        {
             return true;
         }
         // `<std::x::Y as core::Z>::f`, `<&T as ...>`: the crate of the self type decides.
@@ -186,7 +191,10 @@ impl Attribution {
 fn is_std_library_path(file: &str) -> bool {
     ["std", "core", "alloc", "panic_unwind", "test"]
         .iter()
-        .any(|c| file.starts_with(&format!("library/{c}/")) || file.contains(&format!("/library/{c}/src/")))
+        .any(|c| {
+            file.starts_with(&format!("library/{c}/"))
+                || file.contains(&format!("/library/{c}/src/"))
+        })
 }
 
 /// The crate name of a file inside cargo's registry or a git checkout, `-` separated.
@@ -256,16 +264,26 @@ mod tests {
     #[test]
     fn skips_std_allocator_and_leakproof() {
         let a = Attribution::default();
-        assert!(!a.is_user(&f("alloc::raw_vec::finish_grow", "/rustc/abc/library/alloc/src/raw_vec.rs")));
+        assert!(!a.is_user(&f(
+            "alloc::raw_vec::finish_grow",
+            "/rustc/abc/library/alloc/src/raw_vec.rs"
+        )));
         assert!(!a.is_user(&f("__rust_alloc", "")));
+        assert!(!a.is_user(&f("__rustc::__rust_alloc", "")));
         assert!(!a.is_user(&f(
             "<leakproof_sample::TrackingAlloc<A> as core::alloc::global::GlobalAlloc>::alloc",
             "crates/sample/src/lib.rs"
         )));
-        assert!(!a.is_user(&f("<alloc::vec::Vec<T> as core::clone::Clone>::clone", "x.rs")));
+        assert!(!a.is_user(&f(
+            "<alloc::vec::Vec<T> as core::clone::Clone>::clone",
+            "x.rs"
+        )));
         assert!(!a.is_user(&Frame::from_ip(0x1234)));
         assert!(a.is_user(&f("myapp::cache::Cache::insert", "src/cache.rs")));
-        assert!(a.is_user(&f("<myapp::Thing as core::ops::Drop>::drop", "src/thing.rs")));
+        assert!(a.is_user(&f(
+            "<myapp::Thing as core::ops::Drop>::drop",
+            "src/thing.rs"
+        )));
     }
 
     #[test]
@@ -273,9 +291,16 @@ mod tests {
         let file = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/string-interner-0.17.0/src/lib.rs";
         let dep = f("string_interner::StringInterner::get_or_intern", file);
         assert!(!Attribution::default().is_user(&dep));
-        assert!(Attribution::default().user_dependency("string_interner").is_user(&dep));
-        assert!(Attribution::default().dependencies_are_user_code(true).is_user(&dep));
-        let git = f("foo::bar", "/home/u/.cargo/git/checkouts/foo-0123abcd/deadbee/src/lib.rs");
+        assert!(Attribution::default()
+            .user_dependency("string_interner")
+            .is_user(&dep));
+        assert!(Attribution::default()
+            .dependencies_are_user_code(true)
+            .is_user(&dep));
+        let git = f(
+            "foo::bar",
+            "/home/u/.cargo/git/checkouts/foo-0123abcd/deadbee/src/lib.rs",
+        );
         assert!(!Attribution::default().is_user(&git));
         assert!(Attribution::default().user_dependency("foo").is_user(&git));
         assert_eq!(dependency_crate(file).as_deref(), Some("string-interner"));
@@ -285,7 +310,10 @@ mod tests {
     fn user_frame_names_the_call_site_of_a_dependency() {
         let frames = vec![
             f("__rust_alloc", "/rustc/abc/library/alloc/src/alloc.rs"),
-            f("interner::Interner::intern", "/r/.cargo/registry/src/idx/interner-1.0.0/src/lib.rs"),
+            f(
+                "interner::Interner::intern",
+                "/r/.cargo/registry/src/idx/interner-1.0.0/src/lib.rs",
+            ),
             f("myapp::handle", "src/main.rs"),
             f("myapp::main", "src/main.rs"),
         ];
@@ -295,7 +323,10 @@ mod tests {
 
     #[test]
     fn display_path_cuts_machine_specific_prefixes() {
-        assert_eq!(display_path("/rustc/0123/library/std/src/rt.rs"), "library/std/src/rt.rs");
+        assert_eq!(
+            display_path("/rustc/0123/library/std/src/rt.rs"),
+            "library/std/src/rt.rs"
+        );
         assert_eq!(
             display_path("/h/.cargo/registry/src/index.crates.io-x/regex-1.0.0/src/a.rs"),
             "regex-1.0.0/src/a.rs"

@@ -80,7 +80,9 @@ impl StatDiff {
 /// The key of one frame inside a traceback key: matched by symbol, file and line.
 fn frame_key(f: &Frame) -> String {
     match (&f.function, &f.file) {
-        (None, None) => f.ip.map_or_else(|| "<unknown>".to_owned(), |ip| format!("{ip:#x}")),
+        (None, None) => {
+            f.ip.map_or_else(|| "<unknown>".to_owned(), |ip| format!("{ip:#x}"))
+        }
         (Some(func), None) => func.clone(),
         (func, Some(_)) => match func {
             Some(func) => format!("{func} ({})", f.location()),
@@ -93,10 +95,7 @@ fn frame_key(f: &Frame) -> String {
 fn key_of(frame: &Frame, group_by: GroupBy) -> String {
     match group_by {
         GroupBy::Line | GroupBy::Traceback => frame.location(),
-        GroupBy::Function => frame
-            .function
-            .clone()
-            .unwrap_or_else(|| frame.location()),
+        GroupBy::Function => frame.function.clone().unwrap_or_else(|| frame.location()),
         GroupBy::File => frame
             .file
             .as_deref()
@@ -206,7 +205,12 @@ fn signed_diff(new: u64, old: u64) -> i64 {
 /// includes what its callees allocated); `Traceback` grouping ignores `cumulative`. Without it, a
 /// site counts once, for its user frame (its innermost frame when it has none), so the
 /// `size_diff`s add up to `new.sites_bytes() - old.sites_bytes()`.
-pub fn compare(old: &Snapshot, new: &Snapshot, group_by: GroupBy, cumulative: bool) -> Vec<StatDiff> {
+pub fn compare(
+    old: &Snapshot,
+    new: &Snapshot,
+    group_by: GroupBy,
+    cumulative: bool,
+) -> Vec<StatDiff> {
     compare_with(old, new, group_by, cumulative, &Attribution::default())
 }
 

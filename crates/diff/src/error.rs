@@ -49,7 +49,9 @@ pub enum DiffError {
         pid: u32,
     },
     /// The process exists but its memory map may not be read by this user.
-    #[error("permission denied reading /proc/{pid}/smaps (run as the same user or with CAP_SYS_PTRACE)")]
+    #[error(
+        "permission denied reading /proc/{pid}/smaps (run as the same user or with CAP_SYS_PTRACE)"
+    )]
     PermissionDenied {
         /// The process id that was asked for.
         pid: u32,

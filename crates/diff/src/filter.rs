@@ -26,7 +26,7 @@ pub struct Filter {
     pub inclusive: bool,
     /// What to match.
     pub target: FilterTarget,
-    /// Optional line number the frame must also be at (file filters only).
+    /// Optional line number the matching frame must also be at.
     pub line: Option<u32>,
     /// Match any frame instead of the user frame.
     pub all_frames: bool,
@@ -66,7 +66,7 @@ impl Filter {
         })
     }
 
-    /// Also require this line number (file filters).
+    /// Also require this line number.
     pub fn at_line(mut self, line: u32) -> Filter {
         self.line = Some(line);
         self
@@ -85,16 +85,14 @@ impl Filter {
             require_literal_separator: false,
             require_literal_leading_dot: false,
         };
+        if self.line.is_some_and(|l| frame.line != Some(l)) {
+            return false;
+        }
         match &self.target {
             FilterTarget::File(p) => {
                 let Some(file) = frame.file.as_deref() else {
                     return false;
                 };
-                if let Some(l) = self.line {
-                    if frame.line != Some(l) {
-                        return false;
-                    }
-                }
                 if p.matches_with(file, opts) {
                     return true;
                 }

@@ -276,7 +276,11 @@ impl Snapshot {
 
     /// [`Snapshot::filter`] with a custom [`Attribution`](crate::Attribution) deciding which frame
     /// of a site is its user frame (the frame filters look at unless `all_frames` is set).
-    pub fn filter_with(&self, filters: &[crate::Filter], attribution: &crate::Attribution) -> Snapshot {
+    pub fn filter_with(
+        &self,
+        filters: &[crate::Filter],
+        attribution: &crate::Attribution,
+    ) -> Snapshot {
         let mut out = self.clone();
         out.sites
             .retain(|site| crate::filter::keep(site, filters, attribution));

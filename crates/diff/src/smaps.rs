@@ -113,7 +113,7 @@ pub fn read(pid: u32) -> Result<Vec<Mapping>, DiffError> {
                     path: path.into(),
                     source: e,
                 },
-            })
+            });
         }
     };
     parse(&text)
@@ -149,7 +149,10 @@ fn parse_header(l: &str, line: usize) -> Result<Mapping, DiffError> {
         .ok_or_else(|| bad(line, format!("bad address range {range:?}")))?;
     let (start, end) = (hex(start, line, "address")?, hex(end, line, "address")?);
     if end < start {
-        return Err(bad(line, format!("address range {range:?} ends before it starts")));
+        return Err(bad(
+            line,
+            format!("address range {range:?} ends before it starts"),
+        ));
     }
     if perms.len() != 4 || !dev.contains(':') || inode.parse::<u64>().is_err() {
         return Err(bad(line, format!("expected a mapping header, got {l:?}")));
@@ -181,15 +184,18 @@ pub fn parse(text: &str) -> Result<Vec<Mapping>, DiffError> {
         if l.trim().is_empty() {
             continue;
         }
-        let field = l
-            .split_once(':')
-            .filter(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        let field = l.split_once(':').filter(|(k, _)| {
+            !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
         let Some((key, value)) = field else {
             out.push(parse_header(l, line)?);
             continue;
         };
         let Some(current) = out.last_mut() else {
-            return Err(bad(line, format!("field {key:?} before any mapping header")));
+            return Err(bad(
+                line,
+                format!("field {key:?} before any mapping header"),
+            ));
         };
         let slot = match key {
             "Size" => &mut current.size,
@@ -382,7 +388,12 @@ impl MapDiff {
                 cell(c.new.swap, c.swap_diff()),
             );
         }
-        let changed: Vec<&Change> = self.paths.iter().filter(|c| c.rss_diff() != 0).take(10).collect();
+        let changed: Vec<&Change> = self
+            .paths
+            .iter()
+            .filter(|c| c.rss_diff() != 0)
+            .take(10)
+            .collect();
         if !changed.is_empty() {
             out.push_str("largest changes:\n");
             for c in changed {
@@ -399,7 +410,12 @@ impl MapDiff {
             }
         }
         if let Some(g) = self.largest_growth() {
-            let _ = writeln!(out, "grew most: {} ({})", g.name, format_bytes_signed(g.rss_diff()));
+            let _ = writeln!(
+                out,
+                "grew most: {} ({})",
+                g.name,
+                format_bytes_signed(g.rss_diff())
+            );
         } else {
             out.push_str("no resident growth\n");
         }

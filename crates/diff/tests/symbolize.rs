@@ -82,7 +82,13 @@ fn inlined_calls_expand_into_several_frames() {
     let outer = &frames[i + 1];
     assert!(inner.inlined, "{inner:?}");
     assert_eq!(inner.ip, outer.ip, "inlined frames share the address");
-    assert!(outer.function.as_deref().is_some_and(|n| n.ends_with("calls_inlined")), "{outer:?}");
+    assert!(
+        outer
+            .function
+            .as_deref()
+            .is_some_and(|n| n.ends_with("calls_inlined")),
+        "{outer:?}"
+    );
     assert!(!outer.inlined);
     assert_eq!(outer.line, Some(line), "{outer:?}");
     assert!(this_file(inner) && this_file(outer));
@@ -112,7 +118,9 @@ fn a_function_address_resolves_to_that_function() {
     let frames = sym.resolve(addr, false).to_vec();
     let last = frames.last().expect("frames");
     assert!(
-        last.function.as_deref().is_some_and(|n| n.ends_with("captured_here")),
+        last.function
+            .as_deref()
+            .is_some_and(|n| n.ends_with("captured_here")),
         "{frames:?}"
     );
     assert!(this_file(last));
