@@ -1,6 +1,61 @@
-//! leakproof: prove that code does not leak memory, and find the line that does.
+//! leakproof: prove that code does not leak memory, file descriptors or threads, and find the line
+//! that does.
 //!
-//! This facade re-exports the member crates; see the README and `docs/guide.md`.
+//! Install the counting allocator, then write leak tests: each repeats its body (300 times by
+//! default), samples live heap bytes, open file descriptors and live threads after every
+//! iteration, and passes only when every series is proven Stable. A failing test prints the
+//! verdict, bytes per iteration with a confidence interval, a text chart, and the growing
+//! allocation sites with the line of your code first.
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static GLOBAL: leakproof::TrackingAlloc = leakproof::TrackingAlloc::system();
+//!
+//! #[leakproof::leak_test]                      // it is the #[test]; do not add #[test] too
+//! fn parse_does_not_leak() { parse(INPUT); }
+//!
+//! #[leakproof::leak_test(iterations = 500, warmup = 50)]
+//! fn cache_stays_bounded() { /* ... */ }
+//! ```
+//!
+//! The same engine is available directly as [`Harness`], which returns a serde [`Report`]:
+//!
+//! ```
+//! let report = leakproof::Harness::new()
+//!     .name("reused_buffer")
+//!     .iterations(100)
+//!     .run(|| {
+//!         let buffer = vec![0u8; 256];
+//!         std::hint::black_box(buffer);
+//!     })?;
+//! println!("{}", report.render_text());
+//! # Ok::<(), leakproof::HarnessError>(())
+//! ```
+//!
+//! Member crates, usable alone: [`trend`] (is a series growing?), [`sample`] (allocator and
+//! probes), [`diff`] (allocation snapshots compared), [`harness`] (runs and reports). See
+//! `docs/guide.md` for leak tests in a suite, reading reports, tuning and CI.
 
 #[doc(inline)]
+pub use leakproof_diff as diff;
+#[doc(inline)]
+pub use leakproof_harness as harness;
+#[doc(inline)]
+pub use leakproof_sample as sample;
+#[doc(inline)]
 pub use leakproof_trend as trend;
+
+#[doc(inline)]
+pub use leakproof_harness::{Harness, HarnessError, MemoryProbe, Report, Resource, ResourceReport};
+#[doc(inline)]
+pub use leakproof_macros::leak_test;
+#[doc(inline)]
+pub use leakproof_sample::TrackingAlloc;
+#[doc(inline)]
+pub use leakproof_trend::Verdict;
+
+/// What `#[leak_test]` expands to. Not a public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use leakproof_harness::testing::*;
+}

@@ -1,1 +1,44 @@
 //! leakproof-harness: run a workload many times, sample, judge, and say where it grew.
+//!
+//! A [`Harness`] runs a closure N times (300 by default), samples live heap bytes (with
+//! `TrackingAlloc` installed, otherwise process RSS), open file descriptors and live threads after
+//! every iteration, and asks leakproof-trend whether each series grows. An Inconclusive run is
+//! extended within bounds. When a run fails, a second phase re-runs the workload with
+//! allocation-site capture on and lists the growing sites with the user's line first. The result
+//! is a serde [`Report`] rendered as text ([`Report::render_text`]), JSON and SVG
+//! ([`Report::render_svg`]).
+//!
+//! The [`testing`] module is what `#[leakproof::leak_test]` expands to: it re-executes the test
+//! binary for each leak test so other tests never count (in-process under nextest).
+//!
+//! ```
+//! use leakproof_harness::{Harness, Resource};
+//!
+//! let mut cache = Vec::new();
+//! let report = Harness::new()
+//!     .name("unbounded_cache")
+//!     .iterations(200)
+//!     .run(|| cache.push([0u8; 64]))?;
+//! // Without TrackingAlloc installed this judges process RSS, which a slow leak may not move.
+//! println!("{}", report.render_text());
+//! assert!(report.resource(Resource::Fds).is_some());
+//! # Ok::<(), leakproof_harness::HarnessError>(())
+//! ```
+
+mod capture;
+mod chart;
+mod env;
+mod format;
+mod report;
+mod runner;
+mod svg;
+pub mod testing;
+
+pub use chart::text_chart;
+pub use drive::{Drive, DriveError};
+pub use env::{ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
+pub use report::{worst, Report, Resource, ResourceReport};
+pub use runner::{
+    Harness, HarnessError, MemoryProbe, DEFAULT_CAPTURE_ITERATIONS, DEFAULT_EXTENSION_FACTOR,
+    DEFAULT_ITERATIONS, DEFAULT_TIME_BUDGET,
+};

@@ -1,0 +1,281 @@
+//! The second phase of a failing run: re-run the workload with allocation-site capture on and say
+//! where memory grew, which descriptors were opened and which threads were left running.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use leakproof_diff::{compare, growing, sort_diffs, GroupBy, Snapshot, Symbolizer};
+use leakproof_sample::{capture, list_fds, FdInfo, FdKind};
+use leakproof_trend::Verdict;
+
+use crate::report::{Report, Resource};
+use crate::runner::{run_once, Harness};
+
+/// How many growing sites the report lists.
+pub const TOP_SITES: usize = 5;
+/// Iterations run with capture on before the first snapshot, so that blocks a fresh iteration
+/// allocates and frees in the next one are not counted as growth.
+const LEAD_IN: usize = 3;
+
+/// Re-run `f` for `capture_iterations` iterations and fill the report's `sites` and per-resource
+/// `detail`. Only called when the run did not pass.
+pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mut Report) {
+    let not_stable = |r: Resource| {
+        report
+            .resource(r)
+            .is_some_and(|rr| rr.analysis.verdict != Verdict::Stable)
+    };
+    let memory_grew = not_stable(Resource::Heap);
+    let fds_grew = not_stable(Resource::Fds);
+    let threads_grew = not_stable(Resource::Threads);
+    let heap_capture = leakproof_sample::is_tracking() && (memory_grew || fds_grew || threads_grew);
+    let k = harness.capture_iterations.max(1);
+
+    let fds_before = if fds_grew { list_fds(None).ok() } else { None };
+    let threads_before = if threads_grew { thread_names() } else { None };
+
+    let mut first = None;
+    let mut failed = None;
+    {
+        let _guard = heap_capture.then(|| {
+            capture::clear();
+            capture::start()
+        });
+        for i in 0..LEAD_IN + k {
+            if i == LEAD_IN && heap_capture {
+                first = Some(capture::snapshot());
+            }
+            if let Err(message) = run_once(f) {
+                failed = Some(message);
+                break;
+            }
+        }
+    }
+    if let Some(message) = failed {
+        report.notes.push(format!(
+            "the capture phase stopped: the workload panicked: {message}"
+        ));
+    }
+    let last = heap_capture.then(capture::snapshot);
+    if heap_capture {
+        capture::clear();
+    }
+
+    if let (Some(first), Some(last)) = (first, last) {
+        let to_snapshot = |raw: capture::RawSnapshot| {
+            Snapshot::from_ips(raw.sites.into_iter().map(|s| (s.ips, s.bytes, s.blocks)))
+        };
+        let (mut old, mut new) = (to_snapshot(first), to_snapshot(last));
+        let mut symbolizer = Symbolizer::new();
+        old.symbolize(&mut symbolizer);
+        new.symbolize(&mut symbolizer);
+        let mut diffs = growing(&compare(&old, &new, GroupBy::Traceback, false));
+        sort_diffs(&mut diffs);
+        diffs.truncate(TOP_SITES);
+        if diffs.is_empty() {
+            report.notes.push(format!(
+                "no allocation site grew during {k} more iterations with capture on"
+            ));
+        } else {
+            report.notes.push(format!(
+                "allocation sites: growth over {k} more iterations with capture on"
+            ));
+        }
+        report.sites = diffs;
+    } else if memory_grew && !leakproof_sample::is_tracking() {
+        report.notes.push(
+            "allocation sites unknown: TrackingAlloc is not the global allocator".to_owned(),
+        );
+    }
+
+    if let (Some(before), Ok(after)) = (fds_before, list_fds(None)) {
+        let detail = describe_new_fds(&before, &after, k);
+        if let Some(r) = report.resources.iter_mut().find(|r| r.resource == Resource::Fds) {
+            r.detail = Some(detail);
+        }
+    }
+    if let (Some(before), Some(after)) = (threads_before, thread_names()) {
+        let detail = describe_new_threads(&before, &after, k);
+        if let Some(r) = report
+            .resources
+            .iter_mut()
+            .find(|r| r.resource == Resource::Threads)
+        {
+            r.detail = Some(detail);
+        }
+    }
+}
+
+fn kind_name(kind: FdKind, n: usize) -> &'static str {
+    match (kind, n == 1) {
+        (FdKind::File, true) => "regular file or directory",
+        (FdKind::File, false) => "regular files or directories",
+        (FdKind::Socket, true) => "socket",
+        (FdKind::Socket, false) => "sockets",
+        (FdKind::Pipe, true) => "pipe",
+        (FdKind::Pipe, false) => "pipes",
+        (FdKind::AnonInode, true) => "anonymous inode (eventfd, epoll, timerfd...)",
+        (FdKind::AnonInode, false) => "anonymous inodes (eventfd, epoll, timerfd...)",
+        (_, true) => "other descriptor",
+        (_, false) => "other descriptors",
+    }
+}
+
+/// What the descriptors opened during the capture phase's iterations are.
+pub(crate) fn describe_new_fds(before: &[FdInfo], after: &[FdInfo], iterations: usize) -> String {
+    let old: BTreeSet<(i32, &str)> = before.iter().map(|f| (f.fd, f.target.as_str())).collect();
+    let new: Vec<&FdInfo> = after
+        .iter()
+        .filter(|f| !old.contains(&(f.fd, f.target.as_str())))
+        .collect();
+    let closed = before.len() as i64 + new.len() as i64 - after.len() as i64;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "new file descriptors over {} more iterations: {} opened and still open{}",
+        iterations,
+        new.len(),
+        if closed > 0 {
+            format!(" ({closed} of the earlier ones closed)")
+        } else {
+            String::new()
+        }
+    );
+    let mut by_kind: BTreeMap<String, Vec<&FdInfo>> = BTreeMap::new();
+    for fd in &new {
+        by_kind.entry(format!("{:?}", fd.kind)).or_default().push(fd);
+    }
+    let mut groups: Vec<Vec<&FdInfo>> = by_kind.into_values().collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    for group in groups {
+        let examples: BTreeSet<&str> = group.iter().map(|f| f.target.as_str()).collect();
+        let shown: Vec<&str> = examples.iter().take(3).copied().collect();
+        let more = examples.len().saturating_sub(shown.len());
+        let _ = writeln!(
+            out,
+            "  {} {}, e.g. {}{}",
+            group.len(),
+            kind_name(group[0].kind, group.len()),
+            shown.join(", "),
+            if more > 0 {
+                format!(" (+{more} more targets)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    out.push_str(
+        "  where they were opened is not recorded; allocation sites growing in the same \
+         iterations (below) often show where the handles are kept",
+    );
+    out
+}
+
+/// Thread ids and names of this process, from `/proc/self/task` (None where unavailable).
+pub(crate) fn thread_names() -> Option<Vec<(u64, String)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(entry) = entry else { continue };
+        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let name = std::fs::read_to_string(entry.path().join("comm"))
+            .map(|s| s.trim_end().to_owned())
+            .unwrap_or_default();
+        out.push((tid, name));
+    }
+    out.sort();
+    Some(out)
+}
+
+/// Which threads appeared during the capture phase and are still running.
+pub(crate) fn describe_new_threads(
+    before: &[(u64, String)],
+    after: &[(u64, String)],
+    iterations: usize,
+) -> String {
+    let old: BTreeSet<u64> = before.iter().map(|(t, _)| *t).collect();
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut count = 0;
+    for (tid, name) in after {
+        if !old.contains(tid) {
+            count += 1;
+            *names.entry(name.as_str()).or_default() += 1;
+        }
+    }
+    let list: Vec<String> = names
+        .iter()
+        .map(|(name, n)| {
+            let name = if name.is_empty() { "<unnamed>" } else { name };
+            format!("{n} × \"{name}\"")
+        })
+        .collect();
+    format!(
+        "new threads still running after {iterations} more iterations: {count}{}\n  \
+         threads that are never joined or never finish count; name your threads \
+         (std::thread::Builder::name) to tell them apart",
+        if list.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", list.join(", "))
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fd(fd: i32, kind: FdKind, target: &str) -> FdInfo {
+        FdInfo {
+            fd,
+            kind,
+            target: target.to_owned(),
+        }
+    }
+
+    #[test]
+    fn new_fds_are_grouped_by_kind() {
+        let before = vec![fd(0, FdKind::Other, "/dev/null"), fd(3, FdKind::Pipe, "pipe:[1]")];
+        let after = vec![
+            fd(0, FdKind::Other, "/dev/null"),
+            fd(3, FdKind::Pipe, "pipe:[1]"),
+            fd(4, FdKind::File, "/tmp/a"),
+            fd(5, FdKind::File, "/tmp/b"),
+            fd(6, FdKind::Socket, "socket:[9]"),
+        ];
+        let text = describe_new_fds(&before, &after, 10);
+        assert!(text.contains("3 opened and still open"), "{text}");
+        assert!(text.contains("2 regular files or directories, e.g. /tmp/a, /tmp/b"), "{text}");
+        assert!(text.contains("1 socket, e.g. socket:[9]"), "{text}");
+        assert!(text.contains("not recorded"), "{text}");
+    }
+
+    #[test]
+    fn a_reused_fd_number_with_a_new_target_is_new() {
+        let before = vec![fd(4, FdKind::File, "/tmp/a")];
+        let after = vec![fd(4, FdKind::File, "/tmp/b")];
+        let text = describe_new_fds(&before, &after, 1);
+        assert!(text.contains("1 opened"), "{text}");
+        assert!(text.contains("1 of the earlier ones closed"), "{text}");
+    }
+
+    #[test]
+    fn new_threads_are_named() {
+        let before = vec![(1, "main".to_owned())];
+        let after = vec![
+            (1, "main".to_owned()),
+            (7, "worker".to_owned()),
+            (8, "worker".to_owned()),
+            (9, String::new()),
+        ];
+        let text = describe_new_threads(&before, &after, 5);
+        assert!(text.contains(": 3: 1 × \"<unnamed>\", 2 × \"worker\""), "{text}");
+    }
+
+    #[test]
+    fn this_process_has_threads() {
+        let threads = thread_names().unwrap_or_default();
+        assert!(!threads.is_empty());
+    }
+}

@@ -1,0 +1,385 @@
+//! The result of a leak run: what was measured, the verdict per resource, and where memory grew.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use leakproof_diff::StatDiff;
+use leakproof_trend::{Analysis, Verdict};
+use serde::{Deserialize, Serialize};
+
+use crate::chart::text_chart;
+use crate::format::{format_bytes_f64, format_slope, verdict_word};
+
+/// A resource whose series is sampled after every iteration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resource {
+    /// Live heap bytes counted by `TrackingAlloc` (exact).
+    Heap,
+    /// Resident set size of the process in bytes (page-quantized, noisy).
+    Rss,
+    /// Open file descriptors (exact count).
+    Fds,
+    /// Live threads (exact count).
+    Threads,
+}
+
+impl Resource {
+    /// Short lowercase name: `heap`, `rss`, `fds`, `threads`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Heap => "heap",
+            Resource::Rss => "rss",
+            Resource::Fds => "fds",
+            Resource::Threads => "threads",
+        }
+    }
+
+    /// True for the memory resources (heap, RSS), whose unit is bytes.
+    pub fn is_memory(self) -> bool {
+        matches!(self, Resource::Heap | Resource::Rss)
+    }
+
+    /// Unit of one sample, used in slopes: `B`, `fds` or `threads`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Resource::Heap | Resource::Rss => "B",
+            Resource::Fds => "fds",
+            Resource::Threads => "threads",
+        }
+    }
+
+    /// Format one value of this resource for people (`1.5 KiB`, `12 fds`).
+    pub fn format_value(self, value: f64) -> String {
+        if self.is_memory() {
+            format_bytes_f64(value, false)
+        } else {
+            format!("{value:.0} {}", self.unit())
+        }
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The series of one resource and its analysis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceReport {
+    /// Which resource.
+    pub resource: Resource,
+    /// Where the numbers came from, e.g. `live heap bytes (TrackingAlloc)`.
+    pub source: String,
+    /// One sample after each iteration.
+    pub samples: Vec<f64>,
+    /// The verdict of leakproof-trend on `samples`.
+    pub analysis: Analysis,
+    /// What else is known when it grew (new descriptors' kinds, new threads' names), if anything.
+    pub detail: Option<String>,
+}
+
+/// What a leak run found. Serialized as JSON by the CLI, the report directory and the re-exec child.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Test or workload name.
+    pub name: String,
+    /// Overall verdict: the worst of the resources (Leaking > Inconclusive > Stable).
+    pub verdict: Verdict,
+    /// Slope of the primary memory series, in bytes per iteration.
+    pub slope: f64,
+    /// Confidence interval of `slope`.
+    pub slope_ci: (f64, f64),
+    /// Samples of the primary memory series.
+    pub samples: Vec<f64>,
+    /// Every tracked resource: memory first, then fds, then threads.
+    pub resources: Vec<ResourceReport>,
+    /// Iterations run (after any extension).
+    pub iterations: usize,
+    /// Warm-up iterations excluded from the trend of the primary memory series.
+    pub warmup: usize,
+    /// Wall time of the measured run in seconds (the capture phase excluded).
+    pub duration_secs: f64,
+    /// Growing allocation sites, biggest first, when they were captured.
+    pub sites: Vec<StatDiff>,
+    /// Remarks for people: which probe and why, extensions, what was not tracked.
+    pub notes: Vec<String>,
+    /// The workload (or target) failed: its panic message or exit status. The verdict is void then.
+    pub failure: Option<String>,
+}
+
+/// The worse of two verdicts: Leaking > Inconclusive > Stable.
+pub fn worst(a: Verdict, b: Verdict) -> Verdict {
+    fn rank(v: Verdict) -> u8 {
+        match v {
+            Verdict::Stable => 0,
+            Verdict::Inconclusive => 1,
+            Verdict::Leaking => 2,
+        }
+    }
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+impl Report {
+    /// Build a report from resource series (memory first); the overall verdict and the primary
+    /// slope are derived from them.
+    pub fn from_resources(
+        name: impl Into<String>,
+        resources: Vec<ResourceReport>,
+        duration_secs: f64,
+    ) -> Report {
+        let verdict = resources
+            .iter()
+            .map(|r| r.analysis.verdict)
+            .fold(Verdict::Stable, worst);
+        let primary = resources.first();
+        Report {
+            name: name.into(),
+            verdict,
+            slope: primary.map_or(0.0, |r| r.analysis.slope),
+            slope_ci: primary.map_or((0.0, 0.0), |r| r.analysis.slope_ci),
+            samples: primary.map_or_else(Vec::new, |r| r.samples.clone()),
+            iterations: primary.map_or(0, |r| r.samples.len()),
+            warmup: primary.map_or(0, |r| r.analysis.warmup_end),
+            resources,
+            duration_secs,
+            sites: Vec::new(),
+            notes: Vec::new(),
+            failure: None,
+        }
+    }
+
+    /// A report for a workload that failed (panicked, or a target that exited) before a verdict.
+    pub fn failed(name: impl Into<String>, failure: impl Into<String>) -> Report {
+        Report {
+            name: name.into(),
+            verdict: Verdict::Inconclusive,
+            slope: 0.0,
+            slope_ci: (0.0, 0.0),
+            samples: Vec::new(),
+            resources: Vec::new(),
+            iterations: 0,
+            warmup: 0,
+            duration_secs: 0.0,
+            sites: Vec::new(),
+            notes: Vec::new(),
+            failure: Some(failure.into()),
+        }
+    }
+
+    /// True when the run proved every tracked resource Stable and the workload did not fail.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none() && self.verdict == Verdict::Stable
+    }
+
+    /// The report of one resource, if it was tracked.
+    pub fn resource(&self, resource: Resource) -> Option<&ResourceReport> {
+        self.resources.iter().find(|r| r.resource == resource)
+    }
+
+    /// Process exit code for this report: 0 Stable, 1 Leaking, 3 Inconclusive, 4 the workload failed.
+    pub fn exit_code(&self) -> u8 {
+        if self.failure.is_some() {
+            return 4;
+        }
+        match self.verdict {
+            Verdict::Stable => 0,
+            Verdict::Leaking => 1,
+            Verdict::Inconclusive => 3,
+        }
+    }
+
+    /// The report for people: verdict, per-resource slopes with confidence intervals, iterations and
+    /// warm-up, a text chart of every resource that is not stable (or of memory when all are), the
+    /// growing allocation sites, and notes.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        if let Some(failure) = &self.failure {
+            let _ = writeln!(out, "leak test `{}`: the workload failed: {failure}", self.name);
+            for note in &self.notes {
+                let _ = writeln!(out, "  note: {note}");
+            }
+            return out;
+        }
+        let grew: Vec<&str> = self
+            .resources
+            .iter()
+            .filter(|r| r.analysis.verdict != Verdict::Stable)
+            .map(|r| r.resource.name())
+            .collect();
+        let _ = write!(
+            out,
+            "leak test `{}`: {}",
+            self.name,
+            verdict_word(self.verdict).to_uppercase()
+        );
+        if !grew.is_empty() {
+            let _ = write!(out, " ({})", grew.join(", "));
+        }
+        out.push('\n');
+        let width = self
+            .resources
+            .iter()
+            .map(|r| r.resource.name().len())
+            .max()
+            .unwrap_or(4);
+        for r in &self.resources {
+            let a = &r.analysis;
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:<12}  {}/iteration (95% CI {} .. {})  [{}]",
+                r.resource.name(),
+                verdict_word(a.verdict),
+                format_slope(r.resource, a.slope),
+                format_slope(r.resource, a.slope_ci.0),
+                format_slope(r.resource, a.slope_ci.1),
+                r.source,
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  iterations: {} (warm-up: {}), {:.2} s",
+            self.iterations, self.warmup, self.duration_secs
+        );
+        for r in &self.resources {
+            if r.analysis.verdict != Verdict::Stable && !r.analysis.reason.is_empty() {
+                let _ = writeln!(out, "  why ({}): {}", r.resource, r.analysis.reason);
+            }
+        }
+        if self.verdict == Verdict::Inconclusive {
+            let _ = writeln!(
+                out,
+                "  to decide it: run more iterations (LEAKPROOF_ITERATIONS=N, or `iterations = N` / \
+                 `max_iterations = N` on the test), or make each iteration's work steadier"
+            );
+        }
+
+        let charted: Vec<&ResourceReport> = {
+            let bad: Vec<&ResourceReport> = self
+                .resources
+                .iter()
+                .filter(|r| r.analysis.verdict != Verdict::Stable)
+                .collect();
+            if bad.is_empty() {
+                self.resources.iter().take(1).collect()
+            } else {
+                bad
+            }
+        };
+        for r in charted {
+            out.push('\n');
+            let _ = writeln!(
+                out,
+                "{} after each iteration ({} samples; '.' = warm-up):",
+                r.resource,
+                r.samples.len()
+            );
+            out.push_str(&labelled_chart(r, 60, 6));
+            if let Some(detail) = &r.detail {
+                out.push('\n');
+                out.push_str(detail.trim_end());
+                out.push('\n');
+            }
+        }
+        if !self.sites.is_empty() {
+            out.push('\n');
+            let _ = writeln!(out, "growing allocation sites (user frame first):");
+            for (i, site) in self.sites.iter().enumerate() {
+                let place = site
+                    .user_frame
+                    .and_then(|u| site.traceback.get(u))
+                    .map(|f| f.location())
+                    .unwrap_or_else(|| site.key.clone());
+                let _ = writeln!(
+                    out,
+                    "  #{} {}  {} in {} blocks",
+                    i + 1,
+                    place,
+                    leakproof_diff::format_bytes_signed(site.size_diff),
+                    site.count_diff
+                );
+                for line in leakproof_diff::render_traceback(site).lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+        if !self.notes.is_empty() {
+            out.push('\n');
+            for note in &self.notes {
+                let _ = writeln!(out, "note: {note}");
+            }
+        }
+        out
+    }
+
+    /// An SVG chart: one panel per resource with the samples, the warm-up shaded and the fitted
+    /// slope drawn over the part after the warm-up.
+    pub fn render_svg(&self) -> String {
+        crate::svg::render(self)
+    }
+
+    /// Write `<stem>.json` and `<stem>.svg` into `dir` (created if missing), each atomically: a
+    /// temporary file in `dir`, then a rename.
+    pub fn write_artifacts(&self, dir: &Path, stem: &str) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        write_atomic(&dir.join(format!("{stem}.json")), json.as_bytes())?;
+        write_atomic(&dir.join(format!("{stem}.svg")), self.render_svg().as_bytes())?;
+        Ok(())
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file beside it and a rename, so readers never see a
+/// partial file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".to_owned());
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A text chart with the largest and smallest value written at the left.
+fn labelled_chart(r: &ResourceReport, width: usize, height: usize) -> String {
+    let chart = text_chart(&r.samples, r.analysis.warmup_end, width, height);
+    let (lo, hi) = r
+        .samples
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
+    let top = r.resource.format_value(hi);
+    let bottom = r.resource.format_value(lo);
+    let label_width = top.len().max(bottom.len());
+    let lines: Vec<&str> = chart.lines().collect();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let label = if i == 0 {
+            top.as_str()
+        } else if i + 1 == lines.len() {
+            bottom.as_str()
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {label:>label_width$} |{line}");
+    }
+    out
+}
