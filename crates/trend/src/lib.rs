@@ -1,1 +1,150 @@
 //! leakproof-trend: is this series of memory samples growing?
+//!
+//! A workload is repeated and memory (or open file descriptors, or threads) is sampled after each
+//! repetition. [`analyze`] judges the series: [`Verdict::Stable`], [`Verdict::Leaking`] (with a slope in
+//! units per sample and its confidence interval) or [`Verdict::Inconclusive`] (not yet known; with an
+//! estimate of how many more samples would likely decide it, in [`Analysis::more_samples`]).
+//!
+//! The crate is pure statistics: no I/O, no allocator tricks, no dependency on the rest of leakproof.
+//!
+//! # How it decides
+//! 1. **Noise** is estimated robustly from the first differences (MAD), never below the quantization error
+//!    of a [`NoiseModel::Noisy`] series.
+//! 2. **Saw-tooths**: drops larger than `max(8σ, 5% of the range)` are detected; with three or more, each
+//!    cycle is represented by its minimum and the cycle minima are judged instead of the raw samples.
+//! 3. **Levels** are segmented (runs of equal values for exact data, binary segmentation otherwise).
+//! 4. **Plateau rule**: the series is [`Verdict::Stable`] when its final flat stretch is at least
+//!    [`Config::plateau_margin`] (1.5) times as long as the growth before it and its Theil–Sen slope
+//!    interval lies below the floor. The growth clock restarts after an earlier plateau that lasted more
+//!    than twice its start.
+//! 5. **Trend**: after the warm-up (where the series joins its late trend line), a Mann–Kendall test with
+//!    tie correction and a Theil–Sen slope with its confidence interval. [`Verdict::Leaking`] needs a
+//!    significant test *and* the whole interval at or above the floor
+//!    `max(min_slope, min_relative_slope × level)`, and growth that has not visibly stopped.
+//! 6. Anything else is [`Verdict::Inconclusive`].
+//!
+//! Presets: [`Config::heap`] (exact byte counts, the default), [`Config::rss`] (page-quantized, noisy RSS)
+//! and [`Config::counts`] (small exact counts such as open fds). Error rates on a labelled corpus of
+//! generated series are published in the repository's `docs/detection.md`.
+//!
+//! # Example
+//! ```
+//! use leakproof_trend::{analyze, Config, Verdict};
+//!
+//! // 30 samples of warm-up, then 8 bytes more after every iteration on a 10 MB heap.
+//! let samples: Vec<f64> = (0..300)
+//!     .map(|i| 10e6 + if i < 30 { 1000.0 * i as f64 } else { 30_000.0 + 8.0 * (i - 30) as f64 })
+//!     .collect();
+//! let analysis = analyze(&samples, &Config::heap()).unwrap();
+//! assert_eq!(analysis.verdict, Verdict::Leaking);
+//! assert_eq!(analysis.slope, 8.0);
+//! println!("{}", analysis.reason);
+//!
+//! // A cache that fills over 50 iterations and then stays at its bound.
+//! let cache: Vec<f64> = (0..200).map(|i| 4096.0 * (i.min(50) as f64)).collect();
+//! assert_eq!(analyze(&cache, &Config::heap()).unwrap().verdict, Verdict::Stable);
+//! ```
+
+mod config;
+mod detect;
+mod segment;
+mod stats;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::{Config, NoiseModel, Warmup};
+pub use detect::analyze;
+
+/// The judgement on a series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Proven not to grow by more than the floor: a final plateau, long enough.
+    Stable,
+    /// Growing by at least the floor per sample, with the stated confidence.
+    Leaking,
+    /// Not yet known: more samples are needed (see [`Analysis::more_samples`]).
+    Inconclusive,
+}
+
+impl Verdict {
+    /// The lower-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Stable => "stable",
+            Verdict::Leaking => "leaking",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The final flat stretch of a series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plateau {
+    /// Index of the first sample of the plateau.
+    pub start: usize,
+    /// Median level of the plateau (of the cycle minima for a saw-tooth), in units.
+    pub level: f64,
+}
+
+/// The Mann–Kendall trend test on the judged part of the series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrendTest {
+    /// Continuity-corrected, tie-corrected z score of Kendall's S.
+    pub statistic: f64,
+    /// One-sided p-value for an increasing trend.
+    pub p_value: f64,
+}
+
+/// Everything [`analyze`] found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Stable, Leaking or Inconclusive.
+    pub verdict: Verdict,
+    /// Theil–Sen slope in units per sample, of the plateau when Stable, otherwise of the part after the
+    /// warm-up.
+    pub slope: f64,
+    /// Confidence interval of `slope` at `confidence`.
+    pub slope_ci: (f64, f64),
+    /// The confidence level of `slope_ci` (the trend test is one-sided at `1 - confidence`).
+    pub confidence: f64,
+    /// Index of the first sample after the warm-up.
+    pub warmup_end: usize,
+    /// The final plateau, when the series ends flat.
+    pub plateau: Option<Plateau>,
+    /// Mann–Kendall test on the same part as `slope`.
+    pub trend: TrendTest,
+    /// Level at the end minus level at the start (medians of the first and last 5% of the samples,
+    /// 1 to 50 samples each), in units.
+    pub total_growth: f64,
+    /// Number of samples given.
+    pub samples: usize,
+    /// For Inconclusive: about how many more samples would likely decide it.
+    pub more_samples: Option<usize>,
+    /// The floor used: the smallest growth worth reporting, in units per sample.
+    pub floor: f64,
+    /// Number of saw-tooth cycles when the series was judged on its cycle minima.
+    pub cycles: Option<usize>,
+    /// One sentence saying why, in neutral units.
+    pub reason: String,
+}
+
+/// Why a series could not be analyzed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum TrendError {
+    /// A sample is NaN or infinite.
+    #[error("sample {index} is not a finite number")]
+    NonFinite {
+        /// Index of the first such sample.
+        index: usize,
+    },
+    /// A configuration field is out of range.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+}

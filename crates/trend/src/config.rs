@@ -1,0 +1,207 @@
+//! What the detector is told about the series: confidence, floors, noise model, warm-up.
+
+use serde::{Deserialize, Serialize};
+
+use crate::TrendError;
+
+/// How the samples were measured, which decides how the noise level is estimated.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseModel {
+    /// Exact counts (heap bytes from a counting allocator, open fds, threads). When most first differences
+    /// are exactly zero, levels are compared exactly: any change is a change.
+    Exact,
+    /// Measured, quantized and noisy values (process RSS). The noise is estimated from the data and never
+    /// taken to be below the quantization error of `quantum` (e.g. 4096 for pages).
+    Noisy {
+        /// Measurement quantum in units (4096.0 for RSS in bytes); 0 for none.
+        quantum: f64,
+    },
+}
+
+/// Where the warm-up ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Warmup {
+    /// Found from the data: the start of the final plateau, or where the series joins its late trend.
+    Auto,
+    /// The first `n` samples are ignored; the rest is analyzed as with [`Warmup::Auto`].
+    Fixed(usize),
+}
+
+/// Detector settings. Start from a preset ([`Config::heap`], [`Config::rss`], [`Config::counts`]) and adjust
+/// with the `with_*` setters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Two-sided confidence of the slope interval; the trend test is one-sided at `1 - confidence`.
+    /// Default 0.95.
+    pub confidence: f64,
+    /// Smallest growth worth reporting, in units per sample (absolute floor).
+    pub min_slope: f64,
+    /// Smallest growth worth reporting relative to the level: the floor is
+    /// `max(min_slope, min_relative_slope * |level|)` units per sample.
+    pub min_relative_slope: f64,
+    /// How the samples were measured.
+    pub noise: NoiseModel,
+    /// Automatic or fixed warm-up.
+    pub warmup: Warmup,
+    /// Series shorter than this (after a fixed warm-up) are Inconclusive.
+    pub min_samples: usize,
+    /// Plateau rule: a final flat stretch proves Stable once it is at least `plateau_margin` times as long
+    /// as the growth before it. Default 1.5 (factor 1 calls a doubling staircase Stable just before each
+    /// next step).
+    pub plateau_margin: f64,
+    /// A flat stretch shorter than this many samples is never a plateau. Default 10.
+    pub min_plateau: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::heap()
+    }
+}
+
+impl Config {
+    /// Exact byte counts from a counting allocator: floor 1 unit/sample or 1e-7 of the level per sample
+    /// (1 B per sample on a 10 MB heap), 95% confidence, at least 20 samples.
+    pub fn heap() -> Config {
+        Config {
+            confidence: 0.95,
+            min_slope: 1.0,
+            min_relative_slope: 1e-7,
+            noise: NoiseModel::Exact,
+            warmup: Warmup::Auto,
+            min_samples: 20,
+            plateau_margin: 1.5,
+            min_plateau: 10,
+        }
+    }
+
+    /// Page-quantized, noisy process RSS in bytes: floor 40.96 B/sample (one 4 KiB page per 100 samples)
+    /// or 1e-8 of the level per sample, noise never below a page's quantization error, at least 30 samples.
+    pub fn rss() -> Config {
+        Config {
+            confidence: 0.95,
+            min_slope: 40.96,
+            min_relative_slope: 1e-8,
+            noise: NoiseModel::Noisy { quantum: 4096.0 },
+            warmup: Warmup::Auto,
+            min_samples: 30,
+            plateau_margin: 1.5,
+            min_plateau: 10,
+        }
+    }
+
+    /// Exact small counts (open fds, live threads): any sustained growth is a leak. The floor is 0.02 per
+    /// sample (one every 50 samples), so +1 every 10th sample is Leaking; a pool filled during warm-up is
+    /// Stable once the plateau rule holds (e.g. filled in 20 samples, Stable from 50 samples on).
+    pub fn counts() -> Config {
+        Config {
+            confidence: 0.95,
+            min_slope: 0.02,
+            min_relative_slope: 0.0,
+            noise: NoiseModel::Exact,
+            warmup: Warmup::Auto,
+            min_samples: 20,
+            plateau_margin: 1.5,
+            min_plateau: 10,
+        }
+    }
+
+    /// Sets the confidence level (in (0.5, 1)).
+    pub fn with_confidence(mut self, confidence: f64) -> Self {
+        self.confidence = confidence;
+        self
+    }
+
+    /// Sets the absolute floor in units per sample.
+    pub fn with_min_slope(mut self, min_slope: f64) -> Self {
+        self.min_slope = min_slope;
+        self
+    }
+
+    /// Sets the floor relative to the level (per sample).
+    pub fn with_min_relative_slope(mut self, min_relative_slope: f64) -> Self {
+        self.min_relative_slope = min_relative_slope;
+        self
+    }
+
+    /// Sets the noise model.
+    pub fn with_noise(mut self, noise: NoiseModel) -> Self {
+        self.noise = noise;
+        self
+    }
+
+    /// Sets the warm-up.
+    pub fn with_warmup(mut self, warmup: Warmup) -> Self {
+        self.warmup = warmup;
+        self
+    }
+
+    /// Sets the minimum number of samples.
+    pub fn with_min_samples(mut self, min_samples: usize) -> Self {
+        self.min_samples = min_samples;
+        self
+    }
+
+    /// Sets the plateau margin (>= 1).
+    pub fn with_plateau_margin(mut self, plateau_margin: f64) -> Self {
+        self.plateau_margin = plateau_margin;
+        self
+    }
+
+    /// Sets the shortest plateau, in samples.
+    pub fn with_min_plateau(mut self, min_plateau: usize) -> Self {
+        self.min_plateau = min_plateau;
+        self
+    }
+
+    /// Checks every field; [`analyze`](crate::analyze) calls this first.
+    pub fn validate(&self) -> Result<(), TrendError> {
+        let bad = |what: String| Err(TrendError::InvalidConfig(what));
+        if !(self.confidence > 0.5 && self.confidence < 1.0) {
+            return bad(format!(
+                "confidence must be in (0.5, 1), got {}",
+                self.confidence
+            ));
+        }
+        if !(self.min_slope.is_finite() && self.min_slope >= 0.0) {
+            return bad(format!(
+                "min_slope must be finite and >= 0, got {}",
+                self.min_slope
+            ));
+        }
+        if !(self.min_relative_slope.is_finite() && self.min_relative_slope >= 0.0) {
+            return bad(format!(
+                "min_relative_slope must be finite and >= 0, got {}",
+                self.min_relative_slope
+            ));
+        }
+        if let NoiseModel::Noisy { quantum } = self.noise {
+            if !(quantum.is_finite() && quantum >= 0.0) {
+                return bad(format!(
+                    "noise quantum must be finite and >= 0, got {quantum}"
+                ));
+            }
+        }
+        if !(self.plateau_margin.is_finite() && self.plateau_margin >= 1.0) {
+            return bad(format!(
+                "plateau_margin must be finite and >= 1, got {}",
+                self.plateau_margin
+            ));
+        }
+        if self.min_samples < 3 {
+            return bad(format!(
+                "min_samples must be >= 3, got {}",
+                self.min_samples
+            ));
+        }
+        if self.min_plateau < 2 {
+            return bad(format!(
+                "min_plateau must be >= 2, got {}",
+                self.min_plateau
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,501 @@
+//! The decision: saw-tooth handling, segmentation, the plateau rule, the trend and its floor.
+
+use crate::config::{Config, NoiseModel, Warmup};
+use crate::segment::{segments, Segment};
+use crate::stats::{mad_mut, mann_kendall, median, theil_sen, MannKendall, SenFit};
+use crate::{Analysis, Plateau, TrendError, TrendTest, Verdict};
+
+/// MAD to standard deviation for Gaussian noise.
+const MAD_TO_SIGMA: f64 = 1.4826;
+
+/// Judges a series of samples (one per iteration or time step).
+///
+/// Errors: [`TrendError::NonFinite`] for a NaN or infinite sample, [`TrendError::InvalidConfig`] for an
+/// out-of-range [`Config`]. A series shorter than [`Config::min_samples`] (after a fixed warm-up) is
+/// [`Verdict::Inconclusive`]. Never panics.
+pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError> {
+    config.validate()?;
+    if let Some(index) = samples.iter().position(|v| !v.is_finite()) {
+        return Err(TrendError::NonFinite { index });
+    }
+    let n = samples.len();
+    let offset = match config.warmup {
+        Warmup::Auto => 0,
+        Warmup::Fixed(w) => w,
+    };
+    let needed = offset.saturating_add(config.min_samples);
+    if n < needed {
+        return Ok(too_short(samples, config, offset, needed));
+    }
+    let y = &samples[offset..];
+    let quantum = match config.noise {
+        NoiseModel::Exact => 0.0,
+        NoiseModel::Noisy { quantum } => quantum,
+    };
+    let sigma_d = diff_sigma(y, quantum);
+    let (lo, hi) = y
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let range = hi - lo;
+    let drop_threshold = (8.0 * sigma_d).max(0.05 * range);
+    let drops: Vec<usize> = if range > 0.0 {
+        (1..y.len())
+            .filter(|&i| y[i] - y[i - 1] < -drop_threshold)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let ctx = Ctx {
+        config,
+        raw: y,
+        n,
+        offset,
+        quantum,
+    };
+    let analysis = if drops.len() >= 3 {
+        let pts = cycle_minima(y, &drops, offset);
+        let sigma = diff_sigma(&pts.y, quantum) / std::f64::consts::SQRT_2;
+        let cycles = pts.y.len();
+        let mut a = judge(&ctx, &pts, sigma, None);
+        a.cycles = Some(cycles);
+        a
+    } else {
+        let pts = Points {
+            t: (0..y.len()).map(|i| (offset + i) as f64).collect(),
+            start: (0..y.len()).map(|i| offset + i).collect(),
+            y: y.to_vec(),
+        };
+        let minima_rise = if drops.is_empty() {
+            None
+        } else {
+            let c = cycle_minima(y, &drops, offset);
+            Some(c.y.windows(2).all(|w| w[1] > w[0]))
+        };
+        judge(&ctx, &pts, sigma_d / std::f64::consts::SQRT_2, minima_rise)
+    };
+    Ok(analysis)
+}
+
+/// Robust standard deviation of first differences (0 when most differences are equal), never below the
+/// standard deviation of the difference of two independent quantization errors.
+fn diff_sigma(y: &[f64], quantum: f64) -> f64 {
+    let mut d: Vec<f64> = y.windows(2).map(|w| w[1] - w[0]).collect();
+    let (_, mad) = mad_mut(&mut d);
+    (MAD_TO_SIGMA * mad).max(quantum * (2.0f64 / 12.0).sqrt())
+}
+
+struct Ctx<'a> {
+    config: &'a Config,
+    /// The samples after a fixed warm-up.
+    raw: &'a [f64],
+    n: usize,
+    offset: usize,
+    quantum: f64,
+}
+
+/// Points to judge: each covers samples `[start[k], start[k+1])`, sits at time `t[k]` with value `y[k]`.
+struct Points {
+    t: Vec<f64>,
+    y: Vec<f64>,
+    start: Vec<usize>,
+}
+
+fn cycle_minima(y: &[f64], drops: &[usize], offset: usize) -> Points {
+    let mut bounds = Vec::with_capacity(drops.len() + 2);
+    bounds.push(0);
+    bounds.extend_from_slice(drops);
+    bounds.push(y.len());
+    let mut pts = Points {
+        t: Vec::new(),
+        y: Vec::new(),
+        start: Vec::new(),
+    };
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if a >= b {
+            continue;
+        }
+        let mut k = a;
+        for i in a + 1..b {
+            if y[i] < y[k] {
+                k = i;
+            }
+        }
+        pts.t.push((offset + k) as f64);
+        pts.y.push(y[k]);
+        pts.start.push(offset + a);
+    }
+    pts
+}
+
+fn floor_at(config: &Config, level: f64) -> f64 {
+    config
+        .min_slope
+        .max(config.min_relative_slope * level.abs())
+}
+
+struct Fit {
+    mk: MannKendall,
+    sen: SenFit,
+}
+
+fn fit(t: &[f64], y: &[f64], confidence: f64) -> Fit {
+    let mk = mann_kendall(y);
+    let sen = theil_sen(t, y, confidence, mk.var_s);
+    Fit { mk, sen }
+}
+
+/// Point index where the warm-up ends: the earliest point after which every point stays within the band
+/// of residuals around the Theil–Sen line of the second half.
+fn tail_warmup(pts: &Points, sigma: f64, confidence: f64) -> usize {
+    let m = pts.y.len();
+    if m < 8 {
+        return 0;
+    }
+    let h = m / 2;
+    let line = theil_sen(&pts.t[h..], &pts.y[h..], confidence, 0.0);
+    let resid = |k: usize| pts.y[k] - line.slope * pts.t[k];
+    let tail: Vec<f64> = (h..m).map(resid).collect();
+    let c = median(&tail);
+    let spread = tail.iter().fold(0.0f64, |a, &r| a.max((r - c).abs()));
+    let scale = pts.y.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+    let band = 1.5 * spread + 3.0 * sigma + 1e-12 * scale;
+    (0..h)
+        .rev()
+        .find(|&k| (resid(k) - c).abs() > band)
+        .map_or(0, |k| k + 1)
+}
+
+fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Analysis {
+    let cfg = ctx.config;
+    let m = pts.y.len();
+    let n = ctx.n;
+    let sigma = if ctx.quantum > 0.0 {
+        sigma.max(ctx.quantum / 12f64.sqrt())
+    } else {
+        sigma
+    };
+    let segs = segments(&pts.y, sigma);
+    let span = |s: &Segment| {
+        let a = pts.start[s.a];
+        let b = if s.b < m { pts.start[s.b] } else { n };
+        (a, b)
+    };
+    let Some(last) = segs.last().copied() else {
+        return too_short(&[], cfg, ctx.offset, cfg.min_samples);
+    };
+    let (p, _) = span(&last);
+    let flat_len = n - p;
+    // Growth clock: restarts after an earlier plateau that lasted more than twice its start.
+    let mut clock = ctx.offset;
+    let mut longest_pause = 0usize;
+    for s in &segs[..segs.len() - 1] {
+        let (a, b) = span(s);
+        let len = b - a;
+        if len >= cfg.min_plateau && len > 2 * (a - ctx.offset) {
+            clock = b;
+            longest_pause = 0;
+        } else {
+            longest_pause = longest_pause.max(len);
+        }
+    }
+    let growth = p - clock;
+    let plat_t = &pts.t[last.a..];
+    let plat_y = &pts.y[last.a..];
+    let plat_level = median(plat_y);
+    let plat_fit = fit(plat_t, plat_y, cfg.confidence);
+    let plat_floor = floor_at(cfg, plat_level);
+    let plateau_flat =
+        flat_len >= cfg.min_plateau && plat_y.len() >= 2 && plat_fit.sen.hi <= plat_floor;
+    let total_growth = total_growth(ctx.raw);
+    let conf_pct = fmt_pct(cfg.confidence);
+
+    if plateau_flat && flat_len as f64 >= cfg.plateau_margin * growth as f64 {
+        let s = plat_fit.sen;
+        let reason = if growth > 0 {
+            format!(
+                "flat at {} units for the last {} samples, {} times the {} samples of growth before it \
+                 (slope {} units/sample, {} CI {}..{})",
+                fmt_num(plat_level),
+                flat_len,
+                fmt_num(flat_len as f64 / growth as f64),
+                growth,
+                fmt_num(s.slope),
+                conf_pct,
+                fmt_num(s.lo),
+                fmt_num(s.hi)
+            )
+        } else {
+            format!(
+                "flat at {} units over {} samples (slope {} units/sample, {} CI {}..{}, below the floor of {})",
+                fmt_num(plat_level),
+                flat_len,
+                fmt_num(s.slope),
+                conf_pct,
+                fmt_num(s.lo),
+                fmt_num(s.hi),
+                fmt_num(plat_floor)
+            )
+        };
+        return Analysis {
+            verdict: Verdict::Stable,
+            slope: s.slope,
+            slope_ci: (s.lo, s.hi),
+            confidence: cfg.confidence,
+            warmup_end: p,
+            plateau: Some(Plateau {
+                start: p,
+                level: plat_level,
+            }),
+            trend: TrendTest {
+                statistic: plat_fit.mk.z,
+                p_value: plat_fit.mk.p_increasing,
+            },
+            total_growth,
+            samples: n,
+            more_samples: None,
+            floor: plat_floor,
+            cycles: None,
+            reason,
+        };
+    }
+
+    // Not proven flat: judge the trend after the warm-up.
+    let w = tail_warmup(pts, sigma, cfg.confidence);
+    let post = fit(&pts.t[w..], &pts.y[w..], cfg.confidence);
+    let warm = pts.start[w];
+    let post_samples = n - warm;
+    let level = median(&pts.y[w..]);
+    let floor = floor_at(cfg, level);
+    let alpha = 1.0 - cfg.confidence;
+    let s = post.sen;
+    let significant = post.mk.p_increasing < alpha && s.slope > 0.0;
+    let clears_floor = significant && s.lo > 0.0 && s.lo >= floor;
+    let stopped =
+        plateau_flat && growth > 0 && flat_len >= (2 * longest_pause).max(cfg.min_plateau);
+    let ambiguous_drops = minima_rise == Some(false);
+    let trend = TrendTest {
+        statistic: post.mk.z,
+        p_value: post.mk.p_increasing,
+    };
+    let ci = format!("{} CI {}..{}", conf_pct, fmt_num(s.lo), fmt_num(s.hi));
+    let after = if warm > 0 {
+        format!(" after a {warm}-sample warm-up")
+    } else {
+        String::new()
+    };
+
+    if clears_floor && !stopped && !ambiguous_drops {
+        return Analysis {
+            verdict: Verdict::Leaking,
+            slope: s.slope,
+            slope_ci: (s.lo, s.hi),
+            confidence: cfg.confidence,
+            warmup_end: warm,
+            plateau: None,
+            trend,
+            total_growth,
+            samples: n,
+            more_samples: None,
+            floor,
+            cycles: None,
+            reason: format!(
+                "grew {} units/sample ({ci}) over {post_samples} samples{after}",
+                fmt_num(s.slope)
+            ),
+        };
+    }
+
+    // Inconclusive: say why and estimate what would decide it.
+    let plateau_need = ((cfg.plateau_margin * growth as f64).ceil() as usize)
+        .max(cfg.min_plateau)
+        .saturating_sub(flat_len)
+        .max(1);
+    let (reason, more) = if stopped || (plateau_flat && !clears_floor) {
+        (
+            format!(
+                "flat at {} units for {flat_len} samples after {growth} samples of growth; \
+                 about {plateau_need} more samples would prove a plateau",
+                fmt_num(plat_level)
+            ),
+            plateau_need,
+        )
+    } else if ambiguous_drops && clears_floor {
+        (
+            format!(
+                "grew {} units/sample ({ci}) but memory dropped back once or twice: a one-off free and a \
+                 saw-tooth cannot be told apart yet",
+                fmt_num(s.slope)
+            ),
+            n,
+        )
+    } else if significant && s.slope > floor {
+        let half = ((s.hi - s.lo) / 2.0).max(f64::MIN_POSITIVE);
+        let ratio = half / (s.slope - floor);
+        let target = (post_samples as f64 * ratio.powf(2.0 / 3.0)).ceil();
+        let more = if target.is_finite() {
+            (target as usize)
+                .saturating_sub(post_samples)
+                .max(post_samples / 4)
+                .max(1)
+        } else {
+            n
+        };
+        (
+            format!(
+                "grew {} units/sample ({ci}) over {post_samples} samples{after}, but the interval does \
+                 not clear the floor of {} units/sample",
+                fmt_num(s.slope),
+                fmt_num(floor)
+            ),
+            more,
+        )
+    } else if significant {
+        (
+            format!(
+                "grows {} units/sample ({ci}), below the floor of {} units/sample, and has not levelled off",
+                fmt_num(s.slope),
+                fmt_num(floor)
+            ),
+            plateau_need.max(n / 2),
+        )
+    } else {
+        (
+            format!(
+                "no significant trend (slope {} units/sample, {ci}, p = {}) but no plateau of at least \
+                 {} samples either",
+                fmt_num(s.slope),
+                fmt_p(post.mk.p_increasing),
+                cfg.min_plateau
+            ),
+            plateau_need,
+        )
+    };
+    let more = more.min(n.saturating_mul(10).max(1000));
+    Analysis {
+        verdict: Verdict::Inconclusive,
+        slope: s.slope,
+        slope_ci: (s.lo, s.hi),
+        confidence: cfg.confidence,
+        warmup_end: if plateau_flat { p } else { warm },
+        plateau: plateau_flat.then_some(Plateau {
+            start: p,
+            level: plat_level,
+        }),
+        trend,
+        total_growth,
+        samples: n,
+        more_samples: Some(more),
+        floor,
+        cycles: None,
+        reason,
+    }
+}
+
+fn total_growth(y: &[f64]) -> f64 {
+    let n = y.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let k = (n / 20).clamp(1, 50);
+    median(&y[n - k..]) - median(&y[..k])
+}
+
+fn too_short(samples: &[f64], config: &Config, offset: usize, needed: usize) -> Analysis {
+    let n = samples.len();
+    let more = needed.saturating_sub(n).max(1);
+    let judged = samples.get(offset..).unwrap_or(&[]);
+    Analysis {
+        verdict: Verdict::Inconclusive,
+        slope: 0.0,
+        slope_ci: (0.0, 0.0),
+        confidence: config.confidence,
+        warmup_end: offset.min(n),
+        plateau: None,
+        trend: TrendTest {
+            statistic: 0.0,
+            p_value: 1.0,
+        },
+        total_growth: total_growth(judged),
+        samples: n,
+        more_samples: Some(more),
+        floor: config.min_slope,
+        cycles: None,
+        reason: format!(
+            "only {n} samples; at least {needed} are needed ({} after a warm-up of {offset})",
+            config.min_samples
+        ),
+    }
+}
+
+/// Formats a number for a sentence: about three significant digits, no exponent for ordinary values.
+pub(crate) fn fmt_num(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 {
+        "0.0".to_string()
+    } else if !(1e-4..1e15).contains(&a) {
+        format!("{x:.2e}")
+    } else if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 1.0 {
+        format!("{x:.1}")
+    } else {
+        let digits = (2 - a.log10().floor() as i32).clamp(2, 8) as usize;
+        format!("{x:.digits$}")
+    }
+}
+
+fn fmt_pct(c: f64) -> String {
+    let p = c * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+fn fmt_p(p: f64) -> String {
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(fmt_num(8.0), "8.0");
+        assert_eq!(fmt_num(1234.4), "1234");
+        assert_eq!(fmt_num(0.125), "0.125");
+        assert_eq!(fmt_num(0.0), "0.0");
+        assert_eq!(fmt_num(-2.5), "-2.5");
+        assert_eq!(fmt_pct(0.95), "95%");
+        assert_eq!(fmt_pct(0.975), "97.5%");
+    }
+
+    #[test]
+    fn reason_of_a_leak_after_warmup() {
+        let s: Vec<f64> = (0..300)
+            .map(|i| {
+                if i < 30 {
+                    1000.0 * i as f64
+                } else {
+                    30_000.0 + 8.0 * (i - 30) as f64
+                }
+            })
+            .collect();
+        let a = analyze(&s, &Config::heap()).unwrap();
+        assert_eq!(a.verdict, Verdict::Leaking);
+        assert_eq!(a.warmup_end, 30);
+        assert_eq!(
+            a.reason,
+            "grew 8.0 units/sample (95% CI 8.0..8.0) over 270 samples after a 30-sample warm-up"
+        );
+    }
+}
