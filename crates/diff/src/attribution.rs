@@ -25,6 +25,8 @@ pub struct Attribution {
     pub user_dependencies: Vec<String>,
     /// Extra function-name prefixes to skip, e.g. `"my_alloc::"`.
     pub skip_functions: Vec<String>,
+    /// Extra function-name globs to skip, e.g. `*::record_allocation`.
+    pub skip_function_globs: Vec<glob::Pattern>,
     /// Extra file-path fragments to skip: a frame whose file contains one is not user code.
     pub skip_paths: Vec<String>,
     /// Skip leakproof's own workspace paths (set to false when working on leakproof itself
@@ -38,6 +40,7 @@ impl Default for Attribution {
             skip_dependencies: true,
             user_dependencies: Vec::new(),
             skip_functions: Vec::new(),
+            skip_function_globs: Vec::new(),
             skip_paths: Vec::new(),
             leakproof_paths: true,
         }
@@ -104,9 +107,13 @@ impl Attribution {
         self
     }
 
-    /// Skip functions starting with `prefix` (a path such as `my_pool::` or a symbol name).
-    pub fn skip_function(mut self, prefix: &str) -> Attribution {
-        self.skip_functions.push(prefix.to_owned());
+    /// Skip functions starting with `pattern` (a path such as `my_pool::` or a symbol name), or,
+    /// when `pattern` contains `*`, `?` or `[`, matching it as a glob (`*::record`).
+    pub fn skip_function(mut self, pattern: &str) -> Attribution {
+        match glob::Pattern::new(pattern) {
+            Ok(p) if pattern.contains(['*', '?', '[']) => self.skip_function_globs.push(p),
+            _ => self.skip_functions.push(pattern.to_owned()),
+        }
         self
     }
 
@@ -148,6 +155,7 @@ impl Attribution {
             .skip_functions
             .iter()
             .any(|p| func.starts_with(p.as_str()))
+            || self.skip_function_globs.iter().any(|p| p.matches(func))
         {
             return true;
         }
@@ -284,6 +292,24 @@ mod tests {
             "<myapp::Thing as core::ops::Drop>::drop",
             "src/thing.rs"
         )));
+    }
+
+    #[test]
+    fn extra_functions_and_paths_are_skipped() {
+        let a = Attribution::default()
+            .skip_function("mypool::")
+            .skip_function("*::record")
+            .skip_path("vendor/");
+        assert!(!a.is_user(&f("mypool::Pool::get", "src/pool.rs")));
+        assert!(!a.is_user(&f("app::tracing::record", "src/t.rs")));
+        assert!(a.is_user(&f("app::tracing::record_all", "src/t.rs")));
+        assert!(!a.is_user(&f("x::y", "vendor/x/src/lib.rs")));
+        assert!(Attribution::default().is_user(&f("x::y", "vendor/x/src/lib.rs")));
+        let own = f("leakproof_diff::tests::t", "crates/diff/tests/t.rs");
+        assert!(!a.is_user(&own), "leakproof_* functions are internal");
+        let own_path = f("t::helper", "crates/sample/src/x.rs");
+        assert!(!a.is_user(&own_path));
+        assert!(a.clone().with_leakproof_paths(false).is_user(&own_path));
     }
 
     #[test]

@@ -16,26 +16,29 @@
 //! `leakproof-sample`; here the stacks are captured by hand with `backtrace::trace`.
 //!
 //! ```
-//! use leakproof_diff::{compare, render_table, GroupBy, Snapshot, Symbolizer};
+//! use leakproof_diff::{compare_with, render_table, Attribution, GroupBy, Snapshot, Symbolizer};
 //!
-//! // Stand-in for an allocator's site capture: the stack of each live allocation.
-//! fn capture(live: &mut Vec<(Vec<u64>, u64, u64)>, bytes: u64) {
+//! /// Stand-in for an allocator's site capture: the stack of each live allocation.
+//! #[inline(never)]
+//! fn capture(live: &mut Vec<(Vec<u64>, u64, u64)>, bytes: usize) {
 //!     let mut ips = Vec::new();
 //!     backtrace::trace(|frame| {
 //!         ips.push(frame.ip() as usize as u64);
 //!         true
 //!     });
-//!     live.push((ips, bytes, 1));
+//!     live.push((ips, bytes as u64, 1));
 //! }
 //!
+//! #[inline(never)]
 //! fn workload(cache: &mut Vec<String>, live: &mut Vec<(Vec<u64>, u64, u64)>) {
-//!     let s = "x".repeat(1000);
-//!     capture(live, s.capacity() as u64);
-//!     cache.push(s); // grows forever
+//!     let entry = "x".repeat(1000);
+//!     capture(live, entry.capacity());
+//!     cache.push(entry); // grows forever
 //! }
 //!
 //! let (mut cache, mut live) = (Vec::new(), Vec::new());
 //! let mut symbolizer = Symbolizer::new();
+//! workload(&mut cache, &mut live);
 //! let mut old = Snapshot::from_ips(live.clone());
 //! old.symbolize(&mut symbolizer);
 //! for _ in 0..100 {
@@ -44,9 +47,16 @@
 //! let mut new = Snapshot::from_ips(live.clone());
 //! new.symbolize(&mut symbolizer);
 //!
-//! let diffs = compare(&old, &new, GroupBy::Line, false);
-//! print!("{}", render_table(&diffs, 10));
-//! assert_eq!(diffs.iter().map(|d| d.size_diff).sum::<i64>(), 100_000);
+//! // `capture` plays the allocator here: like the allocator, it is not user code.
+//! let attribution = Attribution::default().skip_function("*::capture");
+//! let diffs = compare_with(&old, &new, GroupBy::Line, false, &attribution);
+//! println!("{}", render_table(&diffs, 10));
+//! // With line tables: `src/lib.rs:21: size=98.6 KiB (+97.7 KiB), count=101 (+100), average=1000 B`
+//! // (without, as in doctests, the key falls back to the function name).
+//! let top = &diffs[0];
+//! assert_eq!((top.size_diff, top.count_diff), (100_000, 100));
+//! let user = &top.traceback[top.user_frame.expect("a user frame")];
+//! assert!(user.function.as_deref().unwrap_or("").ends_with("workload"));
 //! ```
 
 mod attribution;

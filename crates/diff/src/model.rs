@@ -132,11 +132,13 @@ impl Snapshot {
     }
 
     /// Builds an unsymbolized snapshot from raw captured stacks `(ips innermost first, bytes, blocks)`,
-    /// as the allocator's site capture produces them. Identical stacks are merged; sites are
+    /// as the allocator's site capture produces them. Zero addresses (the end marker some
+    /// unwinders report) are dropped. Identical stacks are merged; sites are
     /// ordered by bytes (largest first), then by stack, so equal input gives equal snapshots.
     pub fn from_ips<I: IntoIterator<Item = (Vec<u64>, u64, u64)>>(sites: I) -> Snapshot {
         let mut merged: HashMap<Vec<u64>, (u64, u64)> = HashMap::new();
-        for (ips, bytes, blocks) in sites {
+        for (mut ips, bytes, blocks) in sites {
+            ips.retain(|&ip| ip != 0);
             let e = merged.entry(ips).or_insert((0, 0));
             e.0 = e.0.saturating_add(bytes);
             e.1 = e.1.saturating_add(blocks);
