@@ -1,0 +1,151 @@
+//! `leakproof drive`: a thin layer over [`leakproof_harness::drive::Drive`].
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use leakproof_harness::drive::{Drive, DriveError, Target};
+
+use crate::args::DriveArgs;
+use crate::progress::Progress;
+use crate::{install_signal_handler, ExitWith, Outcome, EXIT_FAILED, EXIT_USAGE};
+
+/// Runs one iteration of the workload.
+enum Driver {
+    Shell(String),
+    Http { agent: ureq::Agent, url: String },
+}
+
+impl Driver {
+    fn call(&mut self, iteration: usize) -> anyhow::Result<()> {
+        match self {
+            Driver::Shell(line) => {
+                let out = Command::new("sh")
+                    .arg("-c")
+                    .arg(line.as_str())
+                    .env("LEAKPROOF_ITERATION", iteration.to_string())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .output()
+                    .context("cannot run the --each command")?;
+                if out.status.success() {
+                    return Ok(());
+                }
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+                Err(anyhow!(
+                    "`{line}` failed ({}){}",
+                    leakproof_harness::drive::describe_status(out.status),
+                    last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+                ))
+            }
+            Driver::Http { agent, url } => {
+                let response = agent
+                    .get(url)
+                    .call()
+                    .map_err(|e| anyhow!("GET {url}: {e}"))?;
+                // Read the body so the connection can be reused.
+                let mut sink = Vec::new();
+                response
+                    .into_reader()
+                    .take(64 * 1024 * 1024)
+                    .read_to_end(&mut sink)
+                    .with_context(|| format!("GET {url}: reading the body"))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn drive_error_code(e: &DriveError) -> u8 {
+    match e {
+        DriveError::Config(_) => EXIT_USAGE,
+        _ => EXIT_FAILED,
+    }
+}
+
+pub(crate) fn run(args: DriveArgs) -> Outcome {
+    install_signal_handler();
+    let iterations = usize::try_from(args.iterations).exit_with(EXIT_USAGE)?;
+    let max_iterations = args.max_iterations.unwrap_or(iterations.saturating_mul(10));
+    let mut drive = Drive::new(Target::shell(&args.target))
+        .iterations(iterations)
+        .max_iterations(max_iterations)
+        .allow_failures(args.allow_failures)
+        .ready_timeout(args.ready_timeout)
+        .grace(args.grace);
+    if let Some(w) = args.warmup {
+        drive = drive.warmup(w);
+    }
+    if let Some(addr) = &args.ready_tcp {
+        drive = drive.ready_tcp(addr.clone());
+    } else if let Some(url) = args.ready_http.as_ref().or(args.http.as_ref()) {
+        drive = drive.ready_http(url.clone());
+    }
+    let mut driver = match (&args.each, &args.http) {
+        (Some(line), _) => Driver::Shell(line.clone()),
+        (None, Some(url)) => {
+            leakproof_harness::drive::HttpUrl::parse(url)
+                .map_err(|e| anyhow!("--http: {e}"))
+                .exit_with(EXIT_USAGE)?;
+            let agent = ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(30))
+                .build();
+            Driver::Http {
+                agent,
+                url: url.clone(),
+            }
+        }
+        (None, None) => return Err(anyhow!("give --each CMD or --http URL")).exit_with(EXIT_USAGE),
+    };
+    eprintln!("leakproof: starting `{}`", args.target);
+    let mut progress = Progress::new("iteration", iterations as u64);
+    let mut iteration = 0usize;
+    let result = drive.run_with_progress(
+        || {
+            iteration += 1;
+            driver.call(iteration)
+        },
+        |p| {
+            progress.update(
+                p.iteration as u64,
+                p.planned as u64,
+                &format!(
+                    "rss {}, {} fds, {} threads",
+                    leakproof_diff::format_bytes(p.sample.rss_bytes),
+                    p.sample.fds,
+                    p.sample.threads
+                ),
+            );
+        },
+    );
+    progress.finish();
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            let code = drive_error_code(&e);
+            return Err(anyhow!(e)).exit_with(code);
+        }
+    };
+    if let Some(dir) = &args.report {
+        report
+            .write_artifacts(dir, "drive")
+            .with_context(|| format!("cannot write the report to {}", dir.display()))
+            .exit_with(EXIT_USAGE)?;
+        eprintln!("leakproof: report written to {}", dir.display());
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).exit_with(EXIT_FAILED)?
+        );
+    } else {
+        print!("{}", report.render_text());
+    }
+    if let Some(failure) = &report.failure {
+        eprintln!("leakproof: error: {failure}");
+    }
+    Ok(report.exit_code())
+}

@@ -1,0 +1,120 @@
+//! The `leakproof` command-line tool: `analyze` a series, `drive` a target process with a workload,
+//! `watch` a running process, `diff` two allocation snapshots.
+//!
+//! Everything is a thin layer over the library crates (leakproof-trend, leakproof-sample,
+//! leakproof-diff and the harness's [`leakproof_harness::drive`] API); this crate only adds argument
+//! parsing (clap), progress bars (indicatif), the in-process HTTP driver (ureq) and exit codes. It is
+//! a separate crate so that library users of the harness never compile those.
+//!
+//! Exit codes, for every subcommand: 0 Stable (or no growth in a diff), 1 Leaking (or a ceiling
+//! crossed), 2 bad usage or unreadable input, 3 Inconclusive, 4 the workload or target failed.
+//!
+//! ```no_run
+//! // src/bin/leakproof.rs of the facade package is exactly this:
+//! fn main() -> std::process::ExitCode {
+//!     leakproof_cli::main()
+//! }
+//! ```
+
+mod analyze;
+mod args;
+mod diff;
+mod drive;
+mod progress;
+mod units;
+mod watch;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::Cli;
+
+/// Exit code: every tracked resource Stable, or nothing grew in a diff.
+pub const EXIT_STABLE: u8 = 0;
+/// Exit code: something is Leaking, a ceiling was crossed, or a diff grew.
+pub const EXIT_LEAKING: u8 = 1;
+/// Exit code: bad usage or unreadable input.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: Inconclusive, even after extending the run.
+pub const EXIT_INCONCLUSIVE: u8 = 3;
+/// Exit code: the workload or the target failed.
+pub const EXIT_FAILED: u8 = 4;
+
+/// An error that ends the command with a given exit code; printed as one line (with its context).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) error: anyhow::Error,
+}
+
+/// `Result` of a subcommand: the exit code, or a failure.
+pub(crate) type Outcome = Result<u8, Failure>;
+
+/// Attaching an exit code to any error.
+pub(crate) trait ExitWith<T> {
+    /// Fails with `code` on error.
+    fn exit_with(self, code: u8) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<anyhow::Error>> ExitWith<T> for Result<T, E> {
+    fn exit_with(self, code: u8) -> Result<T, Failure> {
+        self.map_err(|e| Failure {
+            code,
+            error: e.into(),
+        })
+    }
+}
+
+/// Runs the `leakproof` command line with the process's arguments; returns the exit code.
+pub fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("leakproof: internal error: {info}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(failure)) => {
+            eprintln!("leakproof: error: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+        Err(_) => {
+            leakproof_harness::drive::stop_all_targets(std::time::Duration::from_secs(2));
+            ExitCode::from(101)
+        }
+    }
+}
+
+/// The exit code of a verdict.
+pub(crate) fn verdict_code(verdict: leakproof_trend::Verdict) -> u8 {
+    match verdict {
+        leakproof_trend::Verdict::Stable => EXIT_STABLE,
+        leakproof_trend::Verdict::Leaking => EXIT_LEAKING,
+        leakproof_trend::Verdict::Inconclusive => EXIT_INCONCLUSIVE,
+    }
+}
+
+fn run(cli: Cli) -> Outcome {
+    match cli.command {
+        args::Command::Analyze(a) => analyze::run(a),
+        args::Command::Drive(a) => drive::run(a),
+        args::Command::Watch(a) => watch::run(a),
+        args::Command::Diff(a) => diff::run(a),
+    }
+}
+
+/// Stops every started target and exits 130 on Ctrl-C or SIGTERM, so no target outlives us.
+pub(crate) fn install_signal_handler() {
+    let _ = ctrlc::set_handler(|| {
+        leakproof_harness::drive::stop_all_targets(std::time::Duration::from_secs(2));
+        eprintln!("leakproof: interrupted; target stopped");
+        std::process::exit(130);
+    });
+}

@@ -1,0 +1,358 @@
+//! A target process started in its own process group, with its stderr tail kept and a guaranteed stop.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use super::DriveError;
+
+/// How many of the target's last stderr lines are kept for failure messages.
+const STDERR_LINES: usize = 20;
+/// Longest stderr line kept (longer lines are cut, so a binary blob cannot eat memory).
+const STDERR_LINE_BYTES: usize = 512;
+/// Default time between SIGTERM and SIGKILL.
+pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(3);
+
+/// Process groups of targets that are running now, so a signal handler can stop them all
+/// ([`stop_all_targets`]).
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+fn live_groups() -> std::sync::MutexGuard<'static, Vec<i32>> {
+    LIVE_GROUPS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Stops every target started by this process that is still running: SIGTERM to each process group,
+/// then SIGKILL to those still alive after `grace`.
+///
+/// Meant for a Ctrl-C / SIGTERM handler of a program that drives targets (the `leakproof` CLI calls it
+/// before exiting), so that no target outlives its driver. Normal runs do not need it: a [`Target`]
+/// stops its group when dropped.
+pub fn stop_all_targets(grace: Duration) {
+    let groups: Vec<i32> = live_groups().clone();
+    for &pgid in &groups {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && groups.iter().any(|&g| group_alive(g)) {
+        thread::sleep(Duration::from_millis(10));
+    }
+    for &pgid in &groups {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+}
+
+/// True while any live (not zombie) process is in process group `pgid`.
+///
+/// Zombies do not count: an orphaned member that was killed stays a zombie until init reaps it,
+/// which some container inits never do, but it runs no code and holds no memory.
+pub fn group_alive(pgid: i32) -> bool {
+    // Signal "None" only checks existence and permission.
+    if matches!(killpg(Pid::from_raw(pgid), None), Err(Errno::ESRCH)) {
+        return false;
+    }
+    match group_members(pgid) {
+        Ok(members) => !members.is_empty(),
+        Err(_) => true,
+    }
+}
+
+/// PIDs of the live (not zombie) processes of process group `pgid`, from `/proc/*/stat`.
+pub fn group_members(pgid: i32) -> std::io::Result<Vec<u32>> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may contain spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+        if pgrp == Some(pgid) && !matches!(state, Some("Z" | "X")) {
+            members.push(pid);
+        }
+    }
+    Ok(members)
+}
+
+/// The last lines a target wrote to stderr, filled by a thread that drains the pipe.
+#[derive(Debug, Default)]
+struct Tail {
+    lines: VecDeque<String>,
+}
+
+impl Tail {
+    fn push(&mut self, mut bytes: Vec<u8>) {
+        while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+            bytes.pop();
+        }
+        bytes.truncate(STDERR_LINE_BYTES);
+        if self.lines.len() == STDERR_LINES {
+            self.lines.pop_front();
+        }
+        self.lines
+            .push_back(String::from_utf8_lossy(&bytes).into_owned());
+    }
+}
+
+/// A process started in a new process group (its PID is the group ID), with stdin closed and stderr
+/// captured into a bounded ring of recent lines. Dropping it stops the whole group: SIGTERM, then
+/// SIGKILL after the grace period, so no target is left behind.
+#[derive(Debug)]
+pub struct Target {
+    child: Child,
+    pgid: i32,
+    program: String,
+    tail: Arc<Mutex<Tail>>,
+    status: Option<ExitStatus>,
+    grace: Duration,
+    stopped: bool,
+}
+
+impl Target {
+    /// A `sh -c LINE` command: how the CLI runs a target given as one shell command line.
+    pub fn shell(line: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(line);
+        cmd
+    }
+
+    /// Starts `cmd` in its own process group, stdin from `/dev/null`, stderr captured (the last
+    /// lines are kept for failure messages; see [`Target::stderr_tail`]). Stdout is left as `cmd`
+    /// configured it.
+    pub fn spawn(mut cmd: Command) -> Result<Target, DriveError> {
+        use std::os::unix::process::CommandExt;
+        let program = describe(&cmd);
+        cmd.process_group(0)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|source| DriveError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        let pgid = i32::try_from(child.id()).map_err(|_| DriveError::Spawn {
+            program: program.clone(),
+            source: std::io::Error::other("process id out of range"),
+        })?;
+        live_groups().push(pgid);
+        let tail = Arc::new(Mutex::new(Tail::default()));
+        if let Some(stderr) = child.stderr.take() {
+            let tail = Arc::clone(&tail);
+            // Detached on purpose: a grandchild that keeps the pipe open must not block the stop.
+            let _ = thread::Builder::new()
+                .name("leakproof-target-stderr".into())
+                .spawn(move || {
+                    let mut reader = BufReader::new(stderr);
+                    loop {
+                        let mut line = Vec::new();
+                        match reader.read_until(b'\n', &mut line) {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => tail
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .push(line),
+                        }
+                    }
+                });
+        }
+        Ok(Target {
+            child,
+            pgid,
+            program,
+            tail,
+            status: None,
+            grace: DEFAULT_GRACE,
+            stopped: false,
+        })
+    }
+
+    /// Sets the time between SIGTERM and SIGKILL when the target is stopped (default 3 s).
+    pub fn set_grace(&mut self, grace: Duration) {
+        self.grace = grace;
+    }
+
+    /// The target's PID, which is also its process group ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The command that was started, for messages.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// The exit status if the main process has exited (it is reaped then), `None` while it runs.
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.status = Some(status);
+            }
+        }
+        self.status
+    }
+
+    /// Waits up to `timeout` for the main process to exit; its status if it did.
+    pub fn wait_status(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_status() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The last lines (at most 20) the target wrote to stderr, oldest first.
+    pub fn stderr_tail(&self) -> Vec<String> {
+        // Give the drain thread a moment to read what a just-exited process wrote.
+        thread::sleep(Duration::from_millis(20));
+        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        tail.lines.iter().cloned().collect()
+    }
+
+    /// Stops the whole process group: SIGTERM, then SIGKILL to whatever is left after the grace
+    /// period. Returns the main process's exit status. Idempotent; also done on drop.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        if self.stopped {
+            return self.status;
+        }
+        self.stopped = true;
+        let pg = Pid::from_raw(self.pgid);
+        let _ = killpg(pg, Signal::SIGTERM);
+        let deadline = Instant::now() + self.grace;
+        loop {
+            let leader_done = self.try_status().is_some();
+            if leader_done && !group_alive(self.pgid) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let _ = killpg(pg, Signal::SIGKILL);
+                if self.status.is_none() {
+                    self.status = self.child.wait().ok();
+                }
+                // Orphaned members are reaped by init; wait briefly for them to disappear.
+                let gone_by = Instant::now() + Duration::from_secs(1);
+                while group_alive(self.pgid) && Instant::now() < gone_by {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        live_groups().retain(|&g| g != self.pgid);
+        self.status
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `program arg1 arg2` of a command, for messages (`sh -c LINE` shows as `LINE`).
+fn describe(cmd: &Command) -> String {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if program == "sh" && args.len() == 2 && args[0] == "-c" {
+        return args[1].clone();
+    }
+    std::iter::once(program)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// "exit status 3" / "killed by signal 9 (SIGKILL)", for messages.
+pub fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    if let Some(sig) = status.signal() {
+        let name = Signal::try_from(sig)
+            .map(|s| format!(" ({})", s.as_str()))
+            .unwrap_or_default();
+        let core = if status.core_dumped() {
+            ", core dumped"
+        } else {
+            ""
+        };
+        return format!("killed by signal {sig}{name}{core}");
+    }
+    status.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines_cut_to_size() {
+        let mut tail = Tail::default();
+        for i in 0..30 {
+            tail.push(format!("line {i}\n").into_bytes());
+        }
+        tail.push(vec![b'x'; 2000]);
+        assert_eq!(tail.lines.len(), STDERR_LINES);
+        assert_eq!(tail.lines[0], "line 11");
+        assert_eq!(tail.lines.back().map(String::len), Some(STDERR_LINE_BYTES));
+    }
+
+    #[test]
+    fn stop_kills_the_whole_group_including_grandchildren() {
+        // The shell ignores SIGTERM and starts a grandchild that ignores it too: SIGKILL must follow.
+        let mut target =
+            Target::spawn(Target::shell("trap '' TERM; sleep 30 & sleep 30; wait")).expect("spawn");
+        target.set_grace(Duration::from_millis(200));
+        let pgid = target.pgid;
+        thread::sleep(Duration::from_millis(100));
+        assert!(group_alive(pgid));
+        let status = target.stop();
+        assert!(status.is_some());
+        assert!(!group_alive(pgid), "process group {pgid} still alive");
+        assert!(!live_groups().contains(&pgid));
+    }
+
+    #[test]
+    fn stderr_and_status_of_a_crashing_target_are_kept() {
+        let mut target =
+            Target::spawn(Target::shell("echo first >&2; echo boom >&2; exit 7")).expect("spawn");
+        let status = target.wait_status(Duration::from_secs(5)).expect("exited");
+        assert_eq!(describe_status(status), "exit status 7");
+        assert_eq!(
+            target.stderr_tail(),
+            vec!["first".to_string(), "boom".to_string()]
+        );
+        assert_eq!(target.program(), "echo first >&2; echo boom >&2; exit 7");
+    }
+
+    #[test]
+    fn spawning_a_missing_program_is_a_typed_error() {
+        let err = Target::spawn(Command::new("/nonexistent/leakproof-target")).unwrap_err();
+        assert!(matches!(err, DriveError::Spawn { .. }), "{err}");
+    }
+}
