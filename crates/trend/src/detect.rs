@@ -27,36 +27,37 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
     if n < needed {
         return Ok(too_short(samples, config, offset, needed));
     }
-    let y = &samples[offset..];
+    let raw = &samples[offset..];
     let quantum = match config.noise {
         NoiseModel::Exact => 0.0,
         NoiseModel::Noisy { quantum } => quantum,
     };
-    let sigma_d = diff_sigma(y, quantum);
-    let (lo, hi) = y
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    let range = hi - lo;
-    let drop_threshold = (8.0 * sigma_d).max(0.05 * range);
-    let drops: Vec<usize> = if range > 0.0 {
-        (1..y.len())
-            .filter(|&i| y[i] - y[i - 1] < -drop_threshold)
-            .collect()
+    let sigma = noise_sigma(raw, quantum);
+    // Measured (noisy) series: memory allocated and returned within a few samples is a burst, not a
+    // level; replace such outliers by the running median before anything else.
+    let filtered;
+    let y: &[f64] = if matches!(config.noise, NoiseModel::Noisy { .. }) && sigma > 0.0 {
+        filtered = hampel(raw, sigma);
+        &filtered
     } else {
-        Vec::new()
+        raw
     };
+    // On the raw samples: a burst's rise and return are sharpest there.
+    let lookback = match config.noise {
+        NoiseModel::Exact => 1,
+        NoiseModel::Noisy { .. } => HAMPEL_HALF,
+    };
+    let drops = sawtooth_drops(raw, sigma, lookback);
     let ctx = Ctx {
         config,
-        raw: y,
+        raw,
         n,
         offset,
         quantum,
     };
     let analysis = if drops.len() >= 3 {
         let pts = cycle_minima(y, &drops, offset);
-        let sigma = diff_sigma(&pts.y, quantum) / std::f64::consts::SQRT_2;
+        let sigma = noise_sigma(&pts.y, quantum);
         let cycles = pts.y.len();
         let mut a = judge(&ctx, &pts, sigma, None);
         a.cycles = Some(cycles);
@@ -73,17 +74,80 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
             let c = cycle_minima(y, &drops, offset);
             Some(c.y.windows(2).all(|w| w[1] > w[0]))
         };
-        judge(&ctx, &pts, sigma_d / std::f64::consts::SQRT_2, minima_rise)
+        judge(&ctx, &pts, sigma, minima_rise)
     };
     Ok(analysis)
 }
 
-/// Robust standard deviation of first differences (0 when most differences are equal), never below the
-/// standard deviation of the difference of two independent quantization errors.
-fn diff_sigma(y: &[f64], quantum: f64) -> f64 {
-    let mut d: Vec<f64> = y.windows(2).map(|w| w[1] - w[0]).collect();
-    let (_, mad) = mad_mut(&mut d);
-    (MAD_TO_SIGMA * mad).max(quantum * (2.0f64 / 12.0).sqrt())
+/// Robust noise level of one point: from the MAD of second differences (a smooth warm-up curve or a
+/// steady trend contributes almost nothing to them; white noise of standard deviation σ gives second
+/// differences of standard deviation σ·√6), never below the quantization error of `quantum`.
+/// 0 when most second differences are exactly 0 (exact data: runs of equal values or steady steps).
+fn noise_sigma(y: &[f64], quantum: f64) -> f64 {
+    let mut d2: Vec<f64> = y
+        .windows(3)
+        .map(|w| (w[2] - w[1]) - (w[1] - w[0]))
+        .collect();
+    let (_, mad) = mad_mut(&mut d2);
+    (MAD_TO_SIGMA * mad / 6f64.sqrt()).max(quantum / 12f64.sqrt())
+}
+
+/// Half-width of the running-median window of the burst filter.
+const HAMPEL_HALF: usize = 5;
+
+/// Replaces every point further than 3σ from the median of its 11-point window by that median.
+fn hampel(y: &[f64], sigma: f64) -> Vec<f64> {
+    let n = y.len();
+    let mut out = y.to_vec();
+    let mut win = [0.0f64; 2 * HAMPEL_HALF + 1];
+    for i in 0..n {
+        let a = i.saturating_sub(HAMPEL_HALF);
+        let b = (i + HAMPEL_HALF + 1).min(n);
+        let w = &mut win[..b - a];
+        w.copy_from_slice(&y[a..b]);
+        let mid = w.len() / 2;
+        let med = *w.select_nth_unstable_by(mid, f64::total_cmp).1;
+        if (y[i] - med).abs() > 3.0 * sigma {
+            out[i] = med;
+        }
+    }
+    out
+}
+
+/// Saw-tooth drops: decreases larger than `max(8σ√2, 5% of the range)` that return memory grown
+/// gradually. A drop that is more than 60% made of one rise since the previous drop, or of the net rise
+/// over the `lookback` samples before it, is a burst returned, not a saw-tooth, and is not counted.
+fn sawtooth_drops(y: &[f64], sigma: f64, lookback: usize) -> Vec<usize> {
+    let (lo, hi) = y
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let range = hi - lo;
+    if range.is_nan() || range <= 0.0 {
+        return Vec::new();
+    }
+    let threshold = (8.0 * sigma * std::f64::consts::SQRT_2).max(0.05 * range);
+    let mut drops = Vec::new();
+    let mut cycle_start = 0;
+    let mut max_rise = 0.0f64;
+    for i in 1..y.len() {
+        let d = y[i] - y[i - 1];
+        if d < -threshold {
+            let from = (i - 1).saturating_sub(lookback).max(cycle_start);
+            let low = y[from..i].iter().copied().fold(f64::INFINITY, f64::min);
+            let rise = (y[i - 1] - low).max(max_rise);
+            // A cycle needs at least two samples before its drop (no history, no saw-tooth).
+            if rise <= 0.6 * -d && i - cycle_start >= 2 {
+                drops.push(i);
+            }
+            cycle_start = i;
+            max_rise = 0.0;
+        } else {
+            max_rise = max_rise.max(d);
+        }
+    }
+    drops
 }
 
 struct Ctx<'a> {
@@ -172,11 +236,6 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let cfg = ctx.config;
     let m = pts.y.len();
     let n = ctx.n;
-    let sigma = if ctx.quantum > 0.0 {
-        sigma.max(ctx.quantum / 12f64.sqrt())
-    } else {
-        sigma
-    };
     let segs = segments(&pts.y, sigma);
     let span = |s: &Segment| {
         let a = pts.start[s.a];
@@ -273,8 +332,9 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let s = post.sen;
     let significant = post.mk.p_increasing < alpha && s.slope > 0.0;
     let clears_floor = significant && s.lo > 0.0 && s.lo >= floor;
-    let stopped =
-        plateau_flat && growth > 0 && flat_len >= (2 * longest_pause).max(cfg.min_plateau);
+    // Growth that has stopped: the final flat stretch (>= min_plateau, checked by `plateau_flat`) is longer
+    // than every pause seen during the growth. Then the answer is Inconclusive, never Leaking.
+    let stopped = plateau_flat && growth > 0 && flat_len > longest_pause;
     let ambiguous_drops = minima_rise == Some(false);
     let trend = TrendTest {
         statistic: post.mk.z,

@@ -8,9 +8,9 @@
 //! The crate is pure statistics: no I/O, no allocator tricks, no dependency on the rest of leakproof.
 //!
 //! # How it decides
-//! 1. **Noise** is estimated robustly from the first differences (MAD), never below the quantization error
+//! 1. **Noise** is estimated robustly from the second differences (MAD), never below the quantization error
 //!    of a [`NoiseModel::Noisy`] series.
-//! 2. **Saw-tooths**: drops larger than `max(8σ, 5% of the range)` are detected; with three or more, each
+//! 2. **Saw-tooths**: drops larger than `max(8σ√2, 5% of the range)` are detected; with three or more, each
 //!    cycle is represented by its minimum and the cycle minima are judged instead of the raw samples.
 //! 3. **Levels** are segmented (runs of equal values for exact data, binary segmentation otherwise).
 //! 4. **Plateau rule**: the series is [`Verdict::Stable`] when its final flat stretch is at least
