@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use crate::{display_path, user_frame, Attribution, Frame, Site, Snapshot};
 
 /// How sites are grouped when compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupBy {
-    /// By the user frame's `file:line` (tracemalloc's `'lineno'`).
+    /// By the user frame's `file:line` (tracemalloc's `'lineno'`). The default.
+    #[default]
     Line,
     /// By the user frame's function.
     Function,

@@ -111,6 +111,13 @@ impl Frame {
     }
 }
 
+impl Default for Snapshot {
+    /// [`Snapshot::empty`].
+    fn default() -> Self {
+        Snapshot::empty()
+    }
+}
+
 /// Only the version, read first so a file of another version is refused before its body is parsed.
 #[derive(Deserialize)]
 struct VersionProbe {
