@@ -1,28 +1,666 @@
-//! End-to-end tests of the `leakproof` binary: every exit code, drive against the example servers,
-//! watch ceilings, no process left behind, the JSON shape.
+//! End-to-end tests of the `leakproof` binary: every exit code, `drive` against the example
+//! servers (examples/leaky_server.rs), `watch` ceilings, no process left behind, the JSON shape.
+//!
+//! The example server is built by `cargo test` (examples are built with the tests); when it is
+//! missing (e.g. `cargo test --test cli`), it is built once with `cargo build --example`.
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 fn leakproof(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_leakproof"))
         .args(args)
+        .stdin(Stdio::null())
         .output()
         .expect("run leakproof")
+}
+
+fn leakproof_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run leakproof");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
 }
 
 fn code(out: &Output) -> i32 {
     out.status.code().expect("exited normally")
 }
 
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing both streams when it differs.
+fn assert_code(out: &Output, want: i32) {
+    assert_eq!(
+        code(out),
+        want,
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// stderr is exactly one line (the error), with no panic trace.
+fn assert_one_line_error(out: &Output) {
+    let err = stderr(out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Exactly one error line on stderr (progress lines aside), with no panic trace.
+fn assert_one_error_line(out: &Output) {
+    let err = stderr(out);
+    let errors = err.lines().filter(|l| l.contains("error:")).count();
+    assert_eq!(errors, 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The example server binary, built by cargo beside this test (target/<profile>/examples/).
+fn server() -> &'static Path {
+    static SERVER: OnceLock<PathBuf> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>/deps/<test>");
+        let path = profile_dir.join("examples").join("leaky_server");
+        if !path.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--example", "leaky_server"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if profile_dir.file_name().is_some_and(|p| p == "release") {
+                cmd.arg("--release");
+            }
+            if let Some(target_dir) = profile_dir.parent() {
+                cmd.env("CARGO_TARGET_DIR", target_dir);
+            }
+            let status = cmd
+                .status()
+                .expect("run cargo build --example leaky_server");
+            assert!(
+                status.success(),
+                "cargo build --example leaky_server failed"
+            );
+        }
+        path
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A shell command line starting the example server on `port` with `flags`, writing its PID (which
+/// is also the process group ID, as leakproof starts the target in a new group) to `pid_file`.
+fn server_cmd(port: u16, flags: &str, pid_file: &Path) -> String {
+    format!(
+        "echo $$ > '{}'; exec '{}' --port {port} {flags}",
+        pid_file.display(),
+        server().display()
+    )
+}
+
+fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("leakproof-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+/// Live (not zombie) processes of process group `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
+            && !matches!(fields.first(), Some(&"Z" | &"X"))
+        {
+            members.push(pid);
+        }
+    }
+    members
+}
+
+/// The target's process group (its PID from `pid_file`) has no live process left.
+fn assert_group_gone(pid_file: &Path) {
+    let pgid: u32 = std::fs::read_to_string(pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let members = group_members(pgid);
+    assert!(
+        members.is_empty(),
+        "process group {pgid} still has {members:?}"
+    );
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(out)))
+}
+
+fn resource<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["resource"] == name))
+        .unwrap_or_else(|| panic!("no resource {name} in {report}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// analyze
+
+fn series(f: impl Fn(usize) -> f64, n: usize) -> String {
+    (0..n).map(|i| format!("{}\n", f(i))).collect()
+}
+
+#[test]
+fn analyze_a_flat_series_is_stable_exit_0() {
+    let input = series(|i| 10_000_000.0 + (i % 3) as f64 * 4096.0, 200);
+    let out = leakproof_stdin(&["analyze", "-"], &input);
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("verdict: stable"), "{}", stdout(&out));
+}
+
+#[test]
+fn analyze_a_growing_series_is_leaking_exit_1() {
+    let input = series(|i| 10_000_000.0 + i as f64 * 65536.0, 200);
+    let out = leakproof_stdin(&["analyze", "-"], &input);
+    assert_code(&out, 1);
+    assert!(
+        stdout(&out).contains("verdict: leaking"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn analyze_too_short_a_series_is_inconclusive_exit_3() {
+    let out = leakproof_stdin(&["analyze", "-"], "100\n200\n300\n");
+    assert_code(&out, 3);
+}
+
+#[test]
+fn analyze_reads_csv_columns_and_size_suffixes() {
+    let mut csv = String::from("t,rss,fds\n");
+    for i in 0..150 {
+        csv.push_str(&format!("{i},{} KiB,12\n", 4000 + 64 * i));
+    }
+    let file = temp_path("series.csv");
+    std::fs::write(&file, csv).expect("write csv");
+    let path = file.to_str().expect("utf-8 path");
+    // Default column: the last numeric one (fds, flat).
+    assert_code(&leakproof(&["analyze", "--model", "counts", path]), 0);
+    let out = leakproof(&["analyze", "--column", "rss", "--json", path]);
+    assert_code(&out, 1);
+    let v = json(&out);
+    assert_eq!(v["verdict"], "leaking");
+    assert_eq!(v["column"], "rss");
+    let slope = v["slope"].as_f64().expect("slope");
+    assert!((slope - 65536.0).abs() < 1.0, "slope {slope}");
+    assert_eq!(v["samples"].as_array().map(Vec::len), Some(150));
 }
 
 #[test]
 fn missing_input_is_exit_2_with_one_line() {
     let out = leakproof(&["analyze", "/nonexistent/series.txt"]);
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_code(&out, 2);
+    assert_one_line_error(&out);
+    assert!(stderr(&out).contains("/nonexistent/series.txt"));
+}
+
+#[test]
+fn garbage_input_is_exit_2_with_one_line_naming_the_line() {
+    let out = leakproof_stdin(&["analyze", "-"], "1\n2\nthree\n4\n");
+    assert_code(&out, 2);
+    assert_one_line_error(&out);
+    assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
+}
+
+#[test]
+fn empty_input_is_exit_2_with_one_line() {
+    let out = leakproof_stdin(&["analyze", "-"], "");
+    assert_code(&out, 2);
+    assert_one_line_error(&out);
+    assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_usage_is_exit_2() {
+    assert_code(&leakproof(&[]), 2);
+    assert_code(&leakproof(&["analyze", "--no-such-flag", "-"]), 2);
+    assert_code(&leakproof(&["drive", "--target", "true"]), 2); // no driver
+    assert_code(&leakproof(&["watch", "--pid", "1", "--max-rss", "lots"]), 2);
+    let help = leakproof(&["drive", "--help"]);
+    assert_code(&help, 0);
+    assert!(stdout(&help).contains("Examples:"), "{}", stdout(&help));
+    assert_code(&leakproof(&["--version"]), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// drive
+
+#[test]
+fn drive_a_leaking_server_is_leaking_exit_1_and_names_the_heap() {
+    let port = free_port();
+    let pid_file = temp_path("leaking.pid");
+    let target = server_cmd(port, "--leak", &pid_file);
+    let url = format!("http://127.0.0.1:{port}/item");
+    let out = leakproof(&[
+        "drive",
+        "--target",
+        &target,
+        "--http",
+        &url,
+        "-n",
+        "150",
+        "--max-iterations",
+        "300",
+    ]);
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    assert!(text.contains("LEAKING (rss)"), "{text}");
+    assert!(
+        text.contains("heap"),
+        "the smaps diff names [heap]:\n{text}"
+    );
+    assert_group_gone(&pid_file);
+}
+
+#[test]
+fn drive_a_bounded_server_is_stable_exit_0() {
+    let port = free_port();
+    let pid_file = temp_path("bounded.pid");
+    let target = server_cmd(port, "--cache 16", &pid_file);
+    let url = format!("http://127.0.0.1:{port}/item");
+    let out = leakproof(&[
+        "drive",
+        "--target",
+        &target,
+        "--http",
+        &url,
+        "-n",
+        "150",
+        "--max-iterations",
+        "300",
+    ]);
+    assert_code(&out, 0);
+    assert_group_gone(&pid_file);
+}
+
+#[test]
+fn drive_a_socket_leak_with_flat_rss_is_exit_1_and_says_so() {
+    let port = free_port();
+    let pid_file = temp_path("fds.pid");
+    let target = server_cmd(port, "--cache 4 --entry-bytes 64 --leak-fds", &pid_file);
+    let url = format!("http://127.0.0.1:{port}/item");
+    let out = leakproof(&[
+        "drive",
+        "--target",
+        &target,
+        "--http",
+        &url,
+        "-n",
+        "100",
+        "--max-iterations",
+        "300",
+        "--json",
+    ]);
+    assert_code(&out, 1);
+    let report = json(&out);
+    assert_eq!(report["verdict"], "leaking");
+    let fds = resource(&report, "fds");
+    assert_eq!(fds["analysis"]["verdict"], "leaking");
+    let slope = fds["analysis"]["slope"].as_f64().expect("slope");
+    assert!(
+        (slope - 1.0).abs() < 0.01,
+        "one socket per request, got {slope}"
+    );
+    assert_ne!(resource(&report, "rss")["analysis"]["verdict"], "leaking");
+    assert!(
+        fds["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("sockets")),
+        "{fds}"
+    );
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("File descriptor leak"), "{notes}");
+    assert_group_gone(&pid_file);
+}
+
+#[test]
+fn drive_a_thread_leak_is_exit_1() {
+    let port = free_port();
+    let pid_file = temp_path("threads.pid");
+    let target = server_cmd(port, "--cache 4 --entry-bytes 64 --leak-threads", &pid_file);
+    let url = format!("http://127.0.0.1:{port}/item");
+    let out = leakproof(&[
+        "drive", "--target", &target, "--http", &url, "-n", "60", "--json",
+    ]);
+    assert_code(&out, 1);
+    let report = json(&out);
+    assert_eq!(
+        resource(&report, "threads")["analysis"]["verdict"],
+        "leaking"
+    );
+    assert_group_gone(&pid_file);
+}
+
+#[test]
+fn drive_a_target_crashing_mid_run_is_exit_4_with_status_and_stderr() {
+    let port = free_port();
+    let pid_file = temp_path("crash.pid");
+    let target = server_cmd(port, "--crash-after 20", &pid_file);
+    let url = format!("http://127.0.0.1:{port}/item");
+    let out = leakproof(&["drive", "--target", &target, "--http", &url, "-n", "100"]);
+    assert_code(&out, 4);
     let err = stderr(&out);
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains("/nonexistent/series.txt"), "{err}");
+    assert!(err.contains("exit status 101"), "{err}");
+    assert!(err.contains("simulated crash at request 21"), "{err}");
+    assert_group_gone(&pid_file);
+}
+
+#[test]
+fn drive_a_target_that_never_gets_ready_is_exit_4_after_the_timeout() {
+    let port = free_port();
+    let pid_file = temp_path("never.pid");
+    let target = format!(
+        "echo $$ > '{}'; echo 'still warming up' >&2; exec sleep 60",
+        pid_file.display()
+    );
+    let start = Instant::now();
+    let out = leakproof(&[
+        "drive",
+        "--target",
+        &target,
+        "--each",
+        "true",
+        "--ready-tcp",
+        &format!("127.0.0.1:{port}"),
+        "--ready-timeout",
+        "500ms",
+        "--grace",
+        "1s",
+    ]);
+    assert_code(&out, 4);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_one_error_line(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("not ready") && err.contains("still warming up"),
+        "{err}"
+    );
+    assert_group_gone(&pid_file);
+}
+
+#[test]
+fn drive_a_failing_driver_is_exit_4_unless_allowed() {
+    let each = "test \"$LEAKPROOF_ITERATION\" -ne 5";
+    let out = leakproof(&[
+        "drive",
+        "--target",
+        "exec sleep 60",
+        "--each",
+        each,
+        "-n",
+        "40",
+    ]);
+    assert_code(&out, 4);
+    assert!(stderr(&out).contains("iteration 5"), "{}", stderr(&out));
+    let out = leakproof(&[
+        "drive",
+        "--target",
+        "exec sleep 60",
+        "--each",
+        each,
+        "-n",
+        "40",
+        "--allow-failures",
+        "1",
+        "--json",
+    ]);
+    assert_ne!(code(&out), 4, "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["iterations"].as_u64().map(|n| n >= 40),
+        Some(true)
+    );
+}
+
+#[test]
+fn drive_stops_the_target_on_ctrl_c() {
+    let port = free_port();
+    let pid_file = temp_path("sigint.pid");
+    let target = server_cmd(port, "", &pid_file);
+    let url = format!("http://127.0.0.1:{port}/item");
+    let child = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args([
+            "drive", "--target", &target, "--http", &url, "-n", "1000000",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn leakproof");
+    // Wait until the target is up and being driven.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&pid_file).map_or(true, |s| s.trim().is_empty()) {
+        assert!(Instant::now() < deadline, "target never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 130);
+    assert_group_gone(&pid_file);
+}
+
+#[test]
+fn drive_json_shape_is_pinned() {
+    let port = free_port();
+    let pid_file = temp_path("json.pid");
+    let target = server_cmd(port, "--leak", &pid_file);
+    let url = format!("http://127.0.0.1:{port}/item");
+    let out = leakproof(&[
+        "drive", "--target", &target, "--http", &url, "-n", "100", "--json",
+    ]);
+    assert_code(&out, 1);
+    insta::assert_json_snapshot!("drive_json_shape", shape(&json(&out), ""));
+}
+
+/// The shape of a JSON value: numbers and free text redacted, series cut to their first element,
+/// verdicts and resource names kept.
+fn shape(v: &serde_json::Value, key: &str) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(_) => Value::String("<number>".into()),
+        Value::String(s) if matches!(key, "verdict" | "resource") => Value::String(s.clone()),
+        Value::String(_) => Value::String("<string>".into()),
+        // Series and notes vary in length: their first element shows the type.
+        Value::Array(items) if matches!(key, "samples" | "notes") => {
+            Value::Array(items.first().map(|i| shape(i, key)).into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|i| shape(i, key)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v, k))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// watch
+
+#[test]
+fn watch_max_rss_trips_exit_1() {
+    let port = free_port();
+    let start = Instant::now();
+    let out = leakproof(&[
+        "watch",
+        "--interval",
+        "10ms",
+        "--duration",
+        "20s",
+        "--max-rss",
+        "1MiB",
+        "--",
+        server().to_str().expect("utf-8"),
+        "--port",
+        &port.to_string(),
+    ]);
+    assert_code(&out, 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(stderr(&out).contains("--max-rss"), "{}", stderr(&out));
+}
+
+#[test]
+fn watch_max_fds_trips_exit_1() {
+    let port = free_port();
+    let out = leakproof(&[
+        "watch",
+        "--interval",
+        "10ms",
+        "--duration",
+        "20s",
+        "--max-fds",
+        "2",
+        "--json",
+        "--",
+        server().to_str().expect("utf-8"),
+        "--port",
+        &port.to_string(),
+    ]);
+    assert_code(&out, 1);
+    assert_eq!(json(&out)["ceiling"]["resource"], "fds");
+}
+
+#[test]
+fn watch_a_steady_process_is_stable_exit_0() {
+    let out = leakproof(&[
+        "watch",
+        "--interval",
+        "10ms",
+        "--duration",
+        "1s",
+        "--json",
+        "--",
+        "sleep",
+        "30",
+    ]);
+    assert_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["verdict"], "stable");
+    assert!(
+        v["samples"].as_array().is_some_and(|s| s.len() >= 50),
+        "{v}"
+    );
+    assert!(v["slope_ci"].is_array());
+}
+
+#[test]
+fn watch_a_process_that_exits_at_once_is_exit_4() {
+    let out = leakproof(&[
+        "watch",
+        "--interval",
+        "100ms",
+        "--duration",
+        "10s",
+        "--",
+        "sh",
+        "-c",
+        "echo bye >&2; exit 3",
+    ]);
+    assert_code(&out, 4);
+    assert_one_error_line(&out);
+    assert!(stderr(&out).contains("too few"), "{}", stderr(&out));
+}
+
+#[test]
+fn watch_a_missing_pid_is_exit_2() {
+    let out = leakproof(&["watch", "--pid", "999999999", "--duration", "1s"]);
+    assert_code(&out, 2);
+    assert_one_line_error(&out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// diff
+
+fn snapshot(path: &Path, sites: Vec<(Vec<u64>, u64, u64)>) {
+    leakproof_diff::Snapshot::from_ips(sites)
+        .save(path)
+        .expect("save snapshot");
+}
+
+#[test]
+fn diff_exit_codes() {
+    let old = temp_path("old.json");
+    let same = temp_path("same.json");
+    let grown = temp_path("grown.json");
+    snapshot(&old, vec![(vec![0x1000, 0x2000], 1024, 4)]);
+    snapshot(&same, vec![(vec![0x1000, 0x2000], 1024, 4)]);
+    snapshot(&grown, vec![(vec![0x1000, 0x2000], 1024 * 1024, 400)]);
+    let p = |p: &Path| p.to_str().expect("utf-8").to_string();
+    assert_code(&leakproof(&["diff", &p(&old), &p(&same)]), 0);
+    let out = leakproof(&["diff", &p(&old), &p(&grown)]);
+    assert_code(&out, 1);
+    // A threshold above the growth: nothing grew "enough".
+    assert_code(
+        &leakproof(&["diff", "--threshold", "2MiB", &p(&old), &p(&grown)]),
+        0,
+    );
+    let out = leakproof(&["diff", "--json", &p(&old), &p(&grown)]);
+    assert_code(&out, 1);
+    assert_eq!(json(&out)["grew"], true);
+    let garbage = temp_path("garbage.json");
+    std::fs::write(&garbage, "{ not json").expect("write");
+    let out = leakproof(&["diff", &p(&old), &p(&garbage)]);
+    assert_code(&out, 2);
+    assert_one_line_error(&out);
 }

@@ -263,6 +263,11 @@ impl Drive {
             while series.rss.len() < planned {
                 let iteration = series.rss.len() + 1;
                 if let Err(e) = driver() {
+                    // A driver failing because the target just died is the target's failure.
+                    if let Some(status) = target.wait_status(Duration::from_millis(200)) {
+                        failure = Some(exit_failure(&target, iteration, &describe_status(status)));
+                        break 'run None;
+                    }
                     failures += 1;
                     if failures > self.allow_failures {
                         failure = Some(format!("the driver failed at iteration {iteration}: {e}"));

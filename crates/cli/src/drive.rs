@@ -9,7 +9,9 @@ use leakproof_harness::drive::{Drive, DriveError, Target};
 
 use crate::args::DriveArgs;
 use crate::progress::Progress;
-use crate::{install_signal_handler, ExitWith, Outcome, EXIT_FAILED, EXIT_USAGE};
+use crate::{
+    install_signal_handler, wait_if_interrupted, ExitWith, Outcome, EXIT_FAILED, EXIT_USAGE,
+};
 
 /// Runs one iteration of the workload.
 enum Driver {
@@ -42,10 +44,7 @@ impl Driver {
                 ))
             }
             Driver::Http { agent, url } => {
-                let response = agent
-                    .get(url)
-                    .call()
-                    .map_err(|e| anyhow!("GET {url}: {e}"))?;
+                let response = agent.get(url).call().map_err(|e| anyhow!("{e}"))?;
                 // Read the body so the connection can be reused.
                 let mut sink = Vec::new();
                 response
@@ -122,6 +121,7 @@ pub(crate) fn run(args: DriveArgs) -> Outcome {
         },
     );
     progress.finish();
+    wait_if_interrupted();
     let report = match result {
         Ok(report) => report,
         Err(e) => {

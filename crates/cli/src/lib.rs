@@ -25,6 +25,7 @@ mod units;
 mod watch;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
@@ -110,11 +111,25 @@ fn run(cli: Cli) -> Outcome {
     }
 }
 
+/// Set by the Ctrl-C / SIGTERM handler, which then stops the targets and exits 130.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 /// Stops every started target and exits 130 on Ctrl-C or SIGTERM, so no target outlives us.
 pub(crate) fn install_signal_handler() {
     let _ = ctrlc::set_handler(|| {
+        INTERRUPTED.store(true, Ordering::SeqCst);
         leakproof_harness::drive::stop_all_targets(std::time::Duration::from_secs(2));
         eprintln!("leakproof: interrupted; target stopped");
         std::process::exit(130);
     });
+}
+
+/// When interrupted, the run ended because the handler stopped the target: report nothing and let
+/// the handler exit 130.
+pub(crate) fn wait_if_interrupted() {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }

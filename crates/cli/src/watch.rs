@@ -14,7 +14,8 @@ use crate::analyze::value;
 use crate::args::WatchArgs;
 use crate::progress::Progress;
 use crate::{
-    install_signal_handler, verdict_code, ExitWith, Outcome, EXIT_FAILED, EXIT_LEAKING, EXIT_USAGE,
+    install_signal_handler, verdict_code, wait_if_interrupted, ExitWith, Outcome, EXIT_FAILED,
+    EXIT_LEAKING, EXIT_USAGE,
 };
 
 /// Fewer samples than this from a process that exited early: exit 4 instead of a verdict.
@@ -92,6 +93,16 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
         Err(ProbeError::Gone { .. }) if target.is_none() => {
             return Err(anyhow!("no process with PID {pid}")).exit_with(EXIT_USAGE)
         }
+        Err(ProbeError::Gone { .. }) => {
+            let status = target
+                .as_mut()
+                .and_then(|t| t.wait_status(Duration::from_millis(500)))
+                .map_or_else(|| "it exited".to_string(), describe_status);
+            return Err(anyhow!(
+                "process {pid} ended before the first sample ({status}): too few samples to judge"
+            ))
+            .exit_with(EXIT_FAILED);
+        }
         Err(e) => return Err(anyhow!("cannot watch PID {pid}: {e}")).exit_with(EXIT_FAILED),
     };
     let interval = args.interval.as_secs_f64();
@@ -166,6 +177,7 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
         }
     }
     progress.finish();
+    wait_if_interrupted();
     let duration_secs = start.elapsed().as_secs_f64();
     let tail = target.as_ref().map(Target::stderr_tail).unwrap_or_default();
     drop(target); // stop a started command now: no orphan, whatever happens next
