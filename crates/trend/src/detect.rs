@@ -2,7 +2,7 @@
 
 use crate::config::{Config, NoiseModel, Warmup};
 use crate::segment::{segments, Segment};
-use crate::stats::{mad_mut, mann_kendall, median, theil_sen, MannKendall, SenFit};
+use crate::stats::{mad_mut, mann_kendall, median, sen_slope, theil_sen, MannKendall, SenFit};
 use crate::{Analysis, Plateau, TrendError, TrendTest, Verdict};
 
 /// MAD to standard deviation for Gaussian noise.
@@ -53,7 +53,6 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
         raw,
         n,
         offset,
-        quantum,
     };
     let analysis = if drops.len() >= 3 {
         let pts = cycle_minima(y, &drops, offset);
@@ -156,7 +155,6 @@ struct Ctx<'a> {
     raw: &'a [f64],
     n: usize,
     offset: usize,
-    quantum: f64,
 }
 
 /// Points to judge: each covers samples `[start[k], start[k+1])`, sits at time `t[k]` with value `y[k]`.
@@ -213,14 +211,14 @@ fn fit(t: &[f64], y: &[f64], confidence: f64) -> Fit {
 
 /// Point index where the warm-up ends: the earliest point after which every point stays within the band
 /// of residuals around the Theil–Sen line of the second half.
-fn tail_warmup(pts: &Points, sigma: f64, confidence: f64) -> usize {
+fn tail_warmup(pts: &Points, sigma: f64) -> usize {
     let m = pts.y.len();
     if m < 8 {
         return 0;
     }
     let h = m / 2;
-    let line = theil_sen(&pts.t[h..], &pts.y[h..], confidence, 0.0);
-    let resid = |k: usize| pts.y[k] - line.slope * pts.t[k];
+    let slope = sen_slope(&pts.t[h..], &pts.y[h..]);
+    let resid = |k: usize| pts.y[k] - slope * pts.t[k];
     let tail: Vec<f64> = (h..m).map(resid).collect();
     let c = median(&tail);
     let spread = tail.iter().fold(0.0f64, |a, &r| a.max((r - c).abs()));
@@ -264,14 +262,18 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let plat_t = &pts.t[last.a..];
     let plat_y = &pts.y[last.a..];
     let plat_level = median(plat_y);
-    let plat_fit = fit(plat_t, plat_y, cfg.confidence);
     let plat_floor = floor_at(cfg, plat_level);
-    let plateau_flat =
-        flat_len >= cfg.min_plateau && plat_y.len() >= 2 && plat_fit.sen.hi <= plat_floor;
+    // The plateau's own fit is only needed when it is long enough to count.
+    let plat_fit = (flat_len >= cfg.min_plateau && plat_y.len() >= 2)
+        .then(|| fit(plat_t, plat_y, cfg.confidence));
+    let plateau_flat = plat_fit.as_ref().is_some_and(|f| f.sen.hi <= plat_floor);
     let total_growth = total_growth(ctx.raw);
     let conf_pct = fmt_pct(cfg.confidence);
 
-    if plateau_flat && flat_len as f64 >= cfg.plateau_margin * growth as f64 {
+    if let Some(plat_fit) = plat_fit
+        .as_ref()
+        .filter(|_| plateau_flat && flat_len as f64 >= cfg.plateau_margin * growth as f64)
+    {
         let s = plat_fit.sen;
         let reason = if growth > 0 {
             format!(
@@ -322,7 +324,7 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     }
 
     // Not proven flat: judge the trend after the warm-up.
-    let w = tail_warmup(pts, sigma, cfg.confidence);
+    let w = tail_warmup(pts, sigma);
     let post = fit(&pts.t[w..], &pts.y[w..], cfg.confidence);
     let warm = pts.start[w];
     let post_samples = n - warm;
