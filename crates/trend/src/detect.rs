@@ -115,7 +115,8 @@ fn hampel(y: &[f64], sigma: f64) -> Vec<f64> {
 
 /// Saw-tooth drops: decreases larger than `max(8σ√2, 5% of the range)` that return memory grown
 /// gradually. A drop that is more than 60% made of one rise since the previous drop, or of the net rise
-/// over the `lookback` samples before it, is a burst returned, not a saw-tooth, and is not counted.
+/// over the `lookback` samples before it, is a burst returned, not a saw-tooth, and is not counted; nor is
+/// a drop of more than twice what accumulated since the previous drop (e.g. a burst at the very start).
 fn sawtooth_drops(y: &[f64], sigma: f64, lookback: usize) -> Vec<usize> {
     let (lo, hi) = y
         .iter()
@@ -136,8 +137,13 @@ fn sawtooth_drops(y: &[f64], sigma: f64, lookback: usize) -> Vec<usize> {
             let from = (i - 1).saturating_sub(lookback).max(cycle_start);
             let low = y[from..i].iter().copied().fold(f64::INFINITY, f64::min);
             let rise = (y[i - 1] - low).max(max_rise);
-            // A cycle needs at least two samples before its drop (no history, no saw-tooth).
-            if rise <= 0.6 * -d && i - cycle_start >= 2 {
+            // What is dropped must have accumulated within the visible cycle (of >= 2 samples).
+            let cycle_low = y[cycle_start..i]
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+            let accumulated = y[i - 1] - cycle_low;
+            if rise <= 0.6 * -d && accumulated >= 0.5 * -d && i - cycle_start >= 2 {
                 drops.push(i);
             }
             cycle_start = i;
@@ -246,13 +252,17 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let (p, _) = span(&last);
     let flat_len = n - p;
     // Growth clock: restarts after an earlier plateau that lasted more than twice its start.
+    // After such a reset the final plateau must also outlast the plateau that reset the clock, so that a
+    // regular staircase with long steps is never Stable.
     let mut clock = ctx.offset;
+    let mut reset_plateau = 0usize;
     let mut longest_pause = 0usize;
     for s in &segs[..segs.len() - 1] {
         let (a, b) = span(s);
         let len = b - a;
         if len >= cfg.min_plateau && len > 2 * (a - ctx.offset) {
             clock = b;
+            reset_plateau = len;
             longest_pause = 0;
         } else {
             longest_pause = longest_pause.max(len);
@@ -270,10 +280,11 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let total_growth = total_growth(ctx.raw);
     let conf_pct = fmt_pct(cfg.confidence);
 
-    if let Some(plat_fit) = plat_fit
-        .as_ref()
-        .filter(|_| plateau_flat && flat_len as f64 >= cfg.plateau_margin * growth as f64)
-    {
+    if let Some(plat_fit) = plat_fit.as_ref().filter(|_| {
+        plateau_flat
+            && flat_len as f64 >= cfg.plateau_margin * growth as f64
+            && flat_len > reset_plateau
+    }) {
         let s = plat_fit.sen;
         let reason = if growth > 0 {
             format!(
@@ -373,6 +384,7 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     // Inconclusive: say why and estimate what would decide it.
     let plateau_need = ((cfg.plateau_margin * growth as f64).ceil() as usize)
         .max(cfg.min_plateau)
+        .max(reset_plateau + 1)
         .saturating_sub(flat_len)
         .max(1);
     let (reason, more) = if stopped || (plateau_flat && !clears_floor) {

@@ -16,7 +16,7 @@
 //! 4. **Plateau rule**: the series is [`Verdict::Stable`] when its final flat stretch is at least
 //!    [`Config::plateau_margin`] (1.5) times as long as the growth before it and its Theil–Sen slope
 //!    interval lies below the floor. The growth clock restarts after an earlier plateau that lasted more
-//!    than twice its start.
+//!    than twice its start; the final plateau must then also outlast that earlier one.
 //! 5. **Trend**: after the warm-up (where the series joins its late trend line), a Mann–Kendall test with
 //!    tie correction and a Theil–Sen slope with its confidence interval. [`Verdict::Leaking`] needs a
 //!    significant test *and* the whole interval at or above the floor

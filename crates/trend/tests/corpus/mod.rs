@@ -519,13 +519,16 @@ pub fn generate(class: &'static str, i: usize) -> Case {
                 .collect();
             // The growth clock (documented rule) restarts after a flat stretch of >= 10 samples that lasted
             // more than twice its start.
+            // After a reset, the final plateau must also outlast the plateau that reset it.
             let mut clock = 0;
+            let mut reset_len = 0;
             let mut run_start = 0;
             for t in 1..=last {
                 if series[t] != series[t - 1] {
                     let len = t - run_start;
                     if len >= 10 && len > 2 * run_start {
                         clock = t;
+                        reset_len = len;
                     }
                     run_start = t;
                 }
@@ -537,7 +540,10 @@ pub fn generate(class: &'static str, i: usize) -> Case {
                 series,
                 config: Config::counts(),
                 expect: Expect::Plateau {
-                    proven: n >= 20 && flat >= 10 && flat as f64 >= 1.5 * growth as f64 + 1.0,
+                    proven: n >= 20
+                        && flat >= 10
+                        && flat > reset_len
+                        && flat as f64 >= 1.5 * growth as f64 + 1.0,
                     too_early: flat < growth,
                 },
                 truth: None,
