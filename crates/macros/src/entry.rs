@@ -424,9 +424,6 @@ pub(crate) fn check_signature(func: &TestFn) -> syn::Result<()> {
             );
         } else if path.segments.last().is_some_and(|s| s.ident == "leak_test") {
             error(attr, "#[leak_test] is applied twice; keep one");
-        } else if path.is_ident("rustc_test_marker") {
-            // What `#[test]` leaves behind when it is written above `#[leak_test]`.
-            error(attr, "#[leak_test] is the test; remove #[test]");
         }
     }
     if let Some(token) = &sig.constness {
@@ -896,12 +893,6 @@ mod tests {
                 attr,
             );
         }
-        // `#[test]` above `#[leak_test]` expands first and leaves its marker.
-        assert_one(
-            signature_errors("#[rustc_test_marker = \"f\"] fn f() {}"),
-            "remove #[test]",
-            "#[rustc_test_marker = \"f\"]",
-        );
         assert_one(
             signature_errors("#[leakproof::leak_test] fn f() {}"),
             "applied twice",

@@ -63,7 +63,9 @@
 //!   rejected: the body runs as an `FnMut()` closure hundreds of times, so unwrap inside it instead.
 //! - `async fn` runs on a runtime built outside the measured loop (leakproof's `tokio` feature).
 //! - `const fn`, `unsafe fn` and `extern fn` are rejected.
-//! - Do not add `#[test]` (nor `#[tokio::test]`): `#[leak_test]` is the test.
+//! - Do not add `#[test]` (nor `#[tokio::test]`): `#[leak_test]` is the test. Written below
+//!   `#[leak_test]` it is a compile error; written above, the compiler expands it first and hides it
+//!   from the macro, and the test is registered twice.
 //! - Other attributes (`#[ignore]`, `#[should_panic]`, docs, `#[cfg]`, lints) are kept, and the generated
 //!   `#[test]` is placed after them. `#[should_panic]` passes when the leak test fails, whether the
 //!   body panicked or a leak was found.
