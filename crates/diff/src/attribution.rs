@@ -103,7 +103,7 @@ impl Attribution {
 
     /// Count frames of one dependency crate (name as in `Cargo.toml`, `-` or `_`) as user code.
     pub fn user_dependency(mut self, name: &str) -> Attribution {
-        self.user_dependencies.push(name.replace('_', "-"));
+        self.user_dependencies.push(name.to_owned());
         self
     }
 
@@ -172,22 +172,28 @@ impl Attribution {
     }
 
     fn is_internal_path(&self, file: &str) -> bool {
-        let file = file.replace('\\', "/");
+        // Runs for every frame of every site: no allocation unless the path has backslashes.
+        let file: std::borrow::Cow<'_, str> = if file.contains('\\') {
+            file.replace('\\', "/").into()
+        } else {
+            file.into()
+        };
+        let file = file.as_ref();
         if file.starts_with("/rustc/")
             || file.contains("/rustlib/src/rust/library/")
-            || is_std_library_path(&file)
+            || is_std_library_path(file)
         {
             return true;
         }
         if self.skip_paths.iter().any(|p| file.contains(p.as_str())) {
             return true;
         }
-        if let Some(dep) = dependency_crate(&file) {
+        if let Some(dep) = dependency_crate(file) {
             if dep.starts_with("leakproof") || dep == "backtrace" {
                 return true;
             }
             if self.skip_dependencies {
-                return !self.user_dependencies.contains(&dep);
+                return !self.user_dependencies.iter().any(|u| same_crate(u, dep));
             }
             return false;
         }
@@ -195,38 +201,53 @@ impl Attribution {
     }
 }
 
-/// `library/std/src/...` as recorded by a toolchain built from source.
-fn is_std_library_path(file: &str) -> bool {
-    ["std", "core", "alloc", "panic_unwind", "test"]
-        .iter()
-        .any(|c| {
-            file.starts_with(&format!("library/{c}/"))
-                || file.contains(&format!("/library/{c}/src/"))
-        })
+/// Crate names equal up to `-` / `_`.
+fn same_crate(a: &str, b: &str) -> bool {
+    let norm = |c: u8| if c == b'_' { b'-' } else { c };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
 
-/// The crate name of a file inside cargo's registry or a git checkout, `-` separated.
-fn dependency_crate(file: &str) -> Option<String> {
-    let rest = if let Some(i) = file.find("/registry/src/") {
+/// `library/std/src/...` as recorded by a toolchain built from source.
+fn is_std_library_path(file: &str) -> bool {
+    const PREFIXES: [&str; 5] = [
+        "library/std/",
+        "library/core/",
+        "library/alloc/",
+        "library/panic_unwind/",
+        "library/test/",
+    ];
+    const INNER: [&str; 5] = [
+        "/library/std/src/",
+        "/library/core/src/",
+        "/library/alloc/src/",
+        "/library/panic_unwind/src/",
+        "/library/test/src/",
+    ];
+    PREFIXES.iter().any(|p| file.starts_with(p))
+        || (file.contains("/library/") && INNER.iter().any(|p| file.contains(p)))
+}
+
+/// The crate name of a file inside cargo's registry or a git checkout (as in the directory
+/// name, `-` or `_` as the crate spells it).
+fn dependency_crate(file: &str) -> Option<&str> {
+    if let Some(i) = file.find("/registry/src/") {
         // registry/src/<index>/<name>-<version>/...
         let after = &file[i + "/registry/src/".len()..];
-        after.split_once('/')?.1
+        let dir = after.split_once('/')?.1.split('/').next()?;
+        // name-1.2.3: cut at the last '-' followed by a digit.
+        let name = dir
+            .rmatch_indices('-')
+            .find(|(i, _)| dir[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
+            .map_or(dir, |(i, _)| &dir[..i]);
+        Some(name)
     } else if let Some(i) = file.find("/git/checkouts/") {
         // git/checkouts/<repo>-<hash>/<rev>/<path in repo>: the crate is the repo, best effort.
         let after = &file[i + "/git/checkouts/".len()..];
         let repo = after.split('/').next()?;
-        let name = repo.rsplit_once('-').map_or(repo, |(n, _)| n);
-        return Some(name.replace('_', "-"));
+        Some(repo.rsplit_once('-').map_or(repo, |(n, _)| n))
     } else {
-        return None;
-    };
-    let dir = rest.split('/').next()?;
-    // name-1.2.3: cut at the last '-' followed by a digit.
-    let name = dir
-        .rmatch_indices('-')
-        .find(|(i, _)| dir[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
-        .map_or(dir, |(i, _)| &dir[..i]);
-    Some(name.replace('_', "-"))
+        None
+    }
 }
 
 /// The index of the user frame of `frames` (innermost first): the first frame, from the innermost
@@ -241,24 +262,29 @@ pub fn user_frame(frames: &[Frame], attribution: &Attribution) -> Option<usize> 
 /// `/home/u/.cargo/registry/src/index.crates.io-xyz/regex-1.10.2/src/lib.rs` becomes
 /// `regex-1.10.2/src/lib.rs`. Snapshots from machines with different homes or toolchains match.
 pub fn display_path(file: &str) -> String {
+    short_path(file).to_owned()
+}
+
+/// [`display_path`] without allocating: the shortened path is always a suffix of `file`.
+pub(crate) fn short_path(file: &str) -> &str {
     if let Some(rest) = file.strip_prefix("/rustc/") {
         if let Some((_, tail)) = rest.split_once('/') {
-            return tail.to_owned();
+            return tail;
         }
     }
     if let Some(i) = file.find("/rustlib/src/rust/") {
-        return file[i + "/rustlib/src/rust/".len()..].to_owned();
+        return &file[i + "/rustlib/src/rust/".len()..];
     }
     if let Some(i) = file.find("/registry/src/") {
         let after = &file[i + "/registry/src/".len()..];
         if let Some((_, tail)) = after.split_once('/') {
-            return tail.to_owned();
+            return tail;
         }
     }
     if let Some(i) = file.find("/git/checkouts/") {
-        return file[i + "/git/checkouts/".len()..].to_owned();
+        return &file[i + "/git/checkouts/".len()..];
     }
-    file.to_owned()
+    file
 }
 
 #[cfg(test)]
@@ -329,7 +355,8 @@ mod tests {
         );
         assert!(!Attribution::default().is_user(&git));
         assert!(Attribution::default().user_dependency("foo").is_user(&git));
-        assert_eq!(dependency_crate(file).as_deref(), Some("string-interner"));
+        assert_eq!(dependency_crate(file), Some("string-interner"));
+        assert!(same_crate("string_interner", "string-interner"));
     }
 
     #[test]

@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::fmt::Write as _;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::attribution::short_path;
 use crate::{display_path, user_frame, Attribution, Frame, Site, Snapshot};
 
 /// How sites are grouped when compared.
@@ -78,17 +80,29 @@ impl StatDiff {
     }
 }
 
-/// The key of one frame inside a traceback key: matched by symbol, file and line.
-fn frame_key(f: &Frame) -> String {
+/// Appends the key of one frame inside a traceback key: matched by symbol, file and line.
+fn push_frame_key(out: &mut String, f: &Frame) {
     match (&f.function, &f.file) {
-        (None, None) => {
-            f.ip.map_or_else(|| "<unknown>".to_owned(), |ip| format!("{ip:#x}"))
-        }
-        (Some(func), None) => func.clone(),
-        (func, Some(_)) => match func {
-            Some(func) => format!("{func} ({})", f.location()),
-            None => f.location(),
+        (None, None) => match f.ip {
+            Some(ip) => {
+                let _ = write!(out, "{ip:#x}");
+            }
+            None => out.push_str("<unknown>"),
         },
+        (Some(func), None) => out.push_str(func),
+        (func, Some(file)) => {
+            if let Some(func) = func {
+                out.push_str(func);
+                out.push_str(" (");
+            }
+            out.push_str(short_path(file));
+            if let Some(l) = f.line {
+                let _ = write!(out, ":{l}");
+            }
+            if func.is_some() {
+                out.push(')');
+            }
+        }
     }
 }
 
@@ -104,15 +118,6 @@ fn key_of(frame: &Frame, group_by: GroupBy) -> String {
     }
 }
 
-/// The representative frame of a site when it has no user frame: its innermost frame.
-fn named_frame(site: &Site, attribution: &Attribution) -> Option<usize> {
-    user_frame(&site.frames, attribution).or(if site.frames.is_empty() {
-        None
-    } else {
-        Some(0)
-    })
-}
-
 /// The group keys of one site, each once, with the index of the frame that gave each key.
 fn site_keys(
     site: &Site,
@@ -124,11 +129,14 @@ fn site_keys(
         let key = if site.frames.is_empty() {
             "<no frames>".to_owned()
         } else {
-            site.frames
-                .iter()
-                .map(frame_key)
-                .collect::<Vec<_>>()
-                .join(" <- ")
+            let mut key = String::with_capacity(site.frames.len() * 64);
+            for (i, f) in site.frames.iter().enumerate() {
+                if i > 0 {
+                    key.push_str(" <- ");
+                }
+                push_frame_key(&mut key, f);
+            }
+            key
         };
         return vec![(key, user_frame(&site.frames, attribution))];
     }
@@ -145,8 +153,13 @@ fn site_keys(
         }
         return keys;
     }
+    // Named after the user frame, or the innermost frame when there is none.
     let user = user_frame(&site.frames, attribution);
-    match named_frame(site, attribution) {
+    match user.or(if site.frames.is_empty() {
+        None
+    } else {
+        Some(0)
+    }) {
         Some(i) => vec![(key_of(&site.frames[i], group_by), user)],
         None => vec![("<no frames>".to_owned(), None)],
     }

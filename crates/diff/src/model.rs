@@ -102,7 +102,7 @@ impl Frame {
     /// function, or the address, whichever is known first.
     pub fn location(&self) -> String {
         match (&self.file, self.line, &self.function, self.ip) {
-            (Some(f), Some(l), _, _) => format!("{}:{l}", crate::display_path(f)),
+            (Some(f), Some(l), _, _) => format!("{}:{l}", crate::attribution::short_path(f)),
             (Some(f), None, _, _) => crate::display_path(f),
             (None, _, Some(func), _) => func.clone(),
             (None, _, None, Some(ip)) => format!("{ip:#x}"),
