@@ -5,106 +5,123 @@
 //!
 //! [leakproof]: https://docs.rs/leakproof
 //!
-//! # What it does
-//!
-//! `#[leak_test]` replaces `#[test]`. The function body becomes a workload closure that the leakproof
-//! harness runs many times, sampling memory (and, by default, open file descriptors and threads)
-//! after every iteration. The test fails when a resource keeps growing after the warm-up, with a
-//! report that shows the growth per iteration, a chart of the series and, when
-//! `leakproof::TrackingAlloc` is the global allocator, the lines that allocate the growing memory.
+//! See [`leak_test`] for what it does, its arguments and their defaults, the rules for the
+//! function, the code it generates and the errors it reports.
 //!
 //! ```ignore
 //! #[global_allocator]
 //! static GLOBAL: leakproof::TrackingAlloc = leakproof::TrackingAlloc::system();
 //!
-//! #[leakproof::leak_test]
-//! fn parse_does_not_leak() {
-//!     let value: serde_json::Value = serde_json::from_str(r#"{"a": [1, 2, 3]}"#).unwrap();
-//!     assert_eq!(value["a"][1], 2);
-//! }
-//!
 //! #[leakproof::leak_test(iterations = 500, warmup = 50)]
-//! #[should_panic] // other attributes pass through and keep applying
-//! fn known_leak_is_caught() {
-//!     std::mem::forget(vec![0u8; 64]);
-//! }
-//!
-//! #[leakproof::leak_test] // needs leakproof's `tokio` feature
-//! async fn handler_does_not_leak() {
-//!     tokio::task::yield_now().await;
+//! fn cache_stays_bounded() {
+//!     let mut cache = std::collections::HashMap::new();
+//!     cache.insert(1, vec![0u8; 64]);
 //! }
 //! ```
 //!
-//! (The examples are not compiled here because a proc-macro crate cannot use its own macros; the
-//! facade's documentation carries the compiled ones.)
-//!
-//! # Arguments
-//!
-//! All are optional, each may be given once, in any order: `#[leak_test(key = literal, ...)]`.
-//! Where an argument is left out, the harness default applies.
-//!
-//! | argument | value | default | meaning |
-//! | --- | --- | --- | --- |
-//! | `iterations` | integer ≥ 2 | 300 | how many times the body runs before the first verdict |
-//! | `warmup` | integer, less than `iterations` | detected from the series | leading iterations left out of the trend (caches filling, lazy statics, runtime start-up) |
-//! | `max_iterations` | integer ≥ `iterations` | 10 × `iterations` | how far a run whose answer is unclear may be extended (also bounded by a 30 s time budget); equal to `iterations` turns extension off |
-//! | `resources` | `true` / `false` | `true` | also check open file descriptors and threads, not only memory |
-//! | `crate` | string holding a path | `"::leakproof"` | where the `leakproof` crate is, for code that renames or re-exports it |
-//!
-//! The environment overrides every leak test for CI: `LEAKPROOF_ITERATIONS` replaces `iterations`
-//! (raising `max_iterations` to it, and dropping a `warmup` that no longer fits), `LEAKPROOF_WARMUP`
-//! replaces `warmup`, and `LEAKPROOF_REPORT_DIR` writes a JSON report and an SVG chart per test. The
-//! combinations checked at compile time (`warmup < iterations`, `max_iterations ≥ iterations`) are
-//! only those written in the attribute.
-//!
-//! # The function
-//!
-//! - It takes no parameters, has no generics, and returns `()` (or `-> ()`). A `Result` return is
-//!   rejected: the body runs as an `FnMut()` closure hundreds of times, so unwrap inside it instead.
-//! - `async fn` runs on a runtime built outside the measured loop (leakproof's `tokio` feature).
-//! - `const fn`, `unsafe fn` and `extern fn` are rejected.
-//! - Do not add `#[test]` (nor `#[tokio::test]`): `#[leak_test]` is the test. Written below
-//!   `#[leak_test]` it is a compile error; written above, the compiler expands it first and hides it
-//!   from the macro, and the test is registered twice.
-//! - Other attributes (`#[ignore]`, `#[should_panic]`, docs, `#[cfg]`, lints) are kept, and the generated
-//!   `#[test]` is placed after them. `#[should_panic]` passes when the leak test fails, whether the
-//!   body panicked or a leak was found.
-//!
-//! # Expansion
-//!
-//! ```ignore
-//! #[leakproof::leak_test(iterations = 500, warmup = 50)]
-//! #[ignore]
-//! fn name() { body }
-//! ```
-//! becomes
-//! ```ignore
-//! #[ignore]
-//! #[::core::prelude::v1::test]
-//! fn name() {
-//!     ::leakproof::__private::run_leak_test(
-//!         ::leakproof::__private::LeakTest::new(
-//!             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(name)),
-//!         )
-//!         .iterations(500)
-//!         .warmup(50),
-//!         || { body },
-//!     )
-//! }
-//! ```
-//! and an `async fn` calls `run_async_leak_test(spec, || async move { body })` instead.
-//!
-//! # Errors
-//!
-//! Mistakes are compile errors pointing at the offending token: an unknown argument (the message lists
-//! the valid ones), an argument given twice, a value of the wrong type or out of range, an item that is
-//! not a function, parameters, generics, a return type, `#[test]` added as well. The function is
-//! still emitted beside the error so that IDEs keep working while you fix it.
+//! The examples are marked `ignore`: a proc-macro crate cannot use its own macro, and this one needs
+//! the facade (`leakproof::__private`) as well. `tests/macro_ui.rs` in the workspace compiles and runs
+//! them through the facade.
 
 mod entry;
 
-/// Turns a function into a leak test: its body runs many times and the test fails if memory, file
-/// descriptors or threads keep growing. See the [crate documentation](crate) for the arguments.
+/// Turns a function into a leak test: its body runs many times, and the test fails if memory, file
+/// descriptors or threads keep growing.
+///
+/// `#[leak_test]` replaces `#[test]`. The function body becomes a workload closure that the leakproof
+/// harness runs many times, sampling memory (and, by default, open file descriptors and threads)
+/// after every iteration. The test fails when a resource keeps growing after the warm-up, with a
+/// report that shows the growth per iteration, a chart of the series and, when
+/// `leakproof::TrackingAlloc` is the global allocator, the lines that allocate the growing memory.
+///
+/// ```ignore
+/// #[global_allocator]
+/// static GLOBAL: leakproof::TrackingAlloc = leakproof::TrackingAlloc::system();
+///
+/// #[leakproof::leak_test]
+/// fn parse_does_not_leak() {
+///     let value: serde_json::Value = serde_json::from_str(r#"{"a": [1, 2, 3]}"#).unwrap();
+///     assert_eq!(value["a"][1], 2);
+/// }
+///
+/// #[leakproof::leak_test(iterations = 500, warmup = 50)]
+/// #[should_panic] // other attributes pass through and keep applying
+/// fn known_leak_is_caught() {
+///     std::mem::forget(vec![0u8; 64]);
+/// }
+///
+/// #[leakproof::leak_test] // needs leakproof's `tokio` feature
+/// async fn handler_does_not_leak() {
+///     tokio::task::yield_now().await;
+/// }
+/// ```
+///
+/// # Arguments
+///
+/// All are optional, each may be given once, in any order: `#[leak_test(key = literal, ...)]`.
+/// Where an argument is left out, the harness default applies.
+///
+/// | argument | value | default | meaning |
+/// | --- | --- | --- | --- |
+/// | `iterations` | integer ≥ 2 | 300 | how many times the body runs before the first verdict |
+/// | `warmup` | integer, less than `iterations` | detected from the series | leading iterations left out of the trend (caches filling, lazy statics, runtime start-up) |
+/// | `max_iterations` | integer ≥ `iterations` | 10 × `iterations` | how far a run whose answer is unclear may be extended (also bounded by a 30 s time budget); equal to `iterations` turns extension off |
+/// | `resources` | `true` / `false` | `true` | also check open file descriptors and threads, not only memory |
+/// | `crate` | string holding a path | `"::leakproof"` | where the `leakproof` crate is, for code that renames or re-exports it |
+///
+/// The environment overrides every leak test for CI: `LEAKPROOF_ITERATIONS` replaces `iterations`
+/// (raising `max_iterations` to it, and dropping a `warmup` that no longer fits), `LEAKPROOF_WARMUP`
+/// replaces `warmup`, and `LEAKPROOF_REPORT_DIR` writes a JSON report and an SVG chart per test. The
+/// combinations checked at compile time (`warmup < iterations`, `max_iterations ≥ iterations`) are
+/// only those written in the attribute.
+///
+/// # The function
+///
+/// - It takes no parameters, has no generics, and returns `()` (or `-> ()`). A `Result` return is
+///   rejected: the body runs as an `FnMut()` closure hundreds of times, so unwrap inside it instead.
+/// - `async fn` runs on a runtime built outside the measured loop (leakproof's `tokio` feature).
+/// - `const fn`, `unsafe fn` and `extern fn` are rejected.
+/// - Do not add `#[test]` (nor `#[tokio::test]`): `#[leak_test]` is the test. Written below
+///   `#[leak_test]` it is a compile error; written above, the compiler expands it first and hides it
+///   from the macro, and the test is registered twice.
+/// - Other attributes (`#[ignore]`, `#[should_panic]`, docs, `#[cfg]`, lints) are kept, and the generated
+///   `#[test]` is placed after them.
+/// - `#[should_panic]` on a leak test means "this test must fail": it passes when a resource grows
+///   (or the answer stays inconclusive), and also when the body itself panics. Use `expected` to tell
+///   them apart: a leak fails with the rendered report, which starts with
+///   ``leak test `name`: LEAKING``; a panicking body fails with
+///   ``leak test `name`: the workload panicked in iteration N: <its message>``.
+///
+/// # Expansion
+///
+/// ```ignore
+/// #[leakproof::leak_test(iterations = 500, warmup = 50)]
+/// #[ignore]
+/// fn name() { body }
+/// ```
+/// becomes
+/// ```ignore
+/// #[ignore]
+/// #[::core::prelude::v1::test]
+/// fn name() {
+///     ::leakproof::__private::run_leak_test(
+///         ::leakproof::__private::LeakTest::new(
+///             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(name)),
+///         )
+///         .iterations(500)
+///         .warmup(50),
+///         || { body },
+///     )
+/// }
+/// ```
+/// and an `async fn` calls `run_async_leak_test(spec, || async move { body })` instead.
+///
+/// # Errors
+///
+/// Mistakes are compile errors pointing at the offending token: an unknown argument (the message lists
+/// the valid ones), an argument given twice, a value of the wrong type or out of range, an item that is
+/// not a function, parameters, generics, a return type, `#[test]` added as well. The function is
+/// still emitted beside the error so that IDEs keep working while you fix it.
 #[proc_macro_attribute]
 pub fn leak_test(
     args: proc_macro::TokenStream,
