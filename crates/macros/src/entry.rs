@@ -34,16 +34,17 @@ pub(crate) fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(func) => func,
         Err(error) => return unchanged_with(item, error),
     };
-    let config = Config::parse(args);
-    match (check_signature(&func), config) {
-        (Ok(()), Ok(config)) => expand(&func, &config),
-        (Ok(()), Err(error)) => {
-            let mut out = expand(&func, &Config::default());
+    let (config, config_errors) = Config::parse_lenient(args);
+    match (check_signature(&func), config_errors.0) {
+        (Ok(()), None) => expand(&func, &config),
+        (Ok(()), Some(error)) => {
+            // The valid arguments, defaults for the rest: still a test, so IDEs keep working.
+            let mut out = expand(&func, &config);
             out.extend(error.to_compile_error());
             out
         }
-        (Err(mut error), config) => {
-            if let Err(config_error) = config {
+        (Err(mut error), config_error) => {
+            if let Some(config_error) = config_error {
                 error.combine(config_error);
             }
             unchanged_with(item, error)
@@ -144,17 +145,31 @@ struct Valued<T> {
 
 impl Config {
     /// Parses `key = literal, ...`, collecting every error instead of stopping at the first.
-    pub(crate) fn parse(args: TokenStream) -> syn::Result<Config> {
-        let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
-        let mut builder = ConfigBuilder::default();
+    #[cfg(test)]
+    fn parse(args: TokenStream) -> syn::Result<Config> {
+        let (config, errors) = Config::parse_lenient(args);
+        errors.finish(config)
+    }
+
+    /// Like `Config::parse`, but also returns what was valid when something was not: the
+    /// expansion beside an error keeps, e.g., a correct `crate = "..."` so it adds no second error.
+    fn parse_lenient(args: TokenStream) -> (Config, Errors) {
         let mut errors = Errors::default();
+        let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
+            Ok(metas) => metas,
+            Err(error) => {
+                errors.push(error);
+                return (Config::default(), errors);
+            }
+        };
+        let mut builder = ConfigBuilder::default();
         for meta in &metas {
             if let Err(error) = builder.set(meta) {
                 errors.push(error);
             }
         }
         let config = builder.build(&mut errors);
-        errors.finish(config)
+        (config, errors)
     }
 }
 
@@ -682,6 +697,24 @@ mod tests {
         let args = quote!(iterations = #group);
         let config = Config::parse(args).expect("grouped literal accepted");
         assert_eq!(config.iterations.map(|v| v.value), Some(7));
+    }
+
+    #[test]
+    fn invalid_arguments_keep_the_valid_ones_in_the_expansion() {
+        let item = "fn f() {}";
+        let out = run("crate = \"lp\", iterations = 0, warmup = 5", item);
+        let valid = Config::parse(tokens("crate = \"lp\", warmup = 5")).expect("valid");
+        let expected = expand(&syn::parse2::<TestFn>(tokens(item)).expect("valid"), &valid);
+        assert!(out.starts_with(&expected.to_string()), "{out}");
+        assert!(out.contains("`iterations` must be at least 2"), "{out}");
+        // A syntax error in the arguments leaves only defaults.
+        let out = run("iterations = ", item);
+        let defaults = expand(
+            &syn::parse2::<TestFn>(tokens(item)).expect("valid"),
+            &Config::default(),
+        );
+        assert!(out.starts_with(&defaults.to_string()), "{out}");
+        assert!(out.contains("compile_error"), "{out}");
     }
 
     #[test]
