@@ -249,7 +249,21 @@ fn insert_block(addr: usize, b: BlockSite) {
 // ---------------------------------------------------------------------------------------------
 // Unwinding.
 
+#[inline(never)]
 fn unwind(out: &mut [u64; MAX_FRAMES]) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if !PLATFORM_UNWINDER.load(Relaxed) {
+        // Frames: the return address into this function, then into `on_alloc`: drop both.
+        let mut buf = [0u64; MAX_FRAMES + 2];
+        let n = crate::unwind::unwind(&mut buf);
+        let n = n.saturating_sub(2);
+        out[..n].copy_from_slice(&buf[2..2 + n]);
+        return n;
+    }
+    platform_unwind(out)
+}
+
+fn platform_unwind(out: &mut [u64; MAX_FRAMES]) -> usize {
     let mut skip = SKIP.load(Relaxed);
     if skip == usize::MAX {
         skip = calibrate();
@@ -272,6 +286,15 @@ fn unwind(out: &mut [u64; MAX_FRAMES]) -> usize {
         });
     }
     n
+}
+
+static PLATFORM_UNWINDER: AtomicBool = AtomicBool::new(false);
+
+/// Chooses the unwinder: `false` (the default on x86_64 Linux) uses the built-in cached CFI
+/// unwinder; `true` uses the platform's `_Unwind_Backtrace` (slower, for comparison or should the
+/// cached one ever misbehave). Other platforms always use the platform unwinder.
+pub fn use_platform_unwinder(yes: bool) {
+    PLATFORM_UNWINDER.store(yes, SeqCst);
 }
 
 /// Counts the frames from the unwinder's own down to and including [`on_alloc`], once.
@@ -616,7 +639,9 @@ mod tests {
             used: 0,
         };
         // Many addresses, including ones that collide in the low bits.
-        let addrs: Vec<usize> = (1..5000usize).map(|i| i * 16 * 1024 + (i % 7) * 16).collect();
+        let addrs: Vec<usize> = (1..5000usize)
+            .map(|i| i * 16 * 1024 + (i % 7) * 16)
+            .collect();
         for (i, &a) in addrs.iter().enumerate() {
             assert!(matches!(t.insert(a, site(i as u32)), Insert::New));
         }
@@ -650,7 +675,10 @@ mod tests {
         }
         for i in 0..2000u64 {
             let ips = [i, i + 1, 7];
-            assert_eq!(t.find_or_insert(hash_ips(&ips), &ips), Some(ids[i as usize]));
+            assert_eq!(
+                t.find_or_insert(hash_ips(&ips), &ips),
+                Some(ids[i as usize])
+            );
         }
         assert_eq!(t.entries.len(), 2000);
         let other = [1u64, 2];

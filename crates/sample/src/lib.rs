@@ -52,8 +52,12 @@ mod alloc;
 pub mod capture;
 mod probe;
 mod sys;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod unwind;
 
-pub use alloc::{heap_stats, is_tracking, reset_peak, HeapStats, TrackingAlloc, PEAK_GRANULE};
+pub use alloc::{
+    claimed_slots, heap_stats, is_tracking, reset_peak, HeapStats, TrackingAlloc, PEAK_GRANULE,
+};
 pub use probe::{
     cgroup_memory_current, descendants, list_fds, memory_detail, CgroupProbe, FdInfo, FdKind,
     FdProbe, HeapProbe, MemoryDetail, Probe, ProbeError, RssProbe, Sample, ThreadProbe, TreeProbe,

@@ -100,7 +100,9 @@ fn open_proc(pid: u32, what: &str) -> Result<File, ProbeError> {
 /// Reads a whole small `/proc` file through a kept-open handle with `pread` at offset 0.
 fn pread_all<'b>(f: &File, pid: u32, buf: &'b mut [u8]) -> Result<&'b [u8], ProbeError> {
     use std::os::unix::fs::FileExt;
-    let n = f.read_at(buf, 0).map_err(|e| ProbeError::from_proc(e, pid))?;
+    let n = f
+        .read_at(buf, 0)
+        .map_err(|e| ProbeError::from_proc(e, pid))?;
     if n == 0 {
         return Err(ProbeError::Gone { pid });
     }
@@ -266,7 +268,9 @@ pub fn memory_detail(pid: Option<u32>) -> Result<MemoryDetail, ProbeError> {
     let pid = pid.unwrap_or_else(this_pid);
     unsupported_if_no_proc()?;
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).map_err(|e| {
-        if e.kind() == io::ErrorKind::NotFound && std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if e.kind() == io::ErrorKind::NotFound
+            && std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
             ProbeError::Unsupported("smaps_rollup needs Linux 4.14 or later".into())
         } else {
             ProbeError::from_proc(e, pid)
@@ -301,14 +305,22 @@ pub fn memory_detail(pid: Option<u32>) -> Result<MemoryDetail, ProbeError> {
 pub fn cgroup_memory_current(pid: Option<u32>) -> Result<Option<u64>, ProbeError> {
     let pid = pid.unwrap_or_else(this_pid);
     unsupported_if_no_proc()?;
-    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|e| ProbeError::from_proc(e, pid))?;
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .map_err(|e| ProbeError::from_proc(e, pid))?;
     let Some(path) = cg.lines().find_map(|l| l.strip_prefix("0::")) else {
         return Ok(None);
     };
     let file = format!("/sys/fs/cgroup{}/memory.current", path.trim_end());
     match std::fs::read_to_string(&file) {
         Ok(s) => Ok(parse_u64(s.trim().as_bytes())),
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied) => Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(ProbeError::Io(e)),
     }
 }
@@ -325,13 +337,16 @@ impl CgroupProbe {
     pub fn new(pid: Option<u32>) -> Result<Self, ProbeError> {
         let pid = pid.unwrap_or_else(this_pid);
         unsupported_if_no_proc()?;
-        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|e| ProbeError::from_proc(e, pid))?;
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .map_err(|e| ProbeError::from_proc(e, pid))?;
         let path = cg
             .lines()
             .find_map(|l| l.strip_prefix("0::"))
             .ok_or_else(|| ProbeError::Unsupported("not in a cgroup v2 hierarchy".into()))?;
         let file = File::open(format!("/sys/fs/cgroup{}/memory.current", path.trim_end()))
-            .map_err(|e| ProbeError::Unsupported(format!("cgroup memory.current unavailable: {e}")))?;
+            .map_err(|e| {
+                ProbeError::Unsupported(format!("cgroup memory.current unavailable: {e}"))
+            })?;
         Ok(CgroupProbe { file, pid })
     }
 }
@@ -340,7 +355,8 @@ impl Probe for CgroupProbe {
     fn sample(&mut self) -> Result<Sample, ProbeError> {
         let mut buf = [0u8; 64];
         let text = pread_all(&self.file, self.pid, &mut buf)?;
-        let v = parse_u64(text.trim_ascii()).ok_or_else(|| bad_format("cgroup memory.current", self.pid))?;
+        let v = parse_u64(text.trim_ascii())
+            .ok_or_else(|| bad_format("cgroup memory.current", self.pid))?;
         Ok(Sample {
             value: v as f64,
             unit: Unit::Bytes,
@@ -419,7 +435,8 @@ impl FdProbe {
     /// Any process.
     pub fn pid(pid: u32) -> Result<Self, ProbeError> {
         unsupported_if_no_proc()?;
-        let dir = open_dir(&format!("/proc/{pid}/fd")).map_err(|e| ProbeError::from_proc(e, pid))?;
+        let dir =
+            open_dir(&format!("/proc/{pid}/fd")).map_err(|e| ProbeError::from_proc(e, pid))?;
         let mut p = FdProbe { pid, dir };
         p.fds()?;
         Ok(p)
@@ -433,7 +450,8 @@ impl FdProbe {
         } else {
             None
         };
-        let n = count_dir_entries(&self.dir, own).map_err(|e| ProbeError::from_proc(e, self.pid))?;
+        let n =
+            count_dir_entries(&self.dir, own).map_err(|e| ProbeError::from_proc(e, self.pid))?;
         if n == 0 && self.pid != this_pid() && is_zombie(self.pid) {
             return Err(ProbeError::Gone { pid: self.pid });
         }
@@ -631,7 +649,7 @@ fn children_of(pid: u32) -> Result<Vec<u32>, ProbeError> {
             return match ProbeError::from_proc(e, pid) {
                 ProbeError::Gone { .. } => Ok(Vec::new()), // exited meanwhile: no children
                 other => Err(other),
-            }
+            };
         }
     };
     let mut out = Vec::new();
@@ -639,7 +657,10 @@ fn children_of(pid: u32) -> Result<Vec<u32>, ProbeError> {
         let Ok(text) = std::fs::read_to_string(t.path().join("children")) else {
             continue;
         };
-        out.extend(text.split_whitespace().filter_map(|s| s.parse::<u32>().ok()));
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|s| s.parse::<u32>().ok()),
+        );
     }
     Ok(out)
 }
@@ -655,7 +676,10 @@ fn parent_map() -> Result<Vec<(u32, u32)>, ProbeError> {
             continue;
         };
         // ppid is field 4: the second after the command name.
-        if let Some(ppid) = stat_fields(&stat).and_then(|mut f| f.nth(1)).and_then(parse_u64) {
+        if let Some(ppid) = stat_fields(&stat)
+            .and_then(|mut f| f.nth(1))
+            .and_then(parse_u64)
+        {
             out.push((pid, ppid as u32));
         }
     }
@@ -714,14 +738,16 @@ impl TreeProbe {
     }
 
     fn add_process(&self, pid: u32, total: &mut TreeSample) -> Result<(), ProbeError> {
-        let stat = std::fs::read(format!("/proc/{pid}/stat")).map_err(|e| ProbeError::from_proc(e, pid))?;
+        let stat = std::fs::read(format!("/proc/{pid}/stat"))
+            .map_err(|e| ProbeError::from_proc(e, pid))?;
         let threads = read_threads(&stat, pid)?;
         // rss (pages) is field 24 of stat, 21 after the state.
         let rss_pages = stat_fields(&stat)
             .and_then(|mut f| f.nth(21))
             .and_then(parse_u64)
             .ok_or_else(|| bad_format("stat", pid))?;
-        let dir = open_dir(&format!("/proc/{pid}/fd")).map_err(|e| ProbeError::from_proc(e, pid))?;
+        let dir =
+            open_dir(&format!("/proc/{pid}/fd")).map_err(|e| ProbeError::from_proc(e, pid))?;
         let own = if pid == this_pid() {
             use std::os::fd::AsRawFd;
             Some(dir.as_raw_fd())
@@ -755,7 +781,10 @@ mod tests {
     fn fd_kinds_from_targets() {
         assert_eq!(FdKind::from_target("socket:[123]"), FdKind::Socket);
         assert_eq!(FdKind::from_target("pipe:[9]"), FdKind::Pipe);
-        assert_eq!(FdKind::from_target("anon_inode:[eventfd]"), FdKind::AnonInode);
+        assert_eq!(
+            FdKind::from_target("anon_inode:[eventfd]"),
+            FdKind::AnonInode
+        );
         assert_eq!(FdKind::from_target("/tmp/x (deleted)"), FdKind::File);
         assert_eq!(FdKind::from_target("net:[4026531840]"), FdKind::Other);
     }
@@ -765,7 +794,10 @@ mod tests {
         let stat = b"42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 7 0 100 1000 55 18446744073709551615";
         assert_eq!(read_threads(stat, 42).expect("threads"), 7);
         let zombie = b"43 (x) Z 1 43 43 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0 0";
-        assert!(matches!(read_threads(zombie, 43), Err(ProbeError::Gone { pid: 43 })));
+        assert!(matches!(
+            read_threads(zombie, 43),
+            Err(ProbeError::Gone { pid: 43 })
+        ));
         assert!(read_threads(b"garbage", 1).is_err());
     }
 

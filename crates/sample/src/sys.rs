@@ -23,7 +23,12 @@ impl RawLock {
     pub(crate) fn lock(&self) {
         let mut spins = 0u32;
         loop {
-            if !self.held.load(Relaxed) && self.held.compare_exchange_weak(false, true, Acquire, Relaxed).is_ok() {
+            if !self.held.load(Relaxed)
+                && self
+                    .held
+                    .compare_exchange_weak(false, true, Acquire, Relaxed)
+                    .is_ok()
+            {
                 return;
             }
             spins += 1;

@@ -1,0 +1,328 @@
+//! Probes against real processes: a child that touches 64 MiB, a forked grandchild in a tree, dead
+//! and zombie PIDs, known opens and known thread spawns.
+
+#![cfg(target_os = "linux")]
+
+use std::os::fd::AsRawFd;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use leakproof_sample::{
+    descendants, list_fds, memory_detail, FdKind, FdProbe, HeapProbe, Probe, ProbeError, RssProbe,
+    ThreadProbe, TreeProbe, Unit,
+};
+
+/// Tests here count this process's fds and threads: run them one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// A forked child controlled through pipes: it runs `body(signal_fd)` and then waits for the parent to
+/// close its end of `release` before exiting.
+struct Child {
+    pid: i32,
+    ready_r: i32,
+    release_w: i32,
+}
+
+fn pipe() -> (i32, i32) {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a valid array of two ints.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    (fds[0], fds[1])
+}
+
+/// Maps and touches `bytes` of anonymous memory with raw system calls (fork-safe).
+fn touch(bytes: usize) {
+    // SAFETY: an anonymous private mapping; on success every byte is ours to write.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            libc::_exit(3);
+        }
+        let mut off = 0;
+        while off < bytes {
+            *(p as *mut u8).add(off) = 1;
+            off += 4096;
+        }
+    }
+}
+
+impl Child {
+    /// `body` runs in the child (only fork-safe calls); it must write one byte to `ready` when done.
+    fn spawn(body: fn(ready: i32)) -> Child {
+        let (ready_r, ready_w) = pipe();
+        let (release_r, release_w) = pipe();
+        // SAFETY: fork has no preconditions; the child only runs fork-safe code and _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: plain system calls on our own descriptors, then _exit.
+            unsafe {
+                libc::close(ready_r);
+                libc::close(release_w);
+                body(ready_w);
+                let mut b = 0u8;
+                libc::read(release_r, (&mut b as *mut u8).cast(), 1);
+                libc::_exit(0);
+            }
+        }
+        // SAFETY: closing the child's ends in the parent.
+        unsafe {
+            libc::close(ready_w);
+            libc::close(release_r);
+        }
+        Child {
+            pid,
+            ready_r,
+            release_w,
+        }
+    }
+
+    fn wait_ready(&self) {
+        let mut b = 0u8;
+        // SAFETY: reading one byte from our pipe into a local.
+        let n = unsafe { libc::read(self.ready_r, (&mut b as *mut u8).cast(), 1) };
+        assert_eq!(n, 1, "child did not signal readiness");
+    }
+
+    /// Lets the child exit and reaps it.
+    fn finish(self) {
+        // SAFETY: closing our pipe ends and reaping our own child.
+        unsafe {
+            libc::close(self.release_w);
+            libc::close(self.ready_r);
+            let mut status = 0;
+            libc::waitpid(self.pid, &mut status, 0);
+        }
+    }
+}
+
+fn signal(fd: i32) {
+    let b = 1u8;
+    // SAFETY: writing one byte from a local to our pipe.
+    unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+}
+
+#[test]
+fn rss_and_memory_detail_of_this_process() {
+    let _g = serial();
+    let mut p = RssProbe::this_process().expect("rss probe");
+    let s = p.sample().expect("sample");
+    assert_eq!(s.unit, Unit::Bytes);
+    assert!(s.value > MIB as f64);
+    let d = memory_detail(None).expect("smaps_rollup");
+    assert!(d.rss > 0 && d.pss > 0 && d.uss > 0 && d.uss <= d.rss);
+}
+
+#[test]
+fn rss_of_child_rises_by_what_it_touches() {
+    let _g = serial();
+    // The child signals once when started and again after touching 64 MiB; the parent takes its
+    // baseline in between (the child sleeps 200 ms to leave time for it).
+    let child = Child::spawn(|ready| {
+        signal(ready); // started
+                       // Give the parent time to read the baseline.
+                       // SAFETY: nanosleep-based sleep is fork-safe.
+        unsafe { libc::usleep(200_000) };
+        touch(64 * MIB as usize);
+        signal(ready); // touched
+    });
+    child.wait_ready();
+    let mut p = RssProbe::pid(child.pid as u32).expect("rss probe of child");
+    let before = p.rss_bytes().expect("before");
+    child.wait_ready();
+    let after = p.rss_bytes().expect("after");
+    assert!(after >= before + 64 * MIB, "before {before}, after {after}");
+    let pid = child.pid as u32;
+    child.finish();
+    // Reaped: the kept-open handle now reports Gone, and so does a new probe.
+    assert!(matches!(p.sample(), Err(ProbeError::Gone { pid: g }) if g == pid));
+    assert!(matches!(RssProbe::pid(pid), Err(ProbeError::Gone { .. })));
+    assert!(matches!(FdProbe::pid(pid), Err(ProbeError::Gone { .. })));
+    assert!(matches!(
+        ThreadProbe::pid(pid),
+        Err(ProbeError::Gone { .. })
+    ));
+    assert!(matches!(TreeProbe::new(pid), Err(ProbeError::Gone { .. })));
+    assert!(matches!(list_fds(Some(pid)), Err(ProbeError::Gone { .. })));
+    assert!(matches!(descendants(pid), Err(ProbeError::Gone { .. })));
+}
+
+#[test]
+fn zombie_is_gone() {
+    let _g = serial();
+    // SAFETY: fork; the child exits at once.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: exits the child.
+        unsafe { libc::_exit(0) };
+    }
+    // Not reaped yet: a zombie. Wait until the kernel marks it so.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = false;
+    while Instant::now() < deadline {
+        if let Err(ProbeError::Gone { .. }) = ThreadProbe::pid(pid as u32) {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(seen, "zombie was not reported as gone");
+    assert!(matches!(
+        RssProbe::pid(pid as u32),
+        Err(ProbeError::Gone { .. })
+    ));
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+}
+
+#[test]
+fn tree_probe_includes_a_forked_grandchild() {
+    let _g = serial();
+    let child = Child::spawn(|ready| {
+        // The grandchild touches 64 MiB and then lives until its parent (our child) dies.
+        // SAFETY: fork in the single-threaded child; the grandchild only uses raw system calls.
+        unsafe {
+            let (r, w) = pipe();
+            let g = libc::fork();
+            if g == 0 {
+                libc::close(w);
+                touch(64 * MIB as usize);
+                signal(ready);
+                let mut b = 0u8;
+                libc::read(r, (&mut b as *mut u8).cast(), 1); // EOF when the child exits
+                libc::_exit(0);
+            }
+            libc::close(r);
+            // Keep `w` open: the grandchild exits when this process does.
+        }
+    });
+    child.wait_ready();
+    let cpid = child.pid as u32;
+    let desc = descendants(cpid).expect("descendants");
+    assert_eq!(desc.len(), 1, "{desc:?}");
+    let mut tree = TreeProbe::new(cpid).expect("tree");
+    let t = tree.sample_tree().expect("tree sample");
+    assert_eq!(t.processes, 2);
+    assert!(t.threads >= 2);
+    assert!(t.fds >= 2);
+    let child_rss = RssProbe::pid(cpid)
+        .expect("child")
+        .rss_bytes()
+        .expect("rss");
+    assert!(
+        t.rss_bytes >= child_rss + 64 * MIB,
+        "{t:?} vs child {child_rss}"
+    );
+    // This process's tree includes the child and grandchild.
+    let mine = descendants(std::process::id()).expect("own descendants");
+    assert!(mine.contains(&cpid) && mine.contains(&desc[0]));
+    child.finish();
+}
+
+#[test]
+fn fd_probe_and_list_see_known_opens() {
+    let _g = serial();
+    let mut p = FdProbe::this_process().expect("fd probe");
+    let before = p.fds().expect("before");
+    let listed_before = list_fds(None).expect("list");
+    assert_eq!(listed_before.len() as u64, before, "{listed_before:?}");
+
+    let files: Vec<_> = (0..3)
+        .map(|_| std::fs::File::open("/dev/null").expect("open"))
+        .collect();
+    let (r, w) = pipe();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    assert_eq!(p.sample().expect("sample").value, (before + 6) as f64);
+    assert_eq!(p.sample().expect("sample").unit, Unit::Count);
+
+    let listed = list_fds(None).expect("list");
+    let kind_of = |fd: i32| {
+        listed
+            .iter()
+            .find(|f| f.fd == fd)
+            .map(|f| (f.kind, f.target.clone()))
+    };
+    assert_eq!(
+        kind_of(files[0].as_raw_fd()),
+        Some((FdKind::File, "/dev/null".to_string()))
+    );
+    assert_eq!(kind_of(r).map(|k| k.0), Some(FdKind::Pipe));
+    assert_eq!(kind_of(w).map(|k| k.0), Some(FdKind::Pipe));
+    assert_eq!(kind_of(sock.as_raw_fd()).map(|k| k.0), Some(FdKind::Socket));
+
+    drop(files);
+    drop(sock);
+    // SAFETY: closing the pipe we opened.
+    unsafe {
+        libc::close(r);
+        libc::close(w);
+    }
+    assert_eq!(p.fds().expect("after"), before);
+}
+
+#[test]
+fn thread_probe_sees_spawns_and_joins() {
+    let _g = serial();
+    let mut p = ThreadProbe::this_process().expect("thread probe");
+    let before = p.threads().expect("before");
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = std::sync::Arc::new(Mutex::new(rx));
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let rx = rx.clone();
+            std::thread::spawn(move || {
+                let _ = rx.lock().map(|r| r.recv());
+            })
+        })
+        .collect();
+    assert_eq!(p.sample().expect("sample").value, (before + 3) as f64);
+    drop(tx);
+    for h in handles {
+        h.join().expect("join");
+    }
+    // The kernel drops an exited thread from the count shortly after join returns.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while p.threads().expect("after") != before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(p.threads().expect("after"), before);
+}
+
+#[test]
+fn heap_probe_without_tracking_alloc_is_unsupported() {
+    // This test binary does not install TrackingAlloc.
+    assert!(matches!(
+        HeapProbe::new().sample(),
+        Err(ProbeError::Unsupported(_))
+    ));
+}
+
+#[test]
+fn bad_pids_are_errors_not_panics() {
+    let _g = serial();
+    // PID 0 is not a process; a PID above pid_max cannot exist.
+    for pid in [0u32, u32::MAX] {
+        assert!(RssProbe::pid(pid).is_err());
+        assert!(FdProbe::pid(pid).is_err());
+        assert!(ThreadProbe::pid(pid).is_err());
+        assert!(TreeProbe::new(pid).is_err());
+        assert!(list_fds(Some(pid)).is_err());
+    }
+    assert!(matches!(
+        RssProbe::pid(u32::MAX),
+        Err(ProbeError::Gone { .. })
+    ));
+}
