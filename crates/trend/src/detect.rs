@@ -116,7 +116,8 @@ fn hampel(y: &[f64], sigma: f64) -> Vec<f64> {
 /// Saw-tooth drops: decreases larger than `max(8σ√2, 5% of the range)` that return memory grown
 /// gradually. A drop that is more than 60% made of one rise since the previous drop, or of the net rise
 /// over the `lookback` samples before it, is a burst returned, not a saw-tooth, and is not counted; nor is
-/// a drop of more than twice what accumulated since the previous drop (e.g. a burst at the very start).
+/// a drop of more than twice what accumulated since the previous drop, nor one at the start that nothing
+/// visibly accumulated before (a burst under way when sampling began).
 fn sawtooth_drops(y: &[f64], sigma: f64, lookback: usize) -> Vec<usize> {
     let (lo, hi) = y
         .iter()
@@ -137,13 +138,19 @@ fn sawtooth_drops(y: &[f64], sigma: f64, lookback: usize) -> Vec<usize> {
             let from = (i - 1).saturating_sub(lookback).max(cycle_start);
             let low = y[from..i].iter().copied().fold(f64::INFINITY, f64::min);
             let rise = (y[i - 1] - low).max(max_rise);
-            // What is dropped must have accumulated within the visible cycle (of >= 2 samples).
+            // What is dropped must have accumulated within the visible cycle (of >= 2 samples); the
+            // first cycle may have started mid-tooth, so there any growth beyond the noise will do.
             let cycle_low = y[cycle_start..i]
                 .iter()
                 .copied()
                 .fold(f64::INFINITY, f64::min);
             let accumulated = y[i - 1] - cycle_low;
-            if rise <= 0.6 * -d && accumulated >= 0.5 * -d && i - cycle_start >= 2 {
+            let grew = if cycle_start == 0 {
+                accumulated > 4.0 * sigma * std::f64::consts::SQRT_2
+            } else {
+                accumulated >= 0.5 * -d
+            };
+            if rise <= 0.6 * -d && grew && i - cycle_start >= 2 {
                 drops.push(i);
             }
             cycle_start = i;
@@ -240,7 +247,7 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let cfg = ctx.config;
     let m = pts.y.len();
     let n = ctx.n;
-    let segs = segments(&pts.y, sigma);
+    let segs = segments(&pts.y, sigma, cfg.min_plateau);
     let span = |s: &Segment| {
         let a = pts.start[s.a];
         let b = if s.b < m { pts.start[s.b] } else { n };

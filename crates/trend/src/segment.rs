@@ -24,7 +24,7 @@ fn threshold(len: usize) -> f64 {
 }
 
 /// Segments `y` into levels; `sigma` is the noise standard deviation of one point.
-pub(crate) fn segments(y: &[f64], sigma: f64) -> Vec<Segment> {
+pub(crate) fn segments(y: &[f64], sigma: f64, short: usize) -> Vec<Segment> {
     let m = y.len();
     if m == 0 {
         return Vec::new();
@@ -32,22 +32,60 @@ pub(crate) fn segments(y: &[f64], sigma: f64) -> Vec<Segment> {
     if sigma <= 0.0 {
         return runs(y);
     }
-    if m > MAX_BLOCKS {
+    let segs = if m > MAX_BLOCKS {
         let bs = m.div_ceil(MAX_BLOCKS);
         let blocks: Vec<f64> = y
             .chunks(bs)
             .map(|c| c.iter().sum::<f64>() / c.len() as f64)
             .collect();
         // The last block may be shorter; treat it as full (slightly optimistic noise), fine for a threshold.
-        return binary(&blocks, sigma / (bs as f64).sqrt())
+        binary(&blocks, sigma / (bs as f64).sqrt())
             .into_iter()
             .map(|s| Segment {
                 a: s.a * bs,
                 b: (s.b * bs).min(m),
             })
-            .collect();
+            .collect()
+    } else {
+        binary(y, sigma)
+    };
+    merge_bursts(y, segs, sigma, short)
+}
+
+/// Merges a segment shorter than `short` points with both neighbours when the neighbours' levels do not
+/// differ significantly: a burst that came and went, not a change of level.
+fn merge_bursts(y: &[f64], mut segs: Vec<Segment>, sigma: f64, short: usize) -> Vec<Segment> {
+    let base = y[0];
+    let mut prefix = Vec::with_capacity(y.len() + 1);
+    prefix.push(0.0);
+    let mut acc = 0.0;
+    for &v in y {
+        acc += v - base;
+        prefix.push(acc);
     }
-    binary(y, sigma)
+    let mean = |s: Segment| (prefix[s.b] - prefix[s.a]) / (s.b - s.a) as f64;
+    let mut i = 1;
+    while i + 1 < segs.len() {
+        // A run of short segments i..j (fewer than `short` points in all) between two longer ones.
+        let mut j = i;
+        while j + 1 < segs.len() && segs[j].b - segs[i].a < short {
+            j += 1;
+        }
+        if j > i && segs[j - 1].b - segs[i].a < short {
+            let (l, r) = (segs[i - 1], segs[j]);
+            let (nl, nr) = ((l.b - l.a) as f64, (r.b - r.a) as f64);
+            let se = sigma * (1.0 / nl + 1.0 / nr).sqrt();
+            if (mean(l) - mean(r)).abs() <= threshold(l.b - l.a + r.b - r.a) * se {
+                segs[i - 1] = Segment { a: l.a, b: r.b };
+                segs.drain(i..=j);
+                // The merged segment may now sit beside another burst: look again from its left.
+                i = i.saturating_sub(1).max(1);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    segs
 }
 
 fn runs(y: &[f64]) -> Vec<Segment> {
@@ -111,7 +149,7 @@ mod tests {
     #[test]
     fn runs_of_exact_values() {
         let y = [1.0, 1.0, 2.0, 2.0, 2.0, 1.0];
-        let s = segments(&y, 0.0);
+        let s = segments(&y, 0.0, 10);
         assert_eq!(
             s,
             vec![
@@ -132,18 +170,24 @@ mod tests {
             ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 3.46
         };
         let flat: Vec<f64> = (0..1000).map(|_| noise()).collect();
-        assert_eq!(segments(&flat, 1.0).len(), 1);
+        assert_eq!(segments(&flat, 1.0, 10).len(), 1);
         let step: Vec<f64> = (0..1000)
             .map(|i| noise() + if i >= 600 { 2.0 } else { 0.0 })
             .collect();
-        let s = segments(&step, 1.0);
+        let s = segments(&step, 1.0, 10);
         assert_eq!(s.len(), 2, "{s:?}");
         assert!((s[1].a as i64 - 600).abs() <= 10);
         let long: Vec<f64> = (0..100_000)
             .map(|i| noise() + if i >= 70_000 { 0.5 } else { 0.0 })
             .collect();
-        let s = segments(&long, 1.0);
+        let s = segments(&long, 1.0, 10);
         assert_eq!(s.len(), 2, "{s:?}");
         assert!((s[1].a as i64 - 70_000).abs() <= 100);
+        // A burst of 5 points in the middle of a flat stretch is merged away.
+        let burst: Vec<f64> = (0..1000)
+            .map(|i| noise() + if (500..505).contains(&i) { 30.0 } else { 0.0 })
+            .collect();
+        let s = segments(&burst, 1.0, 10);
+        assert!(s.iter().all(|s| !(490..=515).contains(&s.a)), "{s:?}");
     }
 }

@@ -6,7 +6,11 @@ use proptest::prelude::*;
 
 fn cfg() -> ProptestConfig {
     ProptestConfig {
-        cases: 96,
+        // PROPTEST_CASES overrides (e.g. 2000 for a long run).
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(96),
         ..ProptestConfig::default()
     }
 }
