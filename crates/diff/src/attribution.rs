@@ -81,14 +81,6 @@ const ALLOC_SHIMS: &[&str] = &[
     "aligned_alloc",
 ];
 
-const LEAKPROOF_PATHS: &[&str] = &[
-    "crates/sample/",
-    "crates/diff/src/",
-    "crates/trend/",
-    "crates/macros/",
-    "harness/src/",
-];
-
 impl Attribution {
     /// The default attribution (see the type docs).
     pub fn new() -> Attribution {
@@ -172,23 +164,22 @@ impl Attribution {
     }
 
     fn is_internal_path(&self, file: &str) -> bool {
-        // Runs for every frame of every site: no allocation unless the path has backslashes.
+        // Runs for every frame of every site: one pass over the path's segments, no allocation
+        // unless the path has backslashes.
         let file: std::borrow::Cow<'_, str> = if file.contains('\\') {
             file.replace('\\', "/").into()
         } else {
             file.into()
         };
         let file = file.as_ref();
-        if file.starts_with("/rustc/")
-            || file.contains("/rustlib/src/rust/library/")
-            || is_std_library_path(file)
-        {
+        let class = classify(file);
+        if class.std {
             return true;
         }
         if self.skip_paths.iter().any(|p| file.contains(p.as_str())) {
             return true;
         }
-        if let Some(dep) = dependency_crate(file) {
+        if let Some(dep) = class.dependency {
             if dep.starts_with("leakproof") || dep == "backtrace" {
                 return true;
             }
@@ -197,7 +188,7 @@ impl Attribution {
             }
             return false;
         }
-        self.leakproof_paths && LEAKPROOF_PATHS.iter().any(|p| file.contains(p))
+        self.leakproof_paths && class.leakproof
     }
 }
 
@@ -207,47 +198,85 @@ fn same_crate(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
 
-/// `library/std/src/...` as recorded by a toolchain built from source.
-fn is_std_library_path(file: &str) -> bool {
-    const PREFIXES: [&str; 5] = [
-        "library/std/",
-        "library/core/",
-        "library/alloc/",
-        "library/panic_unwind/",
-        "library/test/",
-    ];
-    const INNER: [&str; 5] = [
-        "/library/std/src/",
-        "/library/core/src/",
-        "/library/alloc/src/",
-        "/library/panic_unwind/src/",
-        "/library/test/src/",
-    ];
-    PREFIXES.iter().any(|p| file.starts_with(p))
-        || (file.contains("/library/") && INNER.iter().any(|p| file.contains(p)))
+/// What a source path says about where the code comes from.
+#[derive(Debug, PartialEq, Eq)]
+struct PathClass<'a> {
+    /// The standard library: `/rustc/<hash>/...`, a `rustlib/src/rust/` checkout, or
+    /// `library/{std,core,alloc,panic_unwind,test}/`.
+    std: bool,
+    /// The crate of a cargo registry or git checkout dependency, as its directory spells it.
+    dependency: Option<&'a str>,
+    /// leakproof's own workspace: `crates/{sample,trend,macros}/`, `crates/diff/src/`, `harness/src/`.
+    leakproof: bool,
+    /// The path without machine-specific prefixes (a suffix of the input).
+    short: &'a str,
 }
 
-/// The crate name of a file inside cargo's registry or a git checkout (as in the directory
-/// name, `-` or `_` as the crate spells it).
-fn dependency_crate(file: &str) -> Option<&str> {
-    if let Some(i) = file.find("/registry/src/") {
-        // registry/src/<index>/<name>-<version>/...
-        let after = &file[i + "/registry/src/".len()..];
-        let dir = after.split_once('/')?.1.split('/').next()?;
-        // name-1.2.3: cut at the last '-' followed by a digit.
-        let name = dir
-            .rmatch_indices('-')
-            .find(|(i, _)| dir[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
-            .map_or(dir, |(i, _)| &dir[..i]);
-        Some(name)
-    } else if let Some(i) = file.find("/git/checkouts/") {
-        // git/checkouts/<repo>-<hash>/<rev>/<path in repo>: the crate is the repo, best effort.
-        let after = &file[i + "/git/checkouts/".len()..];
-        let repo = after.split('/').next()?;
-        Some(repo.rsplit_once('-').map_or(repo, |(n, _)| n))
-    } else {
-        None
+const STD_DIRS: [&str; 5] = ["std", "core", "alloc", "panic_unwind", "test"];
+
+/// One pass over the `/`-separated segments of `file`.
+fn classify(file: &str) -> PathClass<'_> {
+    let mut c = PathClass {
+        std: false,
+        dependency: None,
+        leakproof: false,
+        short: file,
+    };
+    if let Some(rest) = file.strip_prefix("/rustc/") {
+        c.std = true;
+        if let Some((_, tail)) = rest.split_once('/') {
+            c.short = tail;
+        }
+        return c;
     }
+    let (mut p2, mut p1) = ("", ""); // the two segments before the current one
+    let mut registry_index_seen = false;
+    let mut std_pending = false;
+    let mut pos = 0;
+    for seg in file.split('/') {
+        let start = pos;
+        pos += seg.len() + 1;
+        if std_pending {
+            // .../library/std/src/...
+            c.std |= seg == "src";
+            std_pending = false;
+        }
+        if registry_index_seen {
+            // registry/src/<index>/<name>-<version>/...: cut at the last '-' before a digit.
+            let name = seg
+                .rmatch_indices('-')
+                .find(|(i, _)| seg[i + 1..].starts_with(|ch: char| ch.is_ascii_digit()))
+                .map_or(seg, |(i, _)| &seg[..i]);
+            c.dependency = Some(name);
+            c.short = &file[start..];
+            registry_index_seen = false;
+        }
+        match (p2, p1, seg) {
+            ("rustlib", "src", "rust") => c.short = file.get(pos..).unwrap_or(""),
+            (_, "library", dir) if STD_DIRS.contains(&dir) => {
+                // `library/std/...` at the start (toolchain built from source), else `.../library/std/src/`.
+                if start == "library/".len() {
+                    c.std = true;
+                } else {
+                    std_pending = true;
+                }
+            }
+            ("registry", "src", _) if c.dependency.is_none() => registry_index_seen = true,
+            ("git", "checkouts", repo) if c.dependency.is_none() => {
+                // git/checkouts/<repo>-<hash>/<rev>/...: the crate is the repo, best effort.
+                c.dependency = Some(repo.rsplit_once('-').map_or(repo, |(n, _)| n));
+                c.short = &file[start..];
+            }
+            (_, "crates", "sample" | "trend" | "macros") | ("crates", "diff", "src") => {
+                c.leakproof = true
+            }
+            (_, "harness", "src") => c.leakproof = true,
+            _ => {}
+        }
+        p2 = p1;
+        p1 = seg;
+    }
+    c
 }
 
 /// The index of the user frame of `frames` (innermost first): the first frame, from the innermost
@@ -267,24 +296,7 @@ pub fn display_path(file: &str) -> String {
 
 /// [`display_path`] without allocating: the shortened path is always a suffix of `file`.
 pub(crate) fn short_path(file: &str) -> &str {
-    if let Some(rest) = file.strip_prefix("/rustc/") {
-        if let Some((_, tail)) = rest.split_once('/') {
-            return tail;
-        }
-    }
-    if let Some(i) = file.find("/rustlib/src/rust/") {
-        return &file[i + "/rustlib/src/rust/".len()..];
-    }
-    if let Some(i) = file.find("/registry/src/") {
-        let after = &file[i + "/registry/src/".len()..];
-        if let Some((_, tail)) = after.split_once('/') {
-            return tail;
-        }
-    }
-    if let Some(i) = file.find("/git/checkouts/") {
-        return &file[i + "/git/checkouts/".len()..];
-    }
-    file
+    classify(file).short
 }
 
 #[cfg(test)]
@@ -355,7 +367,7 @@ mod tests {
         );
         assert!(!Attribution::default().is_user(&git));
         assert!(Attribution::default().user_dependency("foo").is_user(&git));
-        assert_eq!(dependency_crate(file), Some("string-interner"));
+        assert_eq!(classify(file).dependency, Some("string-interner"));
         assert!(same_crate("string_interner", "string-interner"));
     }
 
@@ -372,6 +384,39 @@ mod tests {
         ];
         assert_eq!(user_frame(&frames, &Attribution::default()), Some(2));
         assert_eq!(user_frame(&frames[..2], &Attribution::default()), None);
+    }
+
+    #[test]
+    fn classify_paths() {
+        let c = classify(
+            "/home/u/.rustup/toolchains/x/lib/rustlib/src/rust/library/alloc/src/vec/mod.rs",
+        );
+        assert!(c.std);
+        assert_eq!(c.short, "library/alloc/src/vec/mod.rs");
+        assert!(classify("library/std/src/rt.rs").std);
+        assert!(!classify("src/library.rs").std);
+        assert!(
+            !classify("src/library/core.rs").std,
+            "a file named like a std dir is user code"
+        );
+        assert!(!classify("/w/app/library/core/lib.rs").std);
+        assert!(classify("/w/rust/library/core/src/fmt/mod.rs").std);
+        let c = classify("/w/leakproof/crates/sample/src/alloc.rs");
+        assert!(c.leakproof && !c.std && c.dependency.is_none());
+        assert!(classify("harness/src/runner.rs").leakproof);
+        assert!(classify("crates/diff/src/lib.rs").leakproof);
+        assert!(!classify("crates/diff/tests/x.rs").leakproof);
+        assert!(!classify("src/main.rs").leakproof);
+        let c = classify("/h/.cargo/registry/src/idx-1/serde_json-1.0.1/src/de.rs");
+        assert_eq!(
+            (c.dependency, c.short),
+            (Some("serde_json"), "serde_json-1.0.1/src/de.rs")
+        );
+        let c = classify("/h/.cargo/git/checkouts/foo-0123/abc/src/lib.rs");
+        assert_eq!(
+            (c.dependency, c.short),
+            (Some("foo"), "foo-0123/abc/src/lib.rs")
+        );
     }
 
     #[test]
