@@ -12,6 +12,13 @@ fn generic<T: Default>() {
 }
 
 #[leak_test]
+fn bounded()
+where
+    String: Default,
+{
+}
+
+#[leak_test]
 const fn constant() {}
 
 #[leak_test]
