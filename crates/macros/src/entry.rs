@@ -15,14 +15,53 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Lit, LitInt, LitStr, Meta, Path, ReturnType, Signature, Token};
 
-/// Argument names, in the order the documentation lists them.
-const KEYS: &[&str] = &[
-    "iterations",
-    "warmup",
-    "max_iterations",
-    "resources",
-    "crate",
-];
+/// The arguments `#[leak_test(...)]` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    Iterations,
+    Warmup,
+    MaxIterations,
+    Resources,
+    Crate,
+}
+
+impl Key {
+    /// In the order the documentation lists them.
+    const ALL: [Key; 5] = [
+        Key::Iterations,
+        Key::Warmup,
+        Key::MaxIterations,
+        Key::Resources,
+        Key::Crate,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Key::Iterations => "iterations",
+            Key::Warmup => "warmup",
+            Key::MaxIterations => "max_iterations",
+            Key::Resources => "resources",
+            Key::Crate => "crate",
+        }
+    }
+
+    /// A value to show in messages.
+    fn example(self) -> &'static str {
+        match self {
+            Key::Iterations => "300",
+            Key::Warmup => "30",
+            Key::MaxIterations => "3000",
+            Key::Resources => "false",
+            Key::Crate => "\"::leakproof\"",
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The harness refuses fewer iterations (`Harness::run`: "iterations must be at least 2"); checking
 /// here turns that run-time failure into a compile error on the literal.
@@ -202,7 +241,7 @@ impl Errors {
 struct ConfigBuilder {
     config: Config,
     /// The keys set so far, for "given more than once" errors.
-    seen: Vec<&'static str>,
+    seen: Vec<Key>,
 }
 
 impl ConfigBuilder {
@@ -217,7 +256,7 @@ impl ConfigBuilder {
                 ),
             ));
         };
-        let Some(&key) = KEYS.iter().find(|&&known| known == key) else {
+        let Some(key) = Key::ALL.into_iter().find(|known| known.name() == key) else {
             return Err(syn::Error::new_spanned(path, unknown_key_message(&key)));
         };
         let value = match meta {
@@ -225,7 +264,7 @@ impl ConfigBuilder {
             _ => {
                 return Err(syn::Error::new_spanned(
                     meta,
-                    format!("`{key}` takes a value: `{key} = {}`", example(key)),
+                    format!("`{key}` takes a value: `{key} = {}`", key.example()),
                 ))
             }
         };
@@ -237,15 +276,15 @@ impl ConfigBuilder {
         }
         self.seen.push(key);
         match key {
-            "iterations" => {
+            Key::Iterations => {
                 self.config.iterations = Some(int_at_least(key, value, MIN_ITERATIONS)?)
             }
-            "warmup" => self.config.warmup = Some(int(key, value)?),
-            "max_iterations" => {
+            Key::Warmup => self.config.warmup = Some(int(key, value)?),
+            Key::MaxIterations => {
                 self.config.max_iterations = Some(int_at_least(key, value, MIN_ITERATIONS)?)
             }
-            "resources" => self.config.resources = Some(boolean(key, value)?),
-            _ => self.config.krate = Some(crate_path(value)?),
+            Key::Resources => self.config.resources = Some(boolean(key, value)?),
+            Key::Crate => self.config.krate = Some(crate_path(value)?),
         }
         Ok(())
     }
@@ -281,25 +320,17 @@ impl ConfigBuilder {
 }
 
 fn valid_keys() -> String {
-    KEYS.iter()
-        .map(|key| format!("`{key}`"))
+    Key::ALL
+        .iter()
+        .map(|key| format!("`{}`", key.name()))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn example(key: &str) -> &'static str {
-    match key {
-        "iterations" => "300",
-        "warmup" => "30",
-        "max_iterations" => "3000",
-        "resources" => "false",
-        _ => "\"::leakproof\"",
-    }
-}
-
 fn unknown_key_message(key: &str) -> String {
-    let suggestion = KEYS
+    let suggestion = Key::ALL
         .iter()
+        .map(|known| known.name())
         .map(|known| (edit_distance(key, known), known))
         .filter(|(distance, known)| *distance <= 2.max(known.len() / 3))
         .min_by_key(|(distance, _)| *distance)
@@ -336,7 +367,7 @@ fn literal(value: &Expr) -> Option<&Lit> {
     }
 }
 
-fn int(key: &str, value: &Expr) -> syn::Result<Valued<usize>> {
+fn int(key: Key, value: &Expr) -> syn::Result<Valued<usize>> {
     let negative = match value {
         Expr::Unary(unary) => matches!(unary.op, syn::UnOp::Neg(_)),
         Expr::Lit(syn::ExprLit {
@@ -355,14 +386,14 @@ fn int(key: &str, value: &Expr) -> syn::Result<Valued<usize>> {
             value,
             format!(
                 "`{key}` must be an integer literal, like `{key} = {}`",
-                example(key)
+                key.example()
             ),
         ));
     };
     parse_usize(key, lit)
 }
 
-fn parse_usize(key: &str, lit: &LitInt) -> syn::Result<Valued<usize>> {
+fn parse_usize(key: Key, lit: &LitInt) -> syn::Result<Valued<usize>> {
     if !matches!(lit.suffix(), "" | "usize") {
         return Err(syn::Error::new(
             lit.span(),
@@ -378,7 +409,7 @@ fn parse_usize(key: &str, lit: &LitInt) -> syn::Result<Valued<usize>> {
     })
 }
 
-fn int_at_least(key: &str, value: &Expr, min: usize) -> syn::Result<Valued<usize>> {
+fn int_at_least(key: Key, value: &Expr, min: usize) -> syn::Result<Valued<usize>> {
     let parsed = int(key, value)?;
     if parsed.value < min {
         return Err(syn::Error::new(
@@ -392,7 +423,7 @@ fn int_at_least(key: &str, value: &Expr, min: usize) -> syn::Result<Valued<usize
     Ok(parsed)
 }
 
-fn boolean(key: &str, value: &Expr) -> syn::Result<Valued<bool>> {
+fn boolean(key: Key, value: &Expr) -> syn::Result<Valued<bool>> {
     match literal(value) {
         Some(Lit::Bool(lit)) => Ok(Valued {
             value: lit.value,
