@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use leakproof_diff::{compare, growing, sort_diffs, GroupBy, Snapshot, Symbolizer};
+use leakproof_diff::{compare, growing, sort_diffs, GroupBy, Snapshot, StatDiff, Symbolizer};
 use leakproof_sample::{capture, list_fds, FdInfo, FdKind};
 use leakproof_trend::Verdict;
 
@@ -69,7 +69,8 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
         let mut symbolizer = Symbolizer::new();
         old.symbolize(&mut symbolizer);
         new.symbolize(&mut symbolizer);
-        let mut diffs = growing(&compare(&old, &new, GroupBy::Traceback, false));
+        let mut diffs =
+            merge_by_user_line(growing(&compare(&old, &new, GroupBy::Traceback, false)));
         sort_diffs(&mut diffs);
         diffs.truncate(TOP_SITES);
         if diffs.is_empty() {
@@ -83,14 +84,18 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
         }
         report.sites = diffs;
     } else if memory_grew && !leakproof_sample::is_tracking() {
-        report.notes.push(
-            "allocation sites unknown: TrackingAlloc is not the global allocator".to_owned(),
-        );
+        report
+            .notes
+            .push("allocation sites unknown: TrackingAlloc is not the global allocator".to_owned());
     }
 
     if let (Some(before), Ok(after)) = (fds_before, list_fds(None)) {
         let detail = describe_new_fds(&before, &after, k);
-        if let Some(r) = report.resources.iter_mut().find(|r| r.resource == Resource::Fds) {
+        if let Some(r) = report
+            .resources
+            .iter_mut()
+            .find(|r| r.resource == Resource::Fds)
+        {
             r.detail = Some(detail);
         }
     }
@@ -104,6 +109,42 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
             r.detail = Some(detail);
         }
     }
+}
+
+/// Tracebacks that reach the same user line (e.g. the several allocations of one `format!`) are
+/// one site for the reader: sum them, keeping the largest one's traceback.
+fn merge_by_user_line(mut diffs: Vec<StatDiff>) -> Vec<StatDiff> {
+    sort_diffs(&mut diffs);
+    let mut merged: Vec<StatDiff> = Vec::with_capacity(diffs.len());
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for d in diffs {
+        let line = d
+            .user_frame
+            .and_then(|u| d.traceback.get(u))
+            .filter(|f| f.file.is_some() && f.line.is_some())
+            .map(|f| f.location());
+        match line.and_then(|l| index.get(&l).copied().map(|i| (l, i))) {
+            Some((_, i)) => {
+                let m = &mut merged[i];
+                m.size += d.size;
+                m.size_diff += d.size_diff;
+                m.count += d.count;
+                m.count_diff += d.count_diff;
+            }
+            None => {
+                if let Some(l) = d
+                    .user_frame
+                    .and_then(|u| d.traceback.get(u))
+                    .filter(|f| f.file.is_some() && f.line.is_some())
+                    .map(|f| f.location())
+                {
+                    index.insert(l, merged.len());
+                }
+                merged.push(d);
+            }
+        }
+    }
+    merged
 }
 
 fn kind_name(kind: FdKind, n: usize) -> &'static str {
@@ -143,7 +184,10 @@ pub(crate) fn describe_new_fds(before: &[FdInfo], after: &[FdInfo], iterations: 
     );
     let mut by_kind: BTreeMap<String, Vec<&FdInfo>> = BTreeMap::new();
     for fd in &new {
-        by_kind.entry(format!("{:?}", fd.kind)).or_default().push(fd);
+        by_kind
+            .entry(format!("{:?}", fd.kind))
+            .or_default()
+            .push(fd);
     }
     let mut groups: Vec<Vec<&FdInfo>> = by_kind.into_values().collect();
     groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
@@ -236,7 +280,10 @@ mod tests {
 
     #[test]
     fn new_fds_are_grouped_by_kind() {
-        let before = vec![fd(0, FdKind::Other, "/dev/null"), fd(3, FdKind::Pipe, "pipe:[1]")];
+        let before = vec![
+            fd(0, FdKind::Other, "/dev/null"),
+            fd(3, FdKind::Pipe, "pipe:[1]"),
+        ];
         let after = vec![
             fd(0, FdKind::Other, "/dev/null"),
             fd(3, FdKind::Pipe, "pipe:[1]"),
@@ -246,7 +293,10 @@ mod tests {
         ];
         let text = describe_new_fds(&before, &after, 10);
         assert!(text.contains("3 opened and still open"), "{text}");
-        assert!(text.contains("2 regular files or directories, e.g. /tmp/a, /tmp/b"), "{text}");
+        assert!(
+            text.contains("2 regular files or directories, e.g. /tmp/a, /tmp/b"),
+            "{text}"
+        );
         assert!(text.contains("1 socket, e.g. socket:[9]"), "{text}");
         assert!(text.contains("not recorded"), "{text}");
     }
@@ -270,7 +320,39 @@ mod tests {
             (9, String::new()),
         ];
         let text = describe_new_threads(&before, &after, 5);
-        assert!(text.contains(": 3: 1 × \"<unnamed>\", 2 × \"worker\""), "{text}");
+        assert!(
+            text.contains(": 3: 1 × \"<unnamed>\", 2 × \"worker\""),
+            "{text}"
+        );
+    }
+
+    fn diff_at(line: u32, size_diff: i64, extra: &str) -> StatDiff {
+        StatDiff {
+            key: format!("k{line}{extra}"),
+            size: size_diff as u64,
+            size_diff,
+            count: 1,
+            count_diff: 1,
+            traceback: vec![
+                leakproof_diff::Frame::at(extra, "lib.rs", 1),
+                leakproof_diff::Frame::at("user", "src/a.rs", line),
+            ],
+            user_frame: Some(1),
+        }
+    }
+
+    #[test]
+    fn sites_on_one_user_line_are_merged() {
+        let merged = merge_by_user_line(vec![
+            diff_at(3, 10, "x"),
+            diff_at(3, 30, "y"),
+            diff_at(4, 5, "x"),
+        ]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].size_diff, 40);
+        assert_eq!(merged[0].count_diff, 2);
+        assert_eq!(merged[0].key, "k3y", "the largest traceback is kept");
+        assert_eq!(merged[1].size_diff, 5);
     }
 
     #[test]

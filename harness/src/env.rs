@@ -15,7 +15,11 @@ pub(crate) fn apply(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<Harness, HarnessError> {
     if let Some(value) = get(ITERATIONS_VAR) {
-        let n = parse_count(ITERATIONS_VAR, &value, "number of iterations (an integer >= 2)")?;
+        let n = parse_count(
+            ITERATIONS_VAR,
+            &value,
+            "number of iterations (an integer >= 2)",
+        )?;
         if n < 2 {
             return Err(HarnessError::BadEnv {
                 var: ITERATIONS_VAR,
@@ -89,7 +93,10 @@ mod tests {
         assert_eq!(h.iterations, 500);
         assert_eq!(h.max_iterations, Some(500));
         assert_eq!(h.warmup, Some(20));
-        assert_eq!(h.report_dir.as_deref(), Some(std::path::Path::new("/tmp/r")));
+        assert_eq!(
+            h.report_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/r"))
+        );
     }
 
     #[test]

@@ -200,7 +200,11 @@ impl Report {
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         if let Some(failure) = &self.failure {
-            let _ = writeln!(out, "leak test `{}`: the workload failed: {failure}", self.name);
+            let _ = writeln!(
+                out,
+                "leak test `{}`: the workload failed: {failure}",
+                self.name
+            );
             for note in &self.notes {
                 let _ = writeln!(out, "  note: {note}");
             }
@@ -290,22 +294,7 @@ impl Report {
             out.push('\n');
             let _ = writeln!(out, "growing allocation sites (user frame first):");
             for (i, site) in self.sites.iter().enumerate() {
-                let place = site
-                    .user_frame
-                    .and_then(|u| site.traceback.get(u))
-                    .map(|f| f.location())
-                    .unwrap_or_else(|| site.key.clone());
-                let _ = writeln!(
-                    out,
-                    "  #{} {}  {} in {} blocks",
-                    i + 1,
-                    place,
-                    leakproof_diff::format_bytes_signed(site.size_diff),
-                    site.count_diff
-                );
-                for line in leakproof_diff::render_traceback(site).lines() {
-                    let _ = writeln!(out, "      {line}");
-                }
+                render_site(&mut out, i + 1, site);
             }
         }
         if !self.notes.is_empty() {
@@ -329,7 +318,10 @@ impl Report {
         std::fs::create_dir_all(dir)?;
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         write_atomic(&dir.join(format!("{stem}.json")), json.as_bytes())?;
-        write_atomic(&dir.join(format!("{stem}.svg")), self.render_svg().as_bytes())?;
+        write_atomic(
+            &dir.join(format!("{stem}.svg")),
+            self.render_svg().as_bytes(),
+        )?;
         Ok(())
     }
 }
@@ -356,6 +348,96 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Frames shown after the user frame, at most.
+const FRAMES_AFTER_USER: usize = 6;
+/// Frames shown before (inside) the user frame, at most: the library call that allocated.
+const FRAMES_BEFORE_USER: usize = 2;
+
+/// One growing site: the user frame's `file:LINE` first, then the part of the traceback around it
+/// (from the allocating library call out to the harness's closure call).
+fn render_site(out: &mut String, rank: usize, site: &StatDiff) {
+    let frames = &site.traceback;
+    let place = site
+        .user_frame
+        .and_then(|u| frames.get(u))
+        .map(|f| display_location(f))
+        .unwrap_or_else(|| site.key.clone());
+    let each = if site.count_diff > 0 {
+        format!(
+            ", ~{} each",
+            leakproof_diff::format_bytes((site.size_diff / site.count_diff).max(0) as u64)
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "  #{rank} {place}  {} in {:+} blocks{each}",
+        leakproof_diff::format_bytes_signed(site.size_diff),
+        site.count_diff,
+    );
+    let (start, end) = match site.user_frame {
+        Some(u) => {
+            let outer = frames
+                .iter()
+                .enumerate()
+                .skip(u + 1)
+                .find(|(_, f)| is_harness_or_runtime(f))
+                .map_or(frames.len(), |(j, _)| j);
+            (
+                u.saturating_sub(FRAMES_BEFORE_USER),
+                outer.min(u + 1 + FRAMES_AFTER_USER),
+            )
+        }
+        None => (
+            0,
+            frames.len().min(FRAMES_BEFORE_USER + 1 + FRAMES_AFTER_USER),
+        ),
+    };
+    for (j, frame) in frames.iter().enumerate().take(end).skip(start) {
+        let marker = if site.user_frame == Some(j) {
+            "->"
+        } else {
+            "  "
+        };
+        let function = frame.function.as_deref().unwrap_or("<unknown>");
+        let _ = writeln!(out, "     {marker} {function}  {}", display_location(frame));
+    }
+    if end < frames.len() {
+        let _ = writeln!(out, "        ... {} outer frames", frames.len() - end);
+    }
+}
+
+/// True for the frames that call the workload: the harness, `catch_unwind`, closure shims.
+fn is_harness_or_runtime(frame: &leakproof_diff::Frame) -> bool {
+    let function = frame.function.as_deref().unwrap_or("");
+    let file = frame.file.as_deref().unwrap_or("");
+    function.contains("leakproof_harness")
+        || function.starts_with("run_once")
+        || function.contains("catch_unwind")
+        || file.contains("library/core/src/ops/function.rs")
+        || file.contains("library/core/src/panic/unwind_safe.rs")
+        || file.contains("library/std/src/panic")
+}
+
+/// `file:line` with toolchain and registry prefixes cut and paths under the current directory made
+/// relative, so the user's own line reads `src/cache.rs:42`.
+fn display_location(frame: &leakproof_diff::Frame) -> String {
+    let Some(file) = frame.file.as_deref() else {
+        return frame.location();
+    };
+    let mut path = leakproof_diff::display_path(file);
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Ok(rel) = Path::new(&path).strip_prefix(&cwd) {
+            path = rel.display().to_string();
+        }
+    }
+    match frame.line {
+        Some(line) => format!("{path}:{line}"),
+        None => path,
+    }
+}
+
 /// A text chart with the largest and smallest value written at the left.
 fn labelled_chart(r: &ResourceReport, width: usize, height: usize) -> String {
     let chart = text_chart(&r.samples, r.analysis.warmup_end, width, height);
@@ -366,8 +448,16 @@ fn labelled_chart(r: &ResourceReport, width: usize, height: usize) -> String {
             (lo.min(v), hi.max(v))
         });
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
-    let top = r.resource.format_value(hi);
     let bottom = r.resource.format_value(lo);
+    let mut top = r.resource.format_value(hi);
+    if top == bottom && hi > lo {
+        // A small rise on a large level: label the top by how far it is above the bottom.
+        top = if r.resource.is_memory() {
+            format_bytes_f64(hi - lo, true)
+        } else {
+            format!("+{:.0}", hi - lo)
+        };
+    }
     let label_width = top.len().max(bottom.len());
     let lines: Vec<&str> = chart.lines().collect();
     let mut out = String::new();

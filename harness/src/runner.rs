@@ -220,6 +220,10 @@ impl Harness {
         let mut notes = Vec::new();
         let mut series = self.open_series(ceiling, &mut notes)?;
 
+        // Nothing in the measured loop may keep memory of its own: extensions are recorded in a
+        // vector reserved up front and turned into notes after the loop.
+        let mut extensions: Vec<(usize, usize)> = Vec::with_capacity(64);
+        let mut stopped: Option<Stop> = None;
         let started = Instant::now();
         let mut done = 0usize;
         let mut target = self.iterations;
@@ -249,9 +253,7 @@ impl Harness {
             let Some(wanted) = wanted else { break analyses };
             let next = done.saturating_add(wanted.max(1)).min(ceiling);
             if next <= done {
-                notes.push(format!(
-                    "still inconclusive at the ceiling of {ceiling} iterations (max_iterations)"
-                ));
+                stopped = Some(Stop::Ceiling);
                 break analyses;
             }
             let elapsed = started.elapsed();
@@ -263,18 +265,28 @@ impl Harness {
                 usize::MAX
             };
             let next = next.min(done.saturating_add(affordable));
-            if next <= done {
-                notes.push(format!(
-                    "still inconclusive when the time budget of {:.0} s ran out",
-                    self.time_budget.as_secs_f64()
-                ));
+            if next <= done || extensions.len() == extensions.capacity() {
+                stopped = Some(Stop::Budget);
                 break analyses;
             }
-            notes.push(format!(
-                "inconclusive after {done} iterations: extended to {next}"
-            ));
+            extensions.push((done, next));
             target = next;
         };
+        for (from, to) in extensions {
+            notes.push(format!(
+                "inconclusive after {from} iterations: extended to {to}"
+            ));
+        }
+        match stopped {
+            Some(Stop::Ceiling) => notes.push(format!(
+                "still inconclusive at the ceiling of {ceiling} iterations (max_iterations)"
+            )),
+            Some(Stop::Budget) => notes.push(format!(
+                "still inconclusive when the time budget of {:.0} s ran out",
+                self.time_budget.as_secs_f64()
+            )),
+            None => {}
+        }
         let duration = started.elapsed().as_secs_f64();
 
         let resources: Vec<ResourceReport> = series
@@ -413,6 +425,12 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "<non-string panic payload>".to_owned()
     }
+}
+
+/// Why an Inconclusive run was not extended further.
+enum Stop {
+    Ceiling,
+    Budget,
 }
 
 enum Sampler {

@@ -76,8 +76,18 @@ fn panel(out: &mut String, r: &ResourceReport, y0: f64) {
     let lo = finite.clone().fold(f64::INFINITY, f64::min);
     let hi = finite.fold(f64::NEG_INFINITY, f64::max);
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 1.0, hi + 1.0) };
-    let x = |i: f64| LEFT + if n > 1 { i / (n - 1) as f64 * plot_w } else { 0.0 };
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 1.0, hi + 1.0)
+    };
+    let x = |i: f64| {
+        LEFT + if n > 1 {
+            i / (n - 1) as f64 * plot_w
+        } else {
+            0.0
+        }
+    };
     let y = |v: f64| plot_bottom - (v - lo) / (hi - lo) * plot_h;
     // Frame and axis labels.
     let _ = writeln!(

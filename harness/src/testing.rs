@@ -149,10 +149,7 @@ where
 pub trait AsyncLeakTestSupport: sealed::Sealed + Sized {
     /// Run the workload on a runtime in the harness.
     #[doc(hidden)]
-    fn run<F: FnMut() -> Self>(
-        harness: &Harness,
-        f: F,
-    ) -> Result<Report, crate::HarnessError>;
+    fn run<F: FnMut() -> Self>(harness: &Harness, f: F) -> Result<Report, crate::HarnessError>;
 }
 
 mod sealed {
@@ -163,10 +160,7 @@ mod sealed {
 
 #[cfg(feature = "tokio")]
 impl<T: std::future::Future<Output = ()>> AsyncLeakTestSupport for T {
-    fn run<F: FnMut() -> Self>(
-        harness: &Harness,
-        f: F,
-    ) -> Result<Report, crate::HarnessError> {
+    fn run<F: FnMut() -> Self>(harness: &Harness, f: F) -> Result<Report, crate::HarnessError> {
         harness.run_async(f)
     }
 }
@@ -264,8 +258,9 @@ static CHILDREN: AtomicUsize = AtomicUsize::new(0);
 
 /// Re-execute this test binary for test `name` alone and read back its report.
 fn reexec(name: &str) -> Result<Report, String> {
-    let exe = std::env::current_exe()
-        .map_err(|e| format!("leak test `{name}`: cannot find the test binary to re-execute: {e}"))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        format!("leak test `{name}`: cannot find the test binary to re-execute: {e}")
+    })?;
     let report_path = std::env::temp_dir().join(format!(
         "leakproof-{}-{}-{}.json",
         std::process::id(),
@@ -287,7 +282,12 @@ fn reexec(name: &str) -> Result<Report, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("leak test `{name}`: cannot re-execute {}: {e}", exe.display()))?;
+        .map_err(|e| {
+            format!(
+                "leak test `{name}`: cannot re-execute {}: {e}",
+                exe.display()
+            )
+        })?;
     let stdout = child.stdout.take().map(drain);
     let stderr = child.stderr.take().map(drain);
     let status = wait_with_timeout(&mut child, CHILD_TIMEOUT);
@@ -297,7 +297,8 @@ fn reexec(name: &str) -> Result<Report, String> {
     print!("{}", String::from_utf8_lossy(&stdout));
     eprint!("{}", String::from_utf8_lossy(&stderr));
 
-    let status = status.map_err(|e| format!("leak test `{name}`: waiting for the child failed: {e}"))?;
+    let status =
+        status.map_err(|e| format!("leak test `{name}`: waiting for the child failed: {e}"))?;
     let report = read_report(&report_path);
     let _ = std::fs::remove_file(&report_path);
     match (report, status) {
@@ -451,10 +452,17 @@ mod tests {
         assert_eq!(mode("tests::a", env(&[]), t), Mode::ReExec);
         assert_eq!(mode("tests::a", env(&[]), Some("main")), Mode::InProcess);
         assert_eq!(
-            mode("tests::a", env(&[("NEXTEST_EXECUTION_MODE", "process-per-test")]), t),
+            mode(
+                "tests::a",
+                env(&[("NEXTEST_EXECUTION_MODE", "process-per-test")]),
+                t
+            ),
             Mode::InProcess
         );
-        assert_eq!(mode("tests::a", env(&[("NEXTEST", "1")]), t), Mode::InProcess);
+        assert_eq!(
+            mode("tests::a", env(&[("NEXTEST", "1")]), t),
+            Mode::InProcess
+        );
         assert_eq!(
             mode(
                 "tests::a",
@@ -463,9 +471,16 @@ mod tests {
             ),
             Mode::ReExec
         );
-        assert_eq!(mode("tests::a", env(&[("LEAKPROOF_REEXEC", "0")]), t), Mode::InProcess);
         assert_eq!(
-            mode("tests::a", env(&[("LEAKPROOF_REEXEC", "1"), ("NEXTEST", "1")]), t),
+            mode("tests::a", env(&[("LEAKPROOF_REEXEC", "0")]), t),
+            Mode::InProcess
+        );
+        assert_eq!(
+            mode(
+                "tests::a",
+                env(&[("LEAKPROOF_REEXEC", "1"), ("NEXTEST", "1")]),
+                t
+            ),
             Mode::ReExec
         );
         assert_eq!(
