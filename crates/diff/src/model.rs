@@ -37,6 +37,11 @@ pub struct Snapshot {
     /// True once [`Snapshot::symbolize`] has run on it.
     #[serde(default)]
     pub symbolized: bool,
+    /// True when the innermost address of each stack is an exact instruction address (a sampled
+    /// program counter) rather than a return address. Stack walks, including leakproof's
+    /// allocator capture and `backtrace::trace`, give return addresses only: `false`, the default.
+    #[serde(default)]
+    pub innermost_exact: bool,
 }
 
 /// One allocation site: a stack and the live memory it allocated.
@@ -135,6 +140,7 @@ impl Snapshot {
             taken_at: None,
             iteration: None,
             symbolized: false,
+            innermost_exact: false,
         }
     }
 
@@ -226,9 +232,10 @@ impl Snapshot {
             for (i, frame) in site.frames.iter().enumerate() {
                 match frame.ip {
                     Some(ip) if needs_resolving(frame) => {
-                        // Frame 0 is the innermost: its address is exact. All others are return
-                        // addresses and are looked up at the call instruction.
-                        out.extend(symbolizer.resolve(ip, i != 0).iter().cloned());
+                        // Return addresses are looked up at the call instruction; only an
+                        // innermost address declared exact is looked up as it is.
+                        let return_address = i != 0 || !self.innermost_exact;
+                        out.extend(symbolizer.resolve(ip, return_address).iter().cloned());
                     }
                     _ => out.push(frame.clone()),
                 }

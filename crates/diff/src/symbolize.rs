@@ -14,9 +14,13 @@ use crate::Frame;
 ///
 /// Return addresses: the frames of a stack walk hold the address *after* each call. Such an
 /// address is looked up one byte earlier, inside the call instruction, so the line is the call's
-/// line (and never the next function when the call is a function's last instruction). The
-/// innermost address of a stack is taken as exact. [`Snapshot::symbolize`](crate::Snapshot::symbolize)
-/// applies this rule; [`Symbolizer::resolve`] takes it as an argument.
+/// line (and never the next function when the call is a function's last instruction). Every
+/// address of a stack walk is a return address, the innermost included (leakproof's allocator
+/// capture drops its own frames, so its innermost address is the return into the allocating
+/// code); only a sampled program counter is exact, which a snapshot declares with
+/// [`Snapshot::innermost_exact`](crate::Snapshot::innermost_exact).
+/// [`Snapshot::symbolize`](crate::Snapshot::symbolize) applies this rule; [`Symbolizer::resolve`]
+/// takes it as an argument.
 #[derive(Debug, Default)]
 pub struct Symbolizer {
     cache: HashMap<(u64, bool), Vec<Frame>>,
@@ -40,11 +44,11 @@ impl Symbolizer {
         })
     }
 
-    /// Resolves a whole captured stack (innermost first) into frames, innermost first.
+    /// Resolves a whole stack of return addresses (innermost first) into frames, innermost first.
     pub fn resolve_stack(&mut self, ips: &[u64]) -> Vec<Frame> {
         let mut out = Vec::with_capacity(ips.len());
-        for (i, &ip) in ips.iter().enumerate() {
-            out.extend(self.resolve(ip, i != 0).iter().cloned());
+        for &ip in ips {
+            out.extend(self.resolve(ip, true).iter().cloned());
         }
         out
     }

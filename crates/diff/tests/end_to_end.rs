@@ -41,13 +41,17 @@ fn names_the_leaking_line_through_a_saved_snapshot() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let old_path = dir.path().join("old.json");
-    Snapshot::from_ips(live.clone()).save(&old_path).expect("save");
+    Snapshot::from_ips(live.clone())
+        .save(&old_path)
+        .expect("save");
     for _ in 0..90 {
         leaky_step(&mut live);
         stable_step(&mut live, false);
     }
     let new_path = dir.path().join("new.json");
-    Snapshot::from_ips(live.clone()).save(&new_path).expect("save");
+    Snapshot::from_ips(live.clone())
+        .save(&new_path)
+        .expect("save");
 
     // Unsymbolized on disk; symbolized after loading, in the process that captured them.
     let mut old = Snapshot::load(&old_path).expect("load");

@@ -67,6 +67,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
             s.taken_at = taken_at;
             s.iteration = iteration;
             s.symbolized = symbolized;
+            s.innermost_exact = !symbolized;
             // Producers may report more than their sites hold.
             s.total_bytes += untracked;
             s

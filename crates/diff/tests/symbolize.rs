@@ -112,6 +112,27 @@ fn unresolvable_addresses_give_unresolved_frames() {
 }
 
 #[test]
+fn an_exact_innermost_address_is_looked_up_as_it_is() {
+    // A function's first instruction: as a return address it would be looked up one byte
+    // earlier, in whatever precedes the function; declared exact, it names the function.
+    let addr = captured_here as fn() -> (Vec<u64>, u32) as *const () as usize as u64;
+    let mut exact = Snapshot::from_ips([(vec![addr], 1, 1)]);
+    exact.innermost_exact = true;
+    exact.symbolize(&mut Symbolizer::new());
+    let f = exact.sites[0].frames.last().expect("frame");
+    assert!(
+        f.function
+            .as_deref()
+            .is_some_and(|n| n.ends_with("captured_here")),
+        "{f:?}"
+    );
+    let mut ret = Snapshot::from_ips([(vec![addr], 1, 1)]);
+    ret.symbolize(&mut Symbolizer::new());
+    let g = ret.sites[0].frames.last().expect("frame");
+    assert_ne!(g.function, f.function, "looked up at addr - 1: {g:?}");
+}
+
+#[test]
 fn a_function_address_resolves_to_that_function() {
     let addr = captured_here as fn() -> (Vec<u64>, u32) as *const () as usize as u64;
     let mut sym = Symbolizer::new();
@@ -141,7 +162,7 @@ fn cache_resolves_each_address_once_and_is_idempotent() {
             s.frames
                 .iter()
                 .enumerate()
-                .map(|(i, f)| (f.ip.unwrap_or(0), i != 0))
+                .map(|(_, f)| (f.ip.unwrap_or(0), true))
         })
         .collect();
     assert!(lookups as usize <= distinct.len() + 2, "{lookups} lookups");
