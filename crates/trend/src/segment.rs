@@ -126,12 +126,13 @@ fn binary(y: &[f64], sigma: f64) -> Vec<Segment> {
             let nr = (s.b - k) as f64;
             let left = prefix[k] - prefix[s.a];
             let diff = left / nl - (total - left) / nr;
-            let stat = diff.abs() / (1.0 / nl + 1.0 / nr).sqrt();
+            // Squared standardized difference (no square root in the loop).
+            let stat = diff * diff * (nl * nr / (nl + nr));
             if stat > best.0 {
                 best = (stat, k);
             }
         }
-        if best.0 / sigma > threshold(len) {
+        if best.0.sqrt() / sigma > threshold(len) {
             todo.push(Segment { a: s.a, b: best.1 });
             todo.push(Segment { a: best.1, b: s.b });
         } else {
