@@ -38,6 +38,7 @@ def main():
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the Rust server
+        disable_nagle_algorithm = True  # headers and body are separate writes
 
         def do_GET(self):
             if self.path != "/healthz":

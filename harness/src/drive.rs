@@ -278,7 +278,7 @@ impl Drive {
                     failure = Some(exit_failure(&target, iteration, &describe_status(status)));
                     break 'run None;
                 }
-                match probe.sample_tree() {
+                match settled_sample(&mut probe, series.last()) {
                     Ok(sample) => {
                         series.push(&sample);
                         progress(&Progress {
@@ -423,6 +423,36 @@ fn exit_failure(target: &Target, iteration: usize, status: &str) -> String {
     msg
 }
 
+/// Re-reads of a count that rose, and the pause before each.
+const SETTLE: [Duration; 2] = [Duration::from_millis(2), Duration::from_millis(5)];
+
+/// One sample of the tree; when the fd or thread count rose since `previous`, it is read again
+/// after a short pause (twice at most) and the lower counts are kept. A connection the target is
+/// still closing, or a worker thread still exiting, when the driver's request has returned is not
+/// a leak; a leaked descriptor is still there on the re-read. Costs nothing while counts are flat.
+fn settled_sample(
+    probe: &mut TreeProbe,
+    previous: Option<(u64, u64)>,
+) -> Result<TreeSample, ProbeError> {
+    let mut sample = probe.sample_tree()?;
+    let Some((fds, threads)) = previous else {
+        return Ok(sample);
+    };
+    for pause in SETTLE {
+        if sample.fds <= fds && sample.threads <= threads {
+            break;
+        }
+        std::thread::sleep(pause);
+        let again = probe.sample_tree()?;
+        sample = TreeSample {
+            fds: sample.fds.min(again.fds),
+            threads: sample.threads.min(again.threads),
+            ..again
+        };
+    }
+    Ok(sample)
+}
+
 /// The three series of a drive.
 #[derive(Default)]
 struct Series {
@@ -436,6 +466,11 @@ impl Series {
         self.rss.push(s.rss_bytes as f64);
         self.fds.push(s.fds as f64);
         self.threads.push(s.threads as f64);
+    }
+
+    /// The last (fds, threads) counts.
+    fn last(&self) -> Option<(u64, u64)> {
+        Some((*self.fds.last()? as u64, *self.threads.last()? as u64))
     }
 
     /// RSS, then (when tracked) fds and threads.
