@@ -473,3 +473,182 @@ fn labelled_chart(r: &ResourceReport, width: usize, height: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leakproof_diff::Frame;
+    use leakproof_trend::{Plateau, TrendTest};
+
+    fn analysis(verdict: Verdict, slope: f64, ci: (f64, f64), warmup_end: usize, n: usize) -> Analysis {
+        Analysis {
+            verdict,
+            slope,
+            slope_ci: ci,
+            confidence: 0.95,
+            warmup_end,
+            plateau: (verdict == Verdict::Stable).then_some(Plateau {
+                start: warmup_end,
+                level: 4.0,
+            }),
+            trend: TrendTest {
+                statistic: 0.0,
+                p_value: 0.5,
+            },
+            total_growth: slope * n as f64,
+            samples: n,
+            more_samples: None,
+            floor: 8.0,
+            cycles: None,
+            reason: match verdict {
+                Verdict::Leaking => format!("grew {slope} units/sample over {n} samples"),
+                _ => "flat".to_owned(),
+            },
+        }
+    }
+
+    /// A leaking heap (64 B/iteration after a 10-iteration warm-up) and fds, stable threads, one site.
+    pub(crate) fn leaking_report() -> Report {
+        let n = 40;
+        let heap: Vec<f64> = (0..n)
+            .map(|i| 1000.0 + if i < 10 { i as f64 * 200.0 } else { 2000.0 + (i - 10) as f64 * 64.0 })
+            .collect();
+        let fds: Vec<f64> = (0..n).map(|i| 5.0 + (i / 4) as f64).collect();
+        let threads = vec![2.0; n];
+        let resources = vec![
+            ResourceReport {
+                resource: Resource::Heap,
+                source: "live heap bytes (TrackingAlloc)".into(),
+                samples: heap,
+                analysis: analysis(Verdict::Leaking, 64.0, (63.5, 64.5), 10, n),
+                detail: None,
+            },
+            ResourceReport {
+                resource: Resource::Fds,
+                source: "open file descriptors".into(),
+                samples: fds,
+                analysis: analysis(Verdict::Leaking, 0.25, (0.25, 0.25), 0, n),
+                detail: Some(
+                    "new file descriptors over 40 more iterations: 10 opened and still open\n  \
+                     10 regular files or directories, e.g. /tmp/a, /tmp/b"
+                        .into(),
+                ),
+            },
+            ResourceReport {
+                resource: Resource::Threads,
+                source: "live threads".into(),
+                samples: threads,
+                analysis: analysis(Verdict::Stable, 0.0, (0.0, 0.0), 0, n),
+                detail: None,
+            },
+        ];
+        let mut report = Report::from_resources("tests::cache_grows", resources, 0.25);
+        report.sites = vec![StatDiff {
+            key: "src/cache.rs:42".into(),
+            size: 2560,
+            size_diff: 2560,
+            count: 40,
+            count_diff: 40,
+            traceback: vec![
+                Frame::at("alloc::alloc::alloc", "library/alloc/src/alloc.rs", 94),
+                Frame::at("alloc::vec::Vec::push", "library/alloc/src/vec/mod.rs", 2000),
+                Frame::at("myapp::cache::Cache::insert", "src/cache.rs", 42),
+                Frame::at("myapp::handle", "src/lib.rs", 17),
+                Frame::at("run_once<F>", "harness/src/runner.rs", 404),
+                Frame::at("main", "src/main.rs", 3),
+            ],
+            user_frame: Some(2),
+        }];
+        report.notes = vec!["allocation sites: growth over 40 more iterations with capture on".into()];
+        report
+    }
+
+    #[test]
+    fn overall_verdict_is_the_worst() {
+        assert_eq!(worst(Verdict::Stable, Verdict::Inconclusive), Verdict::Inconclusive);
+        assert_eq!(worst(Verdict::Leaking, Verdict::Inconclusive), Verdict::Leaking);
+        assert_eq!(worst(Verdict::Stable, Verdict::Stable), Verdict::Stable);
+        let r = leaking_report();
+        assert_eq!(r.verdict, Verdict::Leaking);
+        assert_eq!(r.slope, 64.0);
+        assert_eq!(r.iterations, 40);
+        assert_eq!(r.warmup, 10);
+        assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn exit_codes() {
+        let mut r = leaking_report();
+        r.verdict = Verdict::Inconclusive;
+        assert_eq!(r.exit_code(), 3);
+        r.verdict = Verdict::Stable;
+        assert_eq!(r.exit_code(), 0);
+        r.failure = Some("panicked".into());
+        assert_eq!(r.exit_code(), 4);
+        assert!(!r.passed());
+    }
+
+    #[test]
+    fn json_round_trips_with_lowercase_names() {
+        let r = leaking_report();
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""verdict":"leaking""#), "{json}");
+        assert!(json.contains(r#""resource":"fds""#), "{json}");
+        assert!(json.contains(r#""slope_ci":[63.5,64.5]"#), "{json}");
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn render_text_leaking() {
+        insta::assert_snapshot!(leaking_report().render_text());
+    }
+
+    #[test]
+    fn render_text_failed_workload() {
+        let mut r = Report::failed("tests::parse", "panicked in iteration 3: bad input");
+        r.notes.push("fds not tracked".into());
+        insta::assert_snapshot!(r.render_text());
+    }
+
+    #[test]
+    fn render_text_inconclusive_says_how_to_decide() {
+        let mut r = leaking_report();
+        r.resources.truncate(1);
+        r.resources[0].analysis.verdict = Verdict::Inconclusive;
+        r.resources[0].analysis.reason = "still climbing toward what may be a plateau".into();
+        let r = Report::from_resources("tests::warming", r.resources, 1.5);
+        let text = r.render_text();
+        assert!(text.contains("INCONCLUSIVE (heap)"), "{text}");
+        assert!(text.contains("LEAKPROOF_ITERATIONS"), "{text}");
+    }
+
+    #[test]
+    fn render_svg_leaking() {
+        insta::assert_snapshot!(leaking_report().render_svg());
+    }
+
+    #[test]
+    fn svg_is_well_formed_enough() {
+        let svg = leaking_report().render_svg();
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        assert_eq!(svg.matches("fitted slope").count(), 3);
+        assert!(svg.contains("warm-up: 10 iterations"));
+    }
+
+    #[test]
+    fn artifacts_are_written_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = leaking_report();
+        r.write_artifacts(&dir.path().join("new"), "tests__cache_grows").unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("new"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut names = names;
+        names.sort();
+        assert_eq!(names, ["tests__cache_grows.json", "tests__cache_grows.svg"]);
+    }
+}
