@@ -18,6 +18,7 @@ struct Row {
     leaking: usize,
     inconclusive: usize,
     violations: Vec<String>,
+    false_alarms: Vec<String>,
 }
 
 fn run() -> (Vec<Row>, usize) {
@@ -33,6 +34,7 @@ fn run() -> (Vec<Row>, usize) {
             leaking: 0,
             inconclusive: 0,
             violations: Vec::new(),
+            false_alarms: Vec::new(),
         })
         .collect();
     for case in &cases {
@@ -47,6 +49,14 @@ fn run() -> (Vec<Row>, usize) {
             Verdict::Stable => row.stable += 1,
             Verdict::Leaking => row.leaking += 1,
             Verdict::Inconclusive => row.inconclusive += 1,
+        }
+        if case.expect == Expect::Stable && a.verdict == Verdict::Leaking {
+            row.false_alarms.push(format!(
+                "{}:{i} ({} samples): {}",
+                case.class,
+                case.series.len(),
+                a.reason
+            ));
         }
         if violates(case, a.verdict) || slope_wrong(case, &a) {
             row.violations.push(format!(
@@ -142,6 +152,9 @@ fn confusion_table() {
     for r in &rows {
         for v in &r.violations {
             println!("violation {}: {v}", r.class);
+        }
+        for v in &r.false_alarms {
+            println!("stable called leaking: {v}");
         }
     }
 }
