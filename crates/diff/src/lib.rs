@@ -48,7 +48,8 @@
 //! new.symbolize(&mut symbolizer);
 //!
 //! // `capture` plays the allocator here: like the allocator, it is not user code.
-//! let attribution = Attribution::default().skip_function("*::capture");
+//! // (`*capture`, not `*::capture`: release line tables carry unqualified names.)
+//! let attribution = Attribution::default().skip_function("*capture");
 //! let diffs = compare_with(&old, &new, GroupBy::Line, false, &attribution);
 //! println!("{}", render_table(&diffs, 10));
 //! // With line tables: `src/lib.rs:21: size=98.6 KiB (+97.7 KiB), count=101 (+100), average=1000 B`

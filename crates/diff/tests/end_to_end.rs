@@ -21,7 +21,9 @@ fn record(live: &mut Live, bytes: u64) {
 fn leaky_step(live: &mut Live) -> u32 {
     let line = line!() + 1;
     record(live, 256);
-    line
+    // Work after the call, so that release builds do not turn it into a tail jump (which would
+    // drop this frame from the stack).
+    std::hint::black_box(line)
 }
 
 #[inline(never)]
@@ -61,7 +63,8 @@ fn names_the_leaking_line_through_a_saved_snapshot() {
     old.symbolize(&mut sym);
     new.symbolize(&mut sym);
 
-    let attribution = Attribution::default().skip_function("*::record");
+    // `*record`, not `*::record`: under `debug = "line-tables-only"` (release) names are bare.
+    let attribution = Attribution::default().skip_function("*record");
     let diffs = compare_with(&old, &new, GroupBy::Line, false, &attribution);
     let top = &diffs[0];
     assert!(
