@@ -158,6 +158,21 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_patterns_are_errors_or_filters_never_panics(p in ".{0,24}", s in snapshot()) {
+        for f in [Filter::include_file(&p), Filter::exclude_function(&p)] {
+            match f {
+                Ok(f) => {
+                    let kept = s.filter(&[f.all_frames(true)]);
+                    prop_assert!(kept.total_bytes <= s.total_bytes);
+                }
+                Err(e) => prop_assert!(e.to_string().starts_with("invalid filter pattern")),
+            }
+        }
+        let a = leakproof_diff::Attribution::default().skip_function(&p).skip_path(&p);
+        let _ = leakproof_diff::compare_with(&s, &s, GroupBy::Line, false, &a);
+    }
+
+    #[test]
     fn smaps_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = smaps::parse(&String::from_utf8_lossy(&bytes));
     }
