@@ -79,8 +79,9 @@ impl Slot {
 
 static TABLE: [Slot; SLOTS + 1] = [const { Slot::new() }; SLOTS + 1];
 static CLAIMED: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
-/// Where the next claim starts scanning (spreads claims, keeps scans short).
-static NEXT_HINT: AtomicUsize = AtomicUsize::new(0);
+/// One past the highest slot index ever claimed: readers sum only `TABLE[..HIGH_WATER]` and the
+/// overflow slot. Claims take the lowest free slot, so this stays near the peak thread count.
+static HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
 /// Shared live-bytes estimate (sum of published slot values plus the overflow slot).
 static PUBLISHED_LIVE: AtomicI64 = AtomicI64::new(0);
 static PEAK: AtomicU64 = AtomicU64::new(0);
@@ -150,7 +151,13 @@ pub fn is_tracking() -> bool {
 /// microsecond). Exact whenever no other thread is in the middle of an allocation or free.
 pub fn heap_stats() -> HeapStats {
     let (mut ab, mut ak, mut fb, mut fk) = (0u64, 0u64, 0u64, 0u64);
-    for s in &TABLE {
+    // A slot is counted from its first claim on: HIGH_WATER is raised (SeqCst) before the claiming
+    // thread writes to the slot.
+    let high = HIGH_WATER.load(SeqCst).min(SLOTS);
+    for s in TABLE[..high]
+        .iter()
+        .chain(core::iter::once(&TABLE[OVERFLOW]))
+    {
         ab = ab.wrapping_add(s.alloc_bytes.load(Relaxed));
         ak = ak.wrapping_add(s.alloc_blocks.load(Relaxed));
         fb = fb.wrapping_add(s.free_bytes.load(Relaxed));
@@ -206,11 +213,9 @@ fn claim_slow(current: usize) -> usize {
     }
     TRACKING.store(true, Relaxed);
     MY_SLOT.with(|s| s.set(CLAIMING));
-    let start = NEXT_HINT.fetch_add(1, Relaxed);
-    for k in 0..SLOTS {
-        let i = (start + k) % SLOTS;
-        if !CLAIMED[i].load(Relaxed)
-            && CLAIMED[i]
+    for (i, claimed) in CLAIMED.iter().enumerate() {
+        if !claimed.load(Relaxed)
+            && claimed
                 .compare_exchange(false, true, Acquire, Relaxed)
                 .is_ok()
         {
@@ -219,6 +224,7 @@ fn claim_slow(current: usize) -> usize {
             if !release_on_exit(i) {
                 // Without a release hook the slot stays claimed for good, which is still correct.
             }
+            HIGH_WATER.fetch_max(i + 1, SeqCst);
             MY_SLOT.with(|s| s.set(i));
             return i;
         }

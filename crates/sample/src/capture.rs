@@ -9,8 +9,8 @@
 //! - Off: one relaxed load per allocation and one per free.
 //! - On: the stack is unwound with the platform unwinder without any global lock
 //!   (`backtrace::trace_unsynchronized`); stacks are interned in a hash table keyed by their
-//!   addresses ([`STACK_SHARDS`] shards, each with its own lock); each live block's stack id sits in a
-//!   side table keyed by the block's address ([`BLOCK_SHARDS`] shards), so a free is O(1).
+//!   addresses (16 shards, each with its own lock); each live block's stack id sits in a
+//!   side table keyed by the block's address (64 shards), so a free is O(1).
 //! - The tables take their memory from the system allocator directly, never from the global
 //!   allocator, so they cannot re-enter `TrackingAlloc`; a thread-local guard keeps anything the
 //!   unwinder might allocate from being captured recursively.

@@ -1,0 +1,51 @@
+//! Cost of one probe sample, robust to a busy machine: the minimum over many batches of the mean
+//! time per sample in a batch (the least-disturbed batch approximates an idle machine).
+//!
+//! `cargo run --release -p leakproof-sample --example probe_cost`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use leakproof_sample::{heap_stats, FdProbe, Probe, RssProbe, ThreadProbe, TrackingAlloc};
+
+#[global_allocator]
+static GLOBAL: TrackingAlloc = TrackingAlloc::system();
+
+fn min_per_call(name: &str, batch: u32, mut f: impl FnMut()) {
+    let mut best = f64::INFINITY;
+    for _ in 0..300 {
+        let t = Instant::now();
+        for _ in 0..batch {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / f64::from(batch));
+    }
+    println!("{name:<28} {:>8.3} us", best * 1e6);
+}
+
+fn main() {
+    let mut rss = RssProbe::this_process().expect("rss probe");
+    let mut fds = FdProbe::this_process().expect("fd probe");
+    let mut threads = ThreadProbe::this_process().expect("thread probe");
+    min_per_call("heap_stats", 1000, || {
+        black_box(heap_stats());
+    });
+    min_per_call("rss (statm, pread)", 200, || {
+        black_box(rss.sample().expect("rss"));
+    });
+    min_per_call("rss (open + read statm)", 200, || {
+        black_box(std::fs::read("/proc/self/statm").expect("statm"));
+    });
+    min_per_call("fd count (getdents64)", 100, || {
+        black_box(fds.sample().expect("fds"));
+    });
+    min_per_call("thread count (stat, pread)", 200, || {
+        black_box(threads.sample().expect("threads"));
+    });
+    min_per_call("list_fds (readlink each)", 20, || {
+        black_box(leakproof_sample::list_fds(None).expect("list"));
+    });
+    min_per_call("memory_detail (smaps_rollup)", 20, || {
+        black_box(leakproof_sample::memory_detail(None).expect("smaps_rollup"));
+    });
+}
