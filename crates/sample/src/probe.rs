@@ -300,32 +300,50 @@ pub fn memory_detail(pid: Option<u32>) -> Result<MemoryDetail, ProbeError> {
     Ok(d)
 }
 
-/// Bytes charged to the cgroup (v2) of a process (`None` = this process): `memory.current`.
-/// `Ok(None)` when the process is not in a cgroup v2 hierarchy with the memory controller.
-pub fn cgroup_memory_current(pid: Option<u32>) -> Result<Option<u64>, ProbeError> {
-    let pid = pid.unwrap_or_else(this_pid);
+/// The memory-usage file of the cgroup of `pid`: cgroup v2 `memory.current` (also under a hybrid
+/// `unified` mount), else cgroup v1 `memory.usage_in_bytes`. `None` when neither exists.
+fn cgroup_memory_file(pid: u32) -> Result<Option<std::path::PathBuf>, ProbeError> {
     unsupported_if_no_proc()?;
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .map_err(|e| ProbeError::from_proc(e, pid))?;
-    let Some(path) = cg.lines().find_map(|l| l.strip_prefix("0::")) else {
+    let mut candidates = Vec::new();
+    for line in cg.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let path = path.trim_end();
+        if id == "0" && controllers.is_empty() {
+            candidates.insert(0, format!("/sys/fs/cgroup{path}/memory.current"));
+            candidates.insert(1, format!("/sys/fs/cgroup/unified{path}/memory.current"));
+        } else if controllers.split(',').any(|c| c == "memory") {
+            candidates.push(format!("/sys/fs/cgroup/memory{path}/memory.usage_in_bytes"));
+        }
+    }
+    Ok(candidates
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file()))
+}
+
+/// Bytes charged to the memory cgroup of a process (`None` = this process): cgroup v2
+/// `memory.current`, or cgroup v1 `memory.usage_in_bytes`. `Ok(None)` when the process is in no
+/// memory cgroup this process can see.
+pub fn cgroup_memory_current(pid: Option<u32>) -> Result<Option<u64>, ProbeError> {
+    let pid = pid.unwrap_or_else(this_pid);
+    let Some(file) = cgroup_memory_file(pid)? else {
         return Ok(None);
     };
-    let file = format!("/sys/fs/cgroup{}/memory.current", path.trim_end());
     match std::fs::read_to_string(&file) {
         Ok(s) => Ok(parse_u64(s.trim().as_bytes())),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
-            ) =>
-        {
-            Ok(None)
-        }
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(None),
         Err(e) => Err(ProbeError::Io(e)),
     }
 }
 
-/// Bytes of a cgroup v2 `memory.current` as a probe (kept open, re-read with `pread`).
+/// Bytes charged to a memory cgroup as a probe (file kept open, re-read with `pread`); see
+/// [`cgroup_memory_current`] for which file.
 #[derive(Debug)]
 pub struct CgroupProbe {
     file: File,
@@ -333,20 +351,13 @@ pub struct CgroupProbe {
 }
 
 impl CgroupProbe {
-    /// The cgroup of `pid` (`None` = this process); `Unsupported` if it has no cgroup v2 memory file.
+    /// The cgroup of `pid` (`None` = this process); `Unsupported` if it has no memory cgroup file.
     pub fn new(pid: Option<u32>) -> Result<Self, ProbeError> {
         let pid = pid.unwrap_or_else(this_pid);
-        unsupported_if_no_proc()?;
-        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-            .map_err(|e| ProbeError::from_proc(e, pid))?;
-        let path = cg
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .ok_or_else(|| ProbeError::Unsupported("not in a cgroup v2 hierarchy".into()))?;
-        let file = File::open(format!("/sys/fs/cgroup{}/memory.current", path.trim_end()))
-            .map_err(|e| {
-                ProbeError::Unsupported(format!("cgroup memory.current unavailable: {e}"))
-            })?;
+        let path = cgroup_memory_file(pid)?
+            .ok_or_else(|| ProbeError::Unsupported("no memory cgroup file found".into()))?;
+        let file = File::open(&path)
+            .map_err(|e| ProbeError::Unsupported(format!("{} unreadable: {e}", path.display())))?;
         Ok(CgroupProbe { file, pid })
     }
 }

@@ -326,3 +326,59 @@ fn bad_pids_are_errors_not_panics() {
         Err(ProbeError::Gone { .. })
     ));
 }
+
+#[test]
+fn cgroup_memory_is_consistent_where_present() {
+    let _g = serial();
+    match leakproof_sample::cgroup_memory_current(None).expect("cgroup lookup") {
+        Some(bytes) => {
+            assert!(bytes > 0);
+            let mut p = leakproof_sample::CgroupProbe::new(None).expect("cgroup probe");
+            let s = p.sample().expect("sample");
+            assert_eq!(s.unit, Unit::Bytes);
+            assert!(s.value > 0.0);
+        }
+        None => assert!(matches!(
+            leakproof_sample::CgroupProbe::new(None),
+            Err(ProbeError::Unsupported(_))
+        )),
+    }
+}
+
+#[test]
+fn permission_denied_is_typed() {
+    let _g = serial();
+    // PID 1's fd directory is readable only by its owner (root) and by root; as root, drop to
+    // `nobody` in a forked child first.
+    // SAFETY: fork; the child only calls setgid/setuid, the probes and _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        // SAFETY: plain system calls in the child.
+        let code = unsafe {
+            if libc::geteuid() == 0 && (libc::setgid(65534) != 0 || libc::setuid(65534) != 0) {
+                libc::_exit(10);
+            }
+            let fd = matches!(
+                FdProbe::pid(1),
+                Err(ProbeError::PermissionDenied { pid: 1 })
+            );
+            let list = matches!(
+                list_fds(Some(1)),
+                Err(ProbeError::PermissionDenied { pid: 1 })
+            );
+            i32::from(!fd) + 2 * i32::from(!list)
+        };
+        // SAFETY: ends the child.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(libc::WIFEXITED(status));
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "1: FdProbe, 2: list_fds, 3: both not PermissionDenied"
+    );
+}
