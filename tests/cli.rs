@@ -309,6 +309,7 @@ fn drive_a_bounded_server_is_stable_exit_0() {
     let pid_file = temp_path("bounded.pid");
     let target = server_cmd(port, "--cache 16", &pid_file);
     let url = format!("http://127.0.0.1:{port}/item");
+    let report_dir = temp_path("bounded-report");
     let out = leakproof(&[
         "drive",
         "--target",
@@ -319,9 +320,18 @@ fn drive_a_bounded_server_is_stable_exit_0() {
         "150",
         "--max-iterations",
         "300",
+        "--report",
+        report_dir.to_str().expect("utf-8"),
     ]);
     assert_code(&out, 0);
     assert_group_gone(&pid_file);
+    let files: Vec<String> = std::fs::read_dir(&report_dir)
+        .expect("report dir written")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with(".json")), "{files:?}");
+    assert!(files.iter().any(|f| f.ends_with(".svg")), "{files:?}");
 }
 
 #[test]
@@ -620,6 +630,56 @@ fn watch_a_process_that_exits_at_once_is_exit_4() {
     assert_code(&out, 4);
     assert_one_error_line(&out);
     assert!(stderr(&out).contains("too few"), "{}", stderr(&out));
+}
+
+#[test]
+fn watch_a_process_that_ends_after_enough_samples_is_judged() {
+    let out = leakproof(&[
+        "watch",
+        "--interval",
+        "10ms",
+        "--duration",
+        "30s",
+        "--json",
+        "--",
+        "sleep",
+        "0.6",
+    ]);
+    assert_code(&out, 0);
+    let v = json(&out);
+    assert!(
+        v["exited"]
+            .as_str()
+            .is_some_and(|e| e.contains("exit status 0")),
+        "{v}"
+    );
+    assert!(stderr(&out).contains("judging the"), "{}", stderr(&out));
+}
+
+#[test]
+fn watch_a_running_pid_and_leave_it_running() {
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawn sleep");
+    let pid = child.id().to_string();
+    let out = leakproof(&[
+        "watch",
+        "--pid",
+        &pid,
+        "--interval",
+        "10ms",
+        "--duration",
+        "500ms",
+    ]);
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("verdict: stable"), "{}", stdout(&out));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "watch --pid must not stop the process"
+    );
+    child.kill().expect("kill");
+    child.wait().expect("wait");
 }
 
 #[test]
