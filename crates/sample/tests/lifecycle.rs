@@ -1,6 +1,6 @@
 //! Edge cases of the allocator's life: allocation before `main`, threads that exit with counts
 //! pending, more threads than counter slots, cross-thread frees, allocation in thread-local
-//! destructors, and `fork` (also while another thread is capturing).
+//! destructors, and `fork` (`fork` during capture on another thread: tests/fork_capture.rs).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
@@ -37,7 +37,6 @@ fn lifecycle() {
     more_threads_than_slots_and_slot_reuse();
     allocation_in_thread_local_destructors();
     fork_child_counts_and_captures();
-    fork_while_another_thread_captures();
 }
 
 fn before_main_allocation_was_counted() {
@@ -221,32 +220,4 @@ fn fork_child_counts_and_captures() {
         0
     });
     assert_eq!(code, 0, "child check {code} failed");
-}
-
-fn fork_while_another_thread_captures() {
-    capture::clear();
-    let guard = capture::start();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s = stop.clone();
-    let busy = std::thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            let v: Vec<Vec<u8>> = (0..64).map(|i| vec![0u8; i * 8 + 1]).collect();
-            std::hint::black_box(v);
-        }
-    });
-    for _ in 0..20 {
-        let code = in_child(|| {
-            // The other thread does not exist here; if it held a table lock at fork time this
-            // would hang.
-            let v = std::hint::black_box(vec![0u8; 100]);
-            let snap = capture::snapshot();
-            drop(v);
-            i32::from(snap.total_blocks == 0)
-        });
-        assert_eq!(code, 0);
-    }
-    stop.store(true, Ordering::Relaxed);
-    busy.join().expect("busy thread");
-    drop(guard);
-    capture::clear();
 }
