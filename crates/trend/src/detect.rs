@@ -216,9 +216,25 @@ struct Fit {
     sen: SenFit,
 }
 
+/// Mann–Kendall runs on at most this many points: longer series are thinned systematically (every k-th
+/// point). The test stays valid (it is the test of the thinned series) and loses power only where the
+/// effect is tiny compared with the noise; the variance Sen's interval needs is scaled back by
+/// (m / m')³, the order of Var S in m (tie groups shrink by the same factor).
+pub(crate) const MK_MAX_POINTS: usize = 8192;
+
 fn fit(t: &[f64], y: &[f64], confidence: f64) -> Fit {
-    let mk = mann_kendall(y);
-    let sen = theil_sen(t, y, confidence, mk.var_s);
+    let m = y.len();
+    let (mk, var_full) = if m > MK_MAX_POINTS {
+        let k = m.div_ceil(MK_MAX_POINTS);
+        let thin: Vec<f64> = y.iter().step_by(k).copied().collect();
+        let mk = mann_kendall(&thin);
+        let ratio = m as f64 / thin.len() as f64;
+        (mk, mk.var_s * ratio * ratio * ratio)
+    } else {
+        let mk = mann_kendall(y);
+        (mk, mk.var_s)
+    };
+    let sen = theil_sen(t, y, confidence, var_full);
     Fit { mk, sen }
 }
 
@@ -278,7 +294,7 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let growth = p - clock;
     let plat_t = &pts.t[last.a..];
     let plat_y = &pts.y[last.a..];
-    let plat_level = median(plat_y);
+    let plat_level = level_of(plat_y);
     let plat_floor = floor_at(cfg, plat_level);
     // The plateau's own fit is only needed when it is long enough to count.
     let plat_fit = (flat_len >= cfg.min_plateau && plat_y.len() >= 2)
@@ -346,7 +362,7 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let post = fit(&pts.t[w..], &pts.y[w..], cfg.confidence);
     let warm = pts.start[w];
     let post_samples = n - warm;
-    let level = median(&pts.y[w..]);
+    let level = level_of(&pts.y[w..]);
     let floor = floor_at(cfg, level);
     let alpha = 1.0 - cfg.confidence;
     let s = post.sen;
@@ -473,6 +489,17 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
         cycles: None,
         reason,
     }
+}
+
+/// Median level, of at most 4,097 evenly spaced points (the level only scales the relative floor and is
+/// reported; an exact median of a million points would cost more than it is worth).
+fn level_of(y: &[f64]) -> f64 {
+    let step = y.len().div_ceil(4097).max(1);
+    if step == 1 {
+        return median(y);
+    }
+    let sample: Vec<f64> = y.iter().step_by(step).copied().collect();
+    median(&sample)
 }
 
 fn total_growth(y: &[f64]) -> f64 {
