@@ -363,3 +363,26 @@ fn fixed_warmup_skips_samples() {
     assert_eq!(a.verdict, Verdict::Inconclusive);
     assert_eq!(a.more_samples, Some(10));
 }
+
+#[test]
+fn long_series_use_the_sampled_paths_correctly() {
+    // 20,000 samples: Theil–Sen on sampled pairs, Mann–Kendall on thinned points.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut jitter = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 1025) as f64 - 512.0
+    };
+    let leak: Vec<f64> = (0..20_000)
+        .map(|t| 1e7 + 3.0 * t as f64 + jitter())
+        .collect();
+    let a = analyze(&leak, &Config::heap()).unwrap();
+    assert_eq!(a.verdict, Verdict::Leaking, "{}", a.reason);
+    assert!(a.slope_ci.0 <= 3.0 && 3.0 <= a.slope_ci.1, "{}", a.reason);
+    assert!((a.slope - 3.0).abs() < 0.03, "{}", a.reason);
+    let flat: Vec<f64> = (0..20_000).map(|_| 1e7 + jitter()).collect();
+    let a = analyze(&flat, &Config::heap()).unwrap();
+    assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+    assert!(a.slope_ci.0 <= 0.0 && 0.0 <= a.slope_ci.1, "{}", a.reason);
+}
