@@ -68,6 +68,7 @@ mod model;
 mod render;
 pub mod smaps;
 mod symbolize;
+mod symtab;
 
 pub use attribution::{display_path, user_frame, Attribution};
 pub use compare::{compare, compare_with, growing, sort_diffs, top, GroupBy, StatDiff};

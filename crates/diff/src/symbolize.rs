@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::OnceLock;
 
+use crate::symtab::{names_agree, SymbolTables};
 use crate::Frame;
 
 /// Resolves instruction addresses of *this* process into [`Frame`]s, once per distinct address.
@@ -10,7 +12,10 @@ use crate::Frame;
 /// Built on [`backtrace::resolve`], which reads the DWARF line tables of every loaded object
 /// (through `gimli`/`addr2line`), including inlined-call information, and demangles names.
 /// Works with full debug info and with `debug = "line-tables-only"` / `debug = 1`; without any
-/// debug info it still gives function names from the symbol table.
+/// debug info it still gives function names from the symbol table. Line-tables-only DWARF names
+/// functions without their path (`insert`); for the outermost frame of an address the full path
+/// is then taken from the ELF symbol table (read once per process, Linux), while inlined frames
+/// keep the short name.
 ///
 /// Return addresses: the frames of a stack walk hold the address *after* each call. Such an
 /// address is looked up one byte earlier, inside the call instruction, so the line is the call's
@@ -26,6 +31,9 @@ pub struct Symbolizer {
     cache: HashMap<(u64, bool), Vec<Frame>>,
     lookups: u64,
 }
+
+/// Loaded once per process, on the first unqualified Rust name (line-tables-only debug info).
+static SYMTAB: OnceLock<SymbolTables> = OnceLock::new();
 
 impl Symbolizer {
     /// A symbolizer with an empty cache.
@@ -94,9 +102,25 @@ fn lookup(ip: u64, return_address: bool) -> Vec<Frame> {
         });
     });
     frames.retain(Frame::is_resolved);
-    match frames.last_mut() {
-        Some(outer) => outer.inlined = false,
-        None => return unresolved(),
+    let Some(outer) = frames.last_mut() else {
+        return unresolved();
+    };
+    outer.inlined = false;
+    // Line-tables-only debug info names functions without their path; the symbol table has the
+    // full name of the outermost (not inlined) function. Inlined frames keep the short name.
+    let bare_rust = outer
+        .function
+        .as_deref()
+        .is_some_and(|f| !f.split('<').next().unwrap_or(f).contains("::"))
+        && outer.file.as_deref().is_some_and(|f| f.ends_with(".rs"));
+    if bare_rust {
+        let tables = SYMTAB.get_or_init(SymbolTables::load);
+        // The address backtrace looked up (it subtracts one).
+        if let Some(q) = tables.name(addr as u64 - 1) {
+            if outer.function.as_deref().is_some_and(|b| names_agree(q, b)) {
+                outer.function = Some(q.to_owned());
+            }
+        }
     }
     frames
 }

@@ -133,6 +133,20 @@ fn an_exact_innermost_address_is_looked_up_as_it_is() {
 }
 
 #[test]
+fn a_function_that_was_not_inlined_has_its_full_path() {
+    // Debug builds get the path from DWARF; release builds (`line-tables-only`, whose DWARF has
+    // bare names) from the symbol table.
+    let addr = captured_here as fn() -> (Vec<u64>, u32) as *const () as usize as u64;
+    let frames = Symbolizer::new().resolve(addr, false).to_vec();
+    let outer = frames.last().expect("frame");
+    assert_eq!(
+        outer.function.as_deref(),
+        Some("symbolize::captured_here"),
+        "{frames:?}"
+    );
+}
+
+#[test]
 fn a_function_address_resolves_to_that_function() {
     let addr = captured_here as fn() -> (Vec<u64>, u32) as *const () as usize as u64;
     let mut sym = Symbolizer::new();
