@@ -88,7 +88,7 @@ fn main() {
     let new = live.snapshot(&mut symbolizer);
 
     // `Live::record` stands in for the allocator: like the allocator, it is not user code.
-    // (`*Live::record` would miss in release builds, whose line tables carry bare names.)
+    // (`*record` rather than `*::record`: in release builds inlined frames have bare names.)
     let attribution = Attribution::default().skip_function("*record");
     let diffs = compare_with(&old, &new, GroupBy::Line, false, &attribution);
     println!("Top growing lines:");

@@ -48,7 +48,7 @@
 //! new.symbolize(&mut symbolizer);
 //!
 //! // `capture` plays the allocator here: like the allocator, it is not user code.
-//! // (`*capture`, not `*::capture`: release line tables carry unqualified names.)
+//! // (`*capture` rather than `*::capture`: in release builds inlined frames have bare names.)
 //! let attribution = Attribution::default().skip_function("*capture");
 //! let diffs = compare_with(&old, &new, GroupBy::Line, false, &attribution);
 //! println!("{}", render_table(&diffs, 10));

@@ -63,7 +63,7 @@ fn names_the_leaking_line_through_a_saved_snapshot() {
     old.symbolize(&mut sym);
     new.symbolize(&mut sym);
 
-    // `*record`, not `*::record`: under `debug = "line-tables-only"` (release) names are bare.
+    // `*record` rather than `*::record`: in release builds inlined frames have bare names.
     let attribution = Attribution::default().skip_function("*record");
     let diffs = compare_with(&old, &new, GroupBy::Line, false, &attribution);
     let top = &diffs[0];
