@@ -253,10 +253,55 @@ fn tail_warmup(pts: &Points, sigma: f64) -> usize {
     let spread = tail.iter().fold(0.0f64, |a, &r| a.max((r - c).abs()));
     let scale = pts.y.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
     let band = 1.5 * spread + 3.0 * sigma + 1e-12 * scale;
-    (0..h)
+    let coarse = (0..h)
         .rev()
         .find(|&k| (resid(k) - c).abs() > band)
-        .map_or(0, |k| k + 1)
+        .map_or(0, |k| k + 1);
+    // A warm-up that approaches the trend slowly stays inside the band while it is still biased: find the
+    // last point whose local median residual (11 points) is off the line by more than 4.5 standard errors
+    // of such a median, and accept it only when that offset has one sign over (90% of) the whole prefix,
+    // as an approach curve has (a staircase's residuals alternate in sign).
+    let mut tail_dev: Vec<f64> = tail.iter().map(|r| (r - c).abs()).collect();
+    let sigma_r = 1.4826 * median_mut_f(&mut tail_dev);
+    if sigma_r <= 0.0 || h < 2 * LOCAL_HALF + 2 {
+        return coarse;
+    }
+    let threshold = 4.5 * sigma_r * 1.2533 / ((2 * LOCAL_HALF + 1) as f64).sqrt();
+    let mut win = [0.0f64; 2 * LOCAL_HALF + 1];
+    let local = |k: usize, win: &mut [f64; 2 * LOCAL_HALF + 1]| -> f64 {
+        let a = k.saturating_sub(LOCAL_HALF);
+        let b = (a + 2 * LOCAL_HALF + 1).min(m);
+        let w = &mut win[..b - a];
+        for (slot, i) in w.iter_mut().zip(a..b) {
+            *slot = resid(i) - c;
+        }
+        let mid = w.len() / 2;
+        *w.select_nth_unstable_by(mid, f64::total_cmp).1
+    };
+    let Some(k) = (coarse..h)
+        .rev()
+        .find(|&k| local(k, &mut win).abs() > threshold)
+    else {
+        return coarse;
+    };
+    let sign = local(k, &mut win).signum();
+    let agree = (0..=k).filter(|&i| (resid(i) - c).signum() == sign).count();
+    if agree * 10 >= (k + 1) * 9 {
+        k + 1
+    } else {
+        coarse
+    }
+}
+
+/// Half-width of the local-median window of the warm-up refinement.
+const LOCAL_HALF: usize = 5;
+
+fn median_mut_f(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        crate::stats::median_mut(v)
+    }
 }
 
 fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Analysis {
@@ -585,6 +630,26 @@ mod tests {
         assert_eq!(fmt_num(-2.5), "-2.5");
         assert_eq!(fmt_pct(0.95), "95%");
         assert_eq!(fmt_pct(0.975), "97.5%");
+    }
+
+    #[test]
+    fn slow_warmup_tail_does_not_bias_the_slope() {
+        // A warm-up that approaches the trend exponentially (time constant 10 samples, 100 kB) under
+        // +-512 units of jitter, then 8 units/sample: the interval must still contain 8.
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let s: Vec<f64> = (0..300)
+            .map(|i| {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let jitter = ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1024.0;
+                (10e6 + 1e5 * (1.0 - (-(i as f64) / 10.0).exp()) + 8.0 * i as f64 + jitter).round()
+            })
+            .collect();
+        let a = analyze(&s, &Config::heap()).unwrap();
+        assert_eq!(a.verdict, Verdict::Leaking, "{}", a.reason);
+        assert!(a.slope_ci.0 <= 8.0 && 8.0 <= a.slope_ci.1, "{}", a.reason);
+        assert!(a.warmup_end >= 45, "{}", a.reason);
     }
 
     #[test]
