@@ -90,7 +90,7 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
     }
 
     if let (Some(before), Ok(after)) = (fds_before, list_fds(None)) {
-        let detail = describe_new_fds(&before, &after, k);
+        let detail = describe_new_fds(&before, &after, LEAD_IN + k);
         if let Some(r) = report
             .resources
             .iter_mut()
@@ -100,7 +100,7 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
         }
     }
     if let (Some(before), Some(after)) = (threads_before, thread_names()) {
-        let detail = describe_new_threads(&before, &after, k);
+        let detail = describe_new_threads(&before, &after, LEAD_IN + k);
         if let Some(r) = report
             .resources
             .iter_mut()
@@ -209,8 +209,9 @@ pub(crate) fn describe_new_fds(before: &[FdInfo], after: &[FdInfo], iterations: 
         );
     }
     out.push_str(
-        "  where they were opened is not recorded; allocation sites growing in the same \
-         iterations (below) often show where the handles are kept",
+        "  where they were opened is not known (descriptors are sampled, the calls that open them \
+         are not traced); if the handles are kept in a growing collection, the allocation sites \
+         show where",
     );
     out
 }
@@ -298,7 +299,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("1 socket, e.g. socket:[9]"), "{text}");
-        assert!(text.contains("not recorded"), "{text}");
+        assert!(text.contains("not known"), "{text}");
     }
 
     #[test]

@@ -378,11 +378,14 @@ fn render_site(out: &mut String, rank: usize, site: &StatDiff) {
     );
     let (start, end) = match site.user_frame {
         Some(u) => {
+            // Outward from the user frame, keep the user's own callers; stop at the first frame
+            // of the harness, the standard library or a dependency (e.g. an async runtime).
+            let attribution = leakproof_diff::Attribution::new();
             let outer = frames
                 .iter()
                 .enumerate()
                 .skip(u + 1)
-                .find(|(_, f)| is_harness_or_runtime(f))
+                .find(|(_, f)| !attribution.is_user(f))
                 .map_or(frames.len(), |(j, _)| j);
             (
                 u.saturating_sub(FRAMES_BEFORE_USER),
@@ -406,18 +409,6 @@ fn render_site(out: &mut String, rank: usize, site: &StatDiff) {
     if end < frames.len() {
         let _ = writeln!(out, "        ... {} outer frames", frames.len() - end);
     }
-}
-
-/// True for the frames that call the workload: the harness, `catch_unwind`, closure shims.
-fn is_harness_or_runtime(frame: &leakproof_diff::Frame) -> bool {
-    let function = frame.function.as_deref().unwrap_or("");
-    let file = frame.file.as_deref().unwrap_or("");
-    function.contains("leakproof_harness")
-        || function.starts_with("run_once")
-        || function.contains("catch_unwind")
-        || file.contains("library/core/src/ops/function.rs")
-        || file.contains("library/core/src/panic/unwind_safe.rs")
-        || file.contains("library/std/src/panic")
 }
 
 /// `file:line` with toolchain and registry prefixes cut and paths under the current directory made
