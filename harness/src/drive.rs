@@ -278,7 +278,16 @@ impl Drive {
                     failure = Some(exit_failure(&target, iteration, &describe_status(status)));
                     break 'run None;
                 }
-                match settled_sample(&mut probe, series.last()) {
+                // A sample of a process that exited meanwhile (reaped by the time the sample is in,
+                // or a zombie: no memory and no descriptors) is not a sample of the target at work.
+                let sampled = settled_sample(&mut probe, series.last()).and_then(|s| {
+                    if (s.rss_bytes == 0 && s.fds == 0) || target.try_status().is_some() {
+                        Err(ProbeError::Gone { pid })
+                    } else {
+                        Ok(s)
+                    }
+                });
+                match sampled {
                     Ok(sample) => {
                         series.push(&sample);
                         progress(&Progress {

@@ -68,6 +68,12 @@ impl Series {
         self.fds.push(s.fds as f64);
         self.threads.push(s.threads as f64);
     }
+
+    fn pop(&mut self) {
+        self.rss.pop();
+        self.fds.pop();
+        self.threads.pop();
+    }
 }
 
 pub(crate) fn run(args: WatchArgs) -> Outcome {
@@ -114,7 +120,17 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
     let start = Instant::now();
     let mut k: u32 = 0;
     loop {
-        match probe.sample_tree() {
+        // A process that exited (reaped by now, or a zombie: no memory and no descriptors) is not
+        // sampled at work.
+        let sampled = probe.sample_tree().and_then(|s| {
+            let reaped = target.as_mut().is_some_and(|t| t.try_status().is_some());
+            if (s.rss_bytes == 0 && s.fds == 0) || reaped {
+                Err(ProbeError::Gone { pid })
+            } else {
+                Ok(s)
+            }
+        });
+        match sampled {
             Ok(s) => {
                 series.push(&s);
                 let at_secs = start.elapsed().as_secs_f64();
@@ -161,6 +177,9 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
                     "process {pid} ended after {:.1} s ({status})",
                     start.elapsed().as_secs_f64()
                 ));
+                // The last sample may have caught the process tearing down (closing its files,
+                // freeing memory on its way out): it is not judged.
+                series.pop();
                 break;
             }
             Err(e) => {
