@@ -12,7 +12,6 @@ use crate::units::{parse_duration, parse_size};
 #[command(
     name = "leakproof",
     version,
-    about,
     after_help = "Exit codes: 0 stable, 1 leaking (or a ceiling crossed), 2 bad usage or input, \
                   3 inconclusive, 4 the workload or target failed.\n\
                   Results go to stdout; progress and errors to stderr."
