@@ -90,6 +90,9 @@ static TRACKING: AtomicBool = AtomicBool::new(false);
 thread_local! {
     /// This thread's slot index (`< SLOTS`), `OVERFLOW`, `UNCLAIMED` or `CLAIMING`. No destructor.
     static MY_SLOT: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    /// This thread's own slot while it owns one (the hot path's only thread-local read). No
+    /// destructor.
+    static MY_OWN: Cell<Option<&'static Slot>> = const { Cell::new(None) };
 }
 
 /// A [`GlobalAlloc`] that delegates to `A` and keeps exact heap counters (see [`heap_stats`]), and can
@@ -195,7 +198,7 @@ fn bump(c: &AtomicU64, v: u64) {
     c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
 }
 
-#[inline(always)]
+#[inline]
 fn slot_index() -> usize {
     let i = MY_SLOT.with(Cell::get);
     if i < SLOTS {
@@ -226,6 +229,7 @@ fn claim_slow(current: usize) -> usize {
             }
             HIGH_WATER.fetch_max(i + 1, SeqCst);
             MY_SLOT.with(|s| s.set(i));
+            MY_OWN.with(|s| s.set(Some(&TABLE[i])));
             return i;
         }
     }
@@ -235,6 +239,7 @@ fn claim_slow(current: usize) -> usize {
 
 /// Returns slot `i` and publishes its pending drift; called at thread exit.
 fn release_slot(i: usize) {
+    MY_OWN.with(|s| s.set(None));
     MY_SLOT.with(|s| s.set(OVERFLOW));
     let s = &TABLE[i];
     let local = s
@@ -304,18 +309,31 @@ fn release_on_exit(_i: usize) -> bool {
 
 #[inline(always)]
 fn count_alloc(size: u64) {
+    match MY_OWN.with(Cell::get) {
+        Some(s) => owned_alloc(s, size),
+        None => count_alloc_slow(size),
+    }
+}
+
+#[inline(always)]
+fn owned_alloc(s: &Slot, size: u64) {
+    let old = s.alloc_bytes.load(Relaxed);
+    let ab = old.wrapping_add(size);
+    s.alloc_bytes.store(ab, Relaxed);
+    bump(&s.alloc_blocks, 1);
+    // Publish whenever this thread's allocated volume crosses a PEAK_GRANULE boundary: no extra
+    // loads on the common path, and the unpublished drift stays below PEAK_GRANULE.
+    if (old ^ ab) >= PEAK_GRANULE {
+        publish(s);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn count_alloc_slow(size: u64) {
     let i = slot_index();
     if i < SLOTS {
-        let s = &TABLE[i];
-        let old = s.alloc_bytes.load(Relaxed);
-        let ab = old.wrapping_add(size);
-        s.alloc_bytes.store(ab, Relaxed);
-        bump(&s.alloc_blocks, 1);
-        // Publish whenever this thread's allocated volume crosses a PEAK_GRANULE boundary: no extra
-        // loads on the common path, and the unpublished drift stays below PEAK_GRANULE.
-        if (old ^ ab) >= PEAK_GRANULE {
-            publish(s);
-        }
+        owned_alloc(&TABLE[i], size);
     } else {
         count_overflow_alloc(size);
     }
@@ -323,16 +341,29 @@ fn count_alloc(size: u64) {
 
 #[inline(always)]
 fn count_free(size: u64) {
+    match MY_OWN.with(Cell::get) {
+        Some(s) => owned_free(s, size),
+        None => count_free_slow(size),
+    }
+}
+
+#[inline(always)]
+fn owned_free(s: &Slot, size: u64) {
+    let old = s.free_bytes.load(Relaxed);
+    let fb = old.wrapping_add(size);
+    s.free_bytes.store(fb, Relaxed);
+    bump(&s.free_blocks, 1);
+    if (old ^ fb) >= PEAK_GRANULE {
+        publish(s);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn count_free_slow(size: u64) {
     let i = slot_index();
     if i < SLOTS {
-        let s = &TABLE[i];
-        let old = s.free_bytes.load(Relaxed);
-        let fb = old.wrapping_add(size);
-        s.free_bytes.store(fb, Relaxed);
-        bump(&s.free_blocks, 1);
-        if (old ^ fb) >= PEAK_GRANULE {
-            publish(s);
-        }
+        owned_free(&TABLE[i], size);
     } else {
         count_overflow_free(size);
     }

@@ -23,7 +23,7 @@
 //! beginning at the allocator entry point (`__rust_alloc` or the like) that called `TrackingAlloc`.
 
 use core::cell::{Cell, UnsafeCell};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,7 +40,8 @@ static CAPTURING: AtomicBool = AtomicBool::new(false);
 static GUARDS: AtomicUsize = AtomicUsize::new(0);
 /// Recorded blocks not yet freed; frees look at the tables only while this is non-zero.
 static TRACKED: AtomicUsize = AtomicUsize::new(0);
-/// Unwinder frames (its own and this module's) to drop from the top of each stack; calibrated once.
+/// Frames to drop from the top of each platform-unwinder stack where `on_alloc`'s address range is
+/// unknown (off x86_64 Linux); calibrated by the first trace (`usize::MAX` = not yet).
 static SKIP: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 thread_local! {
@@ -251,25 +252,67 @@ fn insert_block(addr: usize, b: BlockSite) {
 
 #[inline(never)]
 fn unwind(out: &mut [u64; MAX_FRAMES]) -> usize {
+    let mut buf = [0u64; MAX_FRAMES + 12];
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    if !PLATFORM_UNWINDER.load(Relaxed) {
-        // Frames: the return address into this function, then into `on_alloc`: drop both.
-        let mut buf = [0u64; MAX_FRAMES + 2];
-        let n = crate::unwind::unwind(&mut buf);
-        let n = n.saturating_sub(2);
-        out[..n].copy_from_slice(&buf[2..2 + n]);
-        return n;
-    }
-    platform_unwind(out)
+    let n = if PLATFORM_UNWINDER.load(Relaxed) {
+        platform_unwind(&mut buf)
+    } else {
+        crate::unwind::unwind(&mut buf)
+    };
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    let n = platform_unwind(&mut buf);
+    let skip = frames_to_skip(&buf[..n]);
+    let n = (n - skip).min(MAX_FRAMES);
+    out[..n].copy_from_slice(&buf[skip..skip + n]);
+    n
 }
 
-fn platform_unwind(out: &mut [u64; MAX_FRAMES]) -> usize {
-    let mut skip = SKIP.load(Relaxed);
-    if skip == usize::MAX {
-        skip = calibrate();
-        SKIP.store(skip, Relaxed);
+/// Leading frames that belong to the unwinder and to this module: everything up to and including
+/// the return address into [`on_alloc`], found by address (inlining decisions do not matter).
+fn frames_to_skip(ips: &[u64]) -> usize {
+    let Some((start, end)) = on_alloc_range() else {
+        return SKIP.load(Relaxed).min(ips.len()); // calibrated by `platform_unwind`, or 0
+    };
+    ips.iter()
+        .take(16)
+        .position(|&ip| start < ip && ip <= end)
+        .map_or(0, |i| i + 1)
+}
+
+static ON_ALLOC_START: AtomicU64 = AtomicU64::new(0);
+static ON_ALLOC_END: AtomicU64 = AtomicU64::new(0);
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn on_alloc_range() -> Option<(u64, u64)> {
+    let end = ON_ALLOC_END.load(Acquire);
+    if end == u64::MAX {
+        return None; // looked up before and not found
     }
-    let mut seen = 0usize;
+    if end != 0 {
+        return Some((ON_ALLOC_START.load(Relaxed), end));
+    }
+    match crate::unwind::function_range(on_alloc as *const () as u64) {
+        Some((s, e)) => {
+            ON_ALLOC_START.store(s, Relaxed);
+            ON_ALLOC_END.store(e, Release);
+            Some((s, e))
+        }
+        None => {
+            ON_ALLOC_END.store(u64::MAX, Release);
+            None
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn on_alloc_range() -> Option<(u64, u64)> {
+    let _ = (&ON_ALLOC_START, &ON_ALLOC_END);
+    None
+}
+
+fn platform_unwind(out: &mut [u64]) -> usize {
+    let calibrating = SKIP.load(Relaxed) == usize::MAX;
+    let target = on_alloc as *const () as usize;
     let mut n = 0usize;
     // SAFETY: trace_unsynchronized is unsafe only because it skips the crate's global lock, which
     // matters on platforms whose unwinder is not thread-safe (dbghelp on Windows). On the Unix
@@ -277,13 +320,17 @@ fn platform_unwind(out: &mut [u64; MAX_FRAMES]) -> usize {
     // not panic and does not allocate.
     unsafe {
         backtrace::trace_unsynchronized(|frame| {
-            if seen >= skip {
-                out[n] = frame.ip() as u64;
-                n += 1;
+            if calibrating && n < 16 && frame.symbol_address() as usize == target {
+                // Same call path as every later trace, so the same depth.
+                SKIP.store(n + 1, Relaxed);
             }
-            seen += 1;
-            n < MAX_FRAMES
+            out[n] = frame.ip() as u64;
+            n += 1;
+            n < out.len()
         });
+    }
+    if calibrating && SKIP.load(Relaxed) == usize::MAX {
+        SKIP.store(0, Relaxed);
     }
     n
 }
@@ -295,27 +342,6 @@ static PLATFORM_UNWINDER: AtomicBool = AtomicBool::new(false);
 /// cached one ever misbehave). Other platforms always use the platform unwinder.
 pub fn use_platform_unwinder(yes: bool) {
     PLATFORM_UNWINDER.store(yes, SeqCst);
-}
-
-/// Counts the frames from the unwinder's own down to and including [`on_alloc`], once.
-#[cold]
-#[inline(never)]
-fn calibrate() -> usize {
-    let target = on_alloc as *const () as usize;
-    let mut index = 0usize;
-    let mut found = None;
-    // SAFETY: as in `unwind`.
-    unsafe {
-        backtrace::trace_unsynchronized(|frame| {
-            if frame.symbol_address() as usize == target {
-                found = Some(index + 1);
-                return false;
-            }
-            index += 1;
-            index < 16
-        });
-    }
-    found.unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------

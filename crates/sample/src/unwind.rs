@@ -254,6 +254,32 @@ fn compute(ip: u64) -> u64 {
     compute_inner(ip).unwrap_or(PRESENT | STOP)
 }
 
+/// The address range `[start, end)` of the function containing `addr`, from its FDE.
+pub(crate) fn function_range(addr: u64) -> Option<(u64, u64)> {
+    let m = module_of(addr)?;
+    let hdr_bytes = m.bytes_from(m.eh_frame_hdr)?;
+    let bases = BaseAddresses::default().set_eh_frame_hdr(m.eh_frame_hdr);
+    let hdr = EhFrameHdr::new(hdr_bytes, NativeEndian)
+        .parse(&bases, 8)
+        .ok()?;
+    let Pointer::Direct(eh_addr) = hdr.eh_frame_ptr() else {
+        return None;
+    };
+    let eh_frame = EhFrame::new(m.bytes_from(eh_addr)?, NativeEndian);
+    let bases = bases.set_eh_frame(eh_addr);
+    let fde = hdr
+        .table()?
+        .fde_for_address(
+            &eh_frame,
+            &bases,
+            addr,
+            EhFrame::<EndianSlice<'static, NativeEndian>>::cie_from_offset,
+        )
+        .ok()?;
+    let start = fde.initial_address();
+    Some((start, start.checked_add(fde.len())?))
+}
+
 fn compute_inner(ip: u64) -> Option<u64> {
     let m = module_of(ip)?;
     let hdr_bytes = m.bytes_from(m.eh_frame_hdr)?;

@@ -90,6 +90,14 @@ fn exact_sites_and_cross_thread_frees() {
         2,
         "the boxes and the buffer are two distinct stacks"
     );
+    // The capture machinery's own frames are trimmed from every stack.
+    for site in &snap.sites {
+        let n = names(site);
+        assert!(
+            !n.iter().any(|f| f.contains("leakproof_sample::capture")),
+            "{n:#?}"
+        );
+    }
     let other_sites = site_of(&snap.sites, "other_function");
     assert_eq!(other_sites.len(), 1);
     assert_eq!((other_sites[0].bytes, other_sites[0].blocks), (555, 1));

@@ -55,11 +55,26 @@ pub fn run(name: &str, args: &Args) {
         check = check.wrapping_add(h.join().expect("worker"));
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds();
+    // CPU time is not inflated by time spent descheduled on a busy machine (wall time is).
     println!(
-        "allocator={name} threads={} ops={} ns_per_op={:.2} seconds={secs:.3} check={}",
+        "allocator={name} threads={} ops={} ns_per_op={:.2} cpu_ns_per_op={:.2} seconds={secs:.3} check={}",
         args.threads,
         args.ops,
         secs * 1e9 / args.ops as f64,
+        cpu * 1e9 / (args.ops as f64 * args.threads as f64),
         check % 10
     );
+}
+
+/// User + system CPU seconds of this process so far.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+    t(ru.ru_utime) + t(ru.ru_stime)
 }
