@@ -134,6 +134,23 @@ proptest! {
         }
     }
 
+    /// 3. `more_samples` is honest for a plateau still being proven: extending the flat stretch by that
+    /// many samples makes it Stable.
+    #[test]
+    fn more_samples_proves_a_plateau(fill in 50usize..300, flat_frac in 0.0f64..1.4, height in 1000u32..10_000_000,
+                                     level in 0u32..10_000_000) {
+        let flat = 10 + (flat_frac * fill as f64) as usize;
+        let value = |t: usize| f64::from(level) + (f64::from(height) * t.min(fill) as f64 / fill as f64).round();
+        let s: Vec<f64> = (0..fill + flat).map(value).collect();
+        let a = analyze(&s, &Config::heap()).unwrap();
+        prop_assume!(a.verdict == Verdict::Inconclusive);
+        let more = a.more_samples.unwrap();
+        prop_assert!(more <= 2 * fill, "{} more for a fill of {}", more, fill);
+        let longer: Vec<f64> = (0..fill + flat + more).map(value).collect();
+        let b = analyze(&longer, &Config::heap()).unwrap();
+        prop_assert_eq!(b.verdict, Verdict::Stable, "{} then {}", a.reason, b.reason);
+    }
+
     /// 3./4. A staircase that doubles (steps at 1, 2, 4, ..., 256, ...) is never Stable, at any length.
     #[test]
     fn doubling_staircase_is_never_stable(n in 20usize..1100, step in 1u32..1_000_000,
