@@ -257,7 +257,10 @@ fn unwind(out: &mut [u64; MAX_FRAMES]) -> usize {
     let n = if PLATFORM_UNWINDER.load(Relaxed) {
         platform_unwind(&mut buf)
     } else {
-        crate::unwind::unwind(&mut buf)
+        match crate::unwind::unwind(&mut buf) {
+            Some(n) => n,
+            None => platform_unwind(&mut buf), // not on this thread's own stack
+        }
     };
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     let n = platform_unwind(&mut buf);

@@ -10,7 +10,9 @@
 //!
 //! Safety: every stack read is bounds-checked against the current thread's stack (from
 //! `pthread_getattr_np`, cached per thread), so wrong or unusual CFI (signal frames, hand-written
-//! assembly, JIT code without CFI) ends the walk early instead of faulting. Code unloaded with
+//! assembly, JIT code without CFI) ends the walk early instead of faulting; when the stack pointer is
+//! not inside that stack at all (a coroutine's stack, an alternate signal stack), the platform
+//! unwinder is used instead. Code unloaded with
 //! `dlclose` and replaced at the same address can leave stale rules (wrong frames, never a fault).
 
 use core::cell::Cell;
@@ -37,8 +39,8 @@ const CFA_RBP: u64 = 1 << 61;
 const RBP_SAVED: u64 = 1 << 60;
 
 thread_local! {
-    /// Highest address of this thread's stack (0 = not yet known). No destructor.
-    static STACK_TOP: Cell<u64> = const { Cell::new(0) };
+    /// This thread's stack as `[low, top)` (`(0, 0)` = not yet known). No destructor.
+    static STACK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
 struct StoreOnStack;
@@ -49,9 +51,11 @@ impl<T: ReaderOffset> UnwindContextStorage<T> for StoreOnStack {
 }
 
 /// Walks the caller's stack into `out` (return addresses, innermost first, starting with the
-/// return address into this function's caller). Returns the number written.
+/// return address into this function's caller). Returns the number written, or `None` when the
+/// stack pointer is not inside this thread's known stack (a coroutine or alternate signal stack):
+/// the caller then uses the platform unwinder.
 #[inline(never)]
-pub(crate) fn unwind(out: &mut [u64]) -> usize {
+pub(crate) fn unwind(out: &mut [u64]) -> Option<usize> {
     let (mut ip, mut sp, mut bp): (u64, u64, u64);
     // SAFETY: reads the current instruction pointer, stack pointer and frame pointer into
     // registers; no memory is touched and no flags or stack are changed.
@@ -66,7 +70,7 @@ pub(crate) fn unwind(out: &mut [u64]) -> usize {
             options(nomem, nostack, preserves_flags)
         );
     }
-    let top = stack_top(sp);
+    let top = stack_top(sp)?;
     let mut n = 0usize;
     let mut first = true;
     while n < out.len() {
@@ -100,7 +104,7 @@ pub(crate) fn unwind(out: &mut [u64]) -> usize {
         out[n] = ra;
         n += 1;
     }
-    n
+    Some(n)
 }
 
 fn read_stack(addr: u64, sp: u64, top: u64) -> Option<u64> {
@@ -112,13 +116,16 @@ fn read_stack(addr: u64, sp: u64, top: u64) -> Option<u64> {
     Some(unsafe { core::ptr::read_volatile(addr as *const u64) })
 }
 
-/// Top of this thread's stack; `sp` + 64 KiB if it cannot be determined (a short but safe walk).
-fn stack_top(sp: u64) -> u64 {
-    let cached = STACK_TOP.with(Cell::get);
-    if cached > sp {
-        return cached;
+/// Top of this thread's stack, if `sp` lies inside it (bounds from `pthread_getattr_np`, cached).
+fn stack_top(sp: u64) -> Option<u64> {
+    let (low, top) = STACK.with(Cell::get);
+    if low <= sp && sp < top {
+        return Some(top);
     }
-    let mut top = 0u64;
+    if top != 0 {
+        return None; // known stack, and `sp` is elsewhere
+    }
+    let (mut low, mut top) = (0u64, 0u64);
     // SAFETY: `attr` is initialized by pthread_getattr_np before use and destroyed after; the
     // out-pointers are valid locals. glibc may allocate here, through its own malloc (never through
     // Rust's global allocator).
@@ -128,17 +135,17 @@ fn stack_top(sp: u64) -> u64 {
             let mut addr: *mut libc::c_void = core::ptr::null_mut();
             let mut size: libc::size_t = 0;
             if libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0 {
-                top = (addr as u64).wrapping_add(size as u64);
+                low = addr as u64;
+                top = low.wrapping_add(size as u64);
             }
             libc::pthread_attr_destroy(&mut attr);
         }
     }
-    if top > sp {
-        STACK_TOP.with(|c| c.set(top));
-        top
-    } else {
-        sp.saturating_add(64 * 1024).min(sp | 0xffff)
+    if top <= low {
+        return None;
     }
+    STACK.with(|c| c.set((low, top)));
+    (low <= sp && sp < top).then_some(top)
 }
 
 fn slot(ip: u64) -> usize {
@@ -334,17 +341,17 @@ mod tests {
     use super::*;
 
     #[inline(never)]
-    fn level3(out: &mut [u64]) -> usize {
+    fn level3(out: &mut [u64]) -> Option<usize> {
         std::hint::black_box(unwind(out))
     }
 
     #[inline(never)]
-    fn level2(out: &mut [u64]) -> usize {
+    fn level2(out: &mut [u64]) -> Option<usize> {
         std::hint::black_box(level3(out))
     }
 
     #[inline(never)]
-    fn level1(out: &mut [u64]) -> usize {
+    fn level1(out: &mut [u64]) -> Option<usize> {
         std::hint::black_box(level2(out))
     }
 
@@ -363,7 +370,7 @@ mod tests {
     #[test]
     fn walks_known_frames_and_matches_the_platform_unwinder() {
         let mut out = [0u64; 32];
-        let n = level1(&mut out);
+        let n = level1(&mut out).expect("on the thread's own stack");
         assert!(n >= 4, "only {n} frames");
         let names: Vec<String> = out[..3].iter().map(|&ip| name_of(ip)).collect();
         assert!(names[0].contains("level3"), "{names:?}");
@@ -371,7 +378,7 @@ mod tests {
         assert!(names[2].contains("level1"), "{names:?}");
         // The cached second walk gives the same addresses (but for this test's own call site).
         let mut again = [0u64; 32];
-        let m = level1(&mut again);
+        let m = level1(&mut again).expect("on the thread's own stack");
         assert_eq!(n, m);
         assert_eq!(out[..3], again[..3]);
         assert_eq!(out[4..n], again[4..m]);
@@ -392,6 +399,15 @@ mod tests {
     }
 
     #[test]
+    fn stack_bounds_accept_only_this_threads_stack() {
+        let local = 0u64;
+        let on_stack = std::hint::black_box(&local) as *const u64 as u64;
+        assert!(stack_top(on_stack).is_some_and(|top| top > on_stack));
+        let heap = Box::new(0u64);
+        assert_eq!(stack_top(&*heap as *const u64 as u64), None);
+    }
+
+    #[test]
     fn unwinds_on_a_spawned_thread() {
         let n = std::thread::spawn(|| {
             let mut out = [0u64; 32];
@@ -399,6 +415,6 @@ mod tests {
         })
         .join()
         .expect("thread");
-        assert!(n >= 4);
+        assert!(n.expect("on the thread's own stack") >= 4);
     }
 }
