@@ -27,6 +27,7 @@
 
 mod capture;
 mod chart;
+pub mod drive;
 mod env;
 mod format;
 mod report;
