@@ -308,12 +308,33 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let cfg = ctx.config;
     let m = pts.y.len();
     let n = ctx.n;
-    let segs = segments(&pts.y, sigma, cfg.min_plateau);
+    let mut segs = segments(&pts.y, sigma, cfg.min_plateau);
     let span = |s: &Segment| {
         let a = pts.start[s.a];
         let b = if s.b < m { pts.start[s.b] } else { n };
         (a, b)
     };
+    if matches!(cfg.noise, NoiseModel::Noisy { .. }) && segs.len() > 1 {
+        // Measured data: a significant but irrelevant level change (smaller than growth at the floor rate
+        // over the two segments would make) is not growth. Exact data keeps every change, so that a drip
+        // below the floor still never looks like a plateau.
+        let floor = floor_at(cfg, level_of(&pts.y));
+        let mean = |s: &Segment| pts.y[s.a..s.b].iter().sum::<f64>() / (s.b - s.a) as f64;
+        let mut merged: Vec<Segment> = Vec::with_capacity(segs.len());
+        for s in segs {
+            if let Some(prev) = merged.last_mut() {
+                let (pa, pb) = span(prev);
+                let (sa, sb) = span(&s);
+                let reach = floor * ((pb - pa) + (sb - sa)) as f64 / 2.0;
+                if (mean(&s) - mean(prev)).abs() < reach {
+                    prev.b = s.b;
+                    continue;
+                }
+            }
+            merged.push(s);
+        }
+        segs = merged;
+    }
     let Some(last) = segs.last().copied() else {
         return too_short(&[], cfg, ctx.offset, cfg.min_samples);
     };

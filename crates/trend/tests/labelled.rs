@@ -50,6 +50,15 @@ fn run() -> (Vec<Row>, usize) {
             Verdict::Leaking => row.leaking += 1,
             Verdict::Inconclusive => row.inconclusive += 1,
         }
+        if std::env::var_os("SHOW_STABLE_LEAKS").is_some()
+            && matches!(case.expect, Expect::Leak { .. })
+            && a.verdict == Verdict::Stable
+        {
+            println!(
+                "leak called stable: {}:{i} truth {:?} floor {}",
+                case.class, case.truth, a.floor
+            );
+        }
         if case.expect == Expect::Stable && a.verdict == Verdict::Leaking {
             row.false_alarms.push(format!(
                 "{}:{i} ({} samples): {}",
