@@ -282,6 +282,31 @@ proptest! {
         let _ = analyze(&s, &config);
     }
 
+    /// 7. No configuration panics either: any field values are either rejected with a typed error or used.
+    #[test]
+    fn no_config_panics(s in proptest::collection::vec(-1e6f64..1e6, 0..200),
+                        confidence in any::<f64>(), min_slope in any::<f64>(), rel in any::<f64>(),
+                        quantum in prop_oneof![Just(None), any::<f64>().prop_map(Some)],
+                        fixed in prop_oneof![Just(None), any::<usize>().prop_map(Some), (0usize..300).prop_map(Some)],
+                        min_samples in prop_oneof![any::<usize>(), 0usize..50],
+                        margin in prop_oneof![any::<f64>(), 1.0f64..1e300],
+                        min_plateau in prop_oneof![any::<usize>(), 0usize..50]) {
+        let config = Config {
+            confidence,
+            min_slope,
+            min_relative_slope: rel,
+            noise: quantum.map_or(NoiseModel::Exact, |quantum| NoiseModel::Noisy { quantum }),
+            warmup: fixed.map_or(Warmup::Auto, Warmup::Fixed),
+            min_samples,
+            plateau_margin: margin,
+            min_plateau,
+        };
+        match analyze(&s, &config) {
+            Ok(a) => prop_assert_eq!(a.samples, s.len()),
+            Err(e) => prop_assert!(matches!(e, TrendError::InvalidConfig(_)), "{:?}", e),
+        }
+    }
+
     /// 7. No finite input panics either, including extreme magnitudes, and the result is well formed.
     #[test]
     fn finite_inputs_give_well_formed_results(s in proptest::collection::vec(
