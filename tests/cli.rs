@@ -381,6 +381,35 @@ fn drive_a_socket_leak_with_flat_rss_is_exit_1_and_says_so() {
 }
 
 #[test]
+fn drive_the_python_server_leaking_sockets_is_exit_1() {
+    let port = free_port();
+    let pid_file = temp_path("python.pid");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/leaky_server.py");
+    let target = format!(
+        "echo $$ > '{}'; exec python3 '{}' --port {port} --cache 4 --entry-bytes 64 --leak-fds",
+        pid_file.display(),
+        script.display()
+    );
+    let url = format!("http://127.0.0.1:{port}/item");
+    let out = leakproof(&[
+        "drive",
+        "--target",
+        &target,
+        "--http",
+        &url,
+        "-n",
+        "100",
+        "--max-iterations",
+        "300",
+        "--ready-timeout",
+        "20s",
+    ]);
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("LEAKING (fds)"), "{}", stdout(&out));
+    assert_group_gone(&pid_file);
+}
+
+#[test]
 fn drive_a_thread_leak_is_exit_1() {
     let port = free_port();
     let pid_file = temp_path("threads.pid");
