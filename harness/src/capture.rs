@@ -25,18 +25,19 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
             .resource(r)
             .is_some_and(|rr| rr.analysis.verdict != Verdict::Stable)
     };
-    let memory_grew = not_stable(Resource::Heap);
+    let memory_grew = not_stable(Resource::Heap) || not_stable(Resource::Rss);
     let fds_grew = not_stable(Resource::Fds);
     let threads_grew = not_stable(Resource::Threads);
     let heap_capture = leakproof_sample::is_tracking() && (memory_grew || fds_grew || threads_grew);
     let k = harness.capture_iterations.max(1);
 
+    let phase_started = std::time::Instant::now();
     let fds_before = if fds_grew { list_fds(None).ok() } else { None };
     let threads_before = if threads_grew { thread_names() } else { None };
 
     let mut first = None;
     let mut failed = None;
-    {
+    if heap_capture || fds_grew || threads_grew {
         let _guard = heap_capture.then(|| {
             capture::clear();
             capture::start()
@@ -66,9 +67,12 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
             Snapshot::from_ips(raw.sites.into_iter().map(|s| (s.ips, s.bytes, s.blocks)))
         };
         let (mut old, mut new) = (to_snapshot(first), to_snapshot(last));
+        let capture_ms = phase_started.elapsed().as_secs_f64() * 1e3;
+        let symbolize_started = std::time::Instant::now();
         let mut symbolizer = Symbolizer::new();
         old.symbolize(&mut symbolizer);
         new.symbolize(&mut symbolizer);
+        let symbolize_ms = symbolize_started.elapsed().as_secs_f64() * 1e3;
         let mut diffs =
             merge_by_user_line(growing(&compare(&old, &new, GroupBy::Traceback, false)));
         sort_diffs(&mut diffs);
@@ -79,7 +83,8 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
             ));
         } else {
             report.notes.push(format!(
-                "allocation sites: growth over {k} more iterations with capture on"
+                "allocation sites: growth over {k} more iterations with capture on \
+                 ({capture_ms:.0} ms, symbolization {symbolize_ms:.0} ms)"
             ));
         }
         report.sites = diffs;

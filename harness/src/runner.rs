@@ -352,8 +352,9 @@ impl Harness {
             (MemoryProbe::Auto, false) => {
                 notes.push(
                     "TrackingAlloc is not the global allocator: judged on process RSS, which is \
-                     page-quantized and noisy (small leaks need many iterations); install it for \
-                     exact heap counts and allocation sites"
+                     page-quantized and noisy (small leaks need many iterations), and a leak can \
+                     fill memory freed earlier without moving RSS, so Stable here is weaker \
+                     evidence; install TrackingAlloc for exact heap counts and allocation sites"
                         .to_owned(),
                 );
                 Series::new(
