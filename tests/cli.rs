@@ -267,6 +267,21 @@ fn bad_usage_is_exit_2() {
     assert_code(&leakproof(&["analyze", "--no-such-flag", "-"]), 2);
     assert_code(&leakproof(&["drive", "--target", "true"]), 2); // no driver
     assert_code(&leakproof(&["watch", "--pid", "1", "--max-rss", "lots"]), 2);
+    // Inconsistent drive settings and unsupported URLs are usage errors, before anything starts.
+    let out = leakproof(&[
+        "drive", "--target", "sleep 5", "--each", "true", "-n", "5", "--warmup", "10",
+    ]);
+    assert_code(&out, 2);
+    assert_one_error_line(&out);
+    let out = leakproof(&[
+        "drive",
+        "--target",
+        "sleep 5",
+        "--http",
+        "https://example.com/",
+    ]);
+    assert_code(&out, 2);
+    assert_one_error_line(&out);
     for sub in ["analyze", "drive", "watch", "diff"] {
         let help = leakproof(&[sub, "--help"]);
         assert_code(&help, 0);
