@@ -65,14 +65,20 @@ fn judge(name: &str, fixed: bool) -> Result<leakproof::Report, leakproof::Harnes
 }
 
 fn main() -> ExitCode {
-    let (leaky, fixed) = match (judge("sessions_never_removed", false), judge("sessions_removed", true)) {
+    let (leaky, fixed) = match (
+        judge("sessions_never_removed", false),
+        judge("sessions_removed", true),
+    ) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    println!("== summary\nsessions never removed: {}; sessions removed: {}", leaky.verdict, fixed.verdict);
+    println!(
+        "== summary\nsessions never removed: {}; sessions removed: {}",
+        leaky.verdict, fixed.verdict
+    );
     if leaky.verdict == Verdict::Leaking && fixed.verdict == Verdict::Stable {
         ExitCode::SUCCESS
     } else {

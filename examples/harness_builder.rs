@@ -58,6 +58,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report_dir.join("sliding_window.json").display()
     );
     let json = serde_json::to_string(&report)?;
-    println!("JSON report: {} bytes, verdict field: {:?}", json.len(), report.verdict.to_string());
+    println!(
+        "JSON report: {} bytes, verdict field: {:?}",
+        json.len(),
+        report.verdict.to_string()
+    );
     Ok(())
 }

@@ -360,7 +360,7 @@ fn render_site(out: &mut String, rank: usize, site: &StatDiff) {
     let place = site
         .user_frame
         .and_then(|u| frames.get(u))
-        .map(|f| display_location(f))
+        .map(display_location)
         .unwrap_or_else(|| site.key.clone());
     let each = if site.count_diff > 0 {
         format!(
@@ -471,7 +471,13 @@ mod tests {
     use leakproof_diff::Frame;
     use leakproof_trend::{Plateau, TrendTest};
 
-    fn analysis(verdict: Verdict, slope: f64, ci: (f64, f64), warmup_end: usize, n: usize) -> Analysis {
+    fn analysis(
+        verdict: Verdict,
+        slope: f64,
+        ci: (f64, f64),
+        warmup_end: usize,
+        n: usize,
+    ) -> Analysis {
         Analysis {
             verdict,
             slope,
@@ -502,7 +508,14 @@ mod tests {
     pub(crate) fn leaking_report() -> Report {
         let n = 40;
         let heap: Vec<f64> = (0..n)
-            .map(|i| 1000.0 + if i < 10 { i as f64 * 200.0 } else { 2000.0 + (i - 10) as f64 * 64.0 })
+            .map(|i| {
+                1000.0
+                    + if i < 10 {
+                        i as f64 * 200.0
+                    } else {
+                        2000.0 + (i - 10) as f64 * 64.0
+                    }
+            })
             .collect();
         let fds: Vec<f64> = (0..n).map(|i| 5.0 + (i / 4) as f64).collect();
         let threads = vec![2.0; n];
@@ -542,7 +555,11 @@ mod tests {
             count_diff: 40,
             traceback: vec![
                 Frame::at("alloc::alloc::alloc", "library/alloc/src/alloc.rs", 94),
-                Frame::at("alloc::vec::Vec::push", "library/alloc/src/vec/mod.rs", 2000),
+                Frame::at(
+                    "alloc::vec::Vec::push",
+                    "library/alloc/src/vec/mod.rs",
+                    2000,
+                ),
                 Frame::at("myapp::cache::Cache::insert", "src/cache.rs", 42),
                 Frame::at("myapp::handle", "src/lib.rs", 17),
                 Frame::at("run_once<F>", "harness/src/runner.rs", 404),
@@ -550,14 +567,21 @@ mod tests {
             ],
             user_frame: Some(2),
         }];
-        report.notes = vec!["allocation sites: growth over 40 more iterations with capture on".into()];
+        report.notes =
+            vec!["allocation sites: growth over 40 more iterations with capture on".into()];
         report
     }
 
     #[test]
     fn overall_verdict_is_the_worst() {
-        assert_eq!(worst(Verdict::Stable, Verdict::Inconclusive), Verdict::Inconclusive);
-        assert_eq!(worst(Verdict::Leaking, Verdict::Inconclusive), Verdict::Leaking);
+        assert_eq!(
+            worst(Verdict::Stable, Verdict::Inconclusive),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            worst(Verdict::Leaking, Verdict::Inconclusive),
+            Verdict::Leaking
+        );
         assert_eq!(worst(Verdict::Stable, Verdict::Stable), Verdict::Stable);
         let r = leaking_report();
         assert_eq!(r.verdict, Verdict::Leaking);
@@ -633,7 +657,8 @@ mod tests {
     fn artifacts_are_written_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let r = leaking_report();
-        r.write_artifacts(&dir.path().join("new"), "tests__cache_grows").unwrap();
+        r.write_artifacts(&dir.path().join("new"), "tests__cache_grows")
+            .unwrap();
         let names: Vec<String> = std::fs::read_dir(dir.path().join("new"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -68,11 +68,7 @@ fn b_leak_test_three_is_stable() {
     let mut map = std::collections::HashMap::new();
     let mut n = 0u32;
     run_leak_test(
-        LeakTest::new(concat!(
-            module_path!(),
-            "::",
-            "b_leak_test_three_is_stable"
-        )),
+        LeakTest::new(concat!(module_path!(), "::", "b_leak_test_three_is_stable")),
         || {
             n = (n + 1) % 64;
             map.insert(n, format!("value {n}"));

@@ -19,7 +19,10 @@ fn without_tracking_alloc_rss_is_judged_and_said() {
     assert_eq!(report.verdict, Verdict::Leaking, "{text}");
     assert!(report.sites.is_empty(), "no sites without TrackingAlloc");
     assert!(
-        report.notes.iter().any(|n| n.contains("allocation sites unknown")),
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("allocation sites unknown")),
         "{text}"
     );
 }
