@@ -21,19 +21,21 @@
 
 mod ready;
 mod target;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use leakproof_sample::{FdInfo, FdKind, ProbeError, TreeProbe, TreeSample};
+use leakproof_sample::{FdInfo, FdKind, ProbeError, TreeSample};
 use leakproof_trend::{analyze, Analysis, Config, TrendError, Verdict, Warmup};
 
 use crate::report::{Report, Resource, ResourceReport};
 
 pub use ready::{HttpUrl, Readiness};
 pub use target::{describe_status, group_alive, group_members, stop_all_targets, Target};
+pub use tree::TreeSampler;
 
 /// Why a drive could not produce a [`Report`]. Failures *during* the measured run (the target exits,
 /// the driver fails) are not errors: they are a `Report` with `failure` set (exit code 4).
@@ -248,7 +250,8 @@ impl Drive {
         let name = self.name.unwrap_or_else(|| target.program().to_string());
         ready::wait_ready(&mut target, &self.readiness, self.ready_timeout)?;
         let pid = target.pid();
-        let mut probe = TreeProbe::new(pid)?;
+        // Descendants are looked for on every iteration: a forking server's new worker counts.
+        let mut probe = TreeSampler::new(pid, Duration::ZERO)?;
 
         let start = Instant::now();
         let mut series = Series::default();
@@ -440,10 +443,10 @@ const SETTLE: [Duration; 2] = [Duration::from_millis(2), Duration::from_millis(5
 /// still closing, or a worker thread still exiting, when the driver's request has returned is not
 /// a leak; a leaked descriptor is still there on the re-read. Costs nothing while counts are flat.
 fn settled_sample(
-    probe: &mut TreeProbe,
+    probe: &mut TreeSampler,
     previous: Option<(u64, u64)>,
 ) -> Result<TreeSample, ProbeError> {
-    let mut sample = probe.sample_tree()?;
+    let mut sample = probe.sample()?;
     let Some((fds, threads)) = previous else {
         return Ok(sample);
     };
@@ -452,7 +455,7 @@ fn settled_sample(
             break;
         }
         std::thread::sleep(pause);
-        let again = probe.sample_tree()?;
+        let again = probe.sample()?;
         sample = TreeSample {
             fds: sample.fds.min(again.fds),
             threads: sample.threads.min(again.threads),

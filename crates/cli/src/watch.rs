@@ -5,8 +5,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use leakproof_harness::drive::{describe_status, Target};
-use leakproof_sample::{ProbeError, TreeProbe, TreeSample};
+use leakproof_harness::drive::{describe_status, Target, TreeSampler};
+use leakproof_sample::{ProbeError, TreeSample};
 use leakproof_trend::{analyze, Analysis, Config, Verdict};
 use serde::Serialize;
 
@@ -20,6 +20,9 @@ use crate::{
 
 /// Fewer samples than this from a process that exited early: exit 4 instead of a verdict.
 const MIN_SAMPLES: usize = 10;
+
+/// How often a watched tree is searched for new descendants.
+const RESCAN: Duration = Duration::from_millis(250);
 
 #[derive(Serialize)]
 struct ResourceJson<'a> {
@@ -94,7 +97,9 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
         }
         (None, None) => return Err(anyhow!("give --pid PID or -- CMD ARGS")).exit_with(EXIT_USAGE),
     };
-    let mut probe = match TreeProbe::new(pid) {
+    // New descendants are looked for at most every 250 ms (every sample at longer intervals):
+    // the kept-open per-process probes keep a 10 ms interval cheap.
+    let mut probe = match TreeSampler::new(pid, RESCAN) {
         Ok(p) => p,
         Err(ProbeError::Gone { .. }) if target.is_none() => {
             return Err(anyhow!("no process with PID {pid}")).exit_with(EXIT_USAGE)
@@ -122,7 +127,7 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
     loop {
         // A process that exited (reaped by now, or a zombie: no memory and no descriptors) is not
         // sampled at work.
-        let sampled = probe.sample_tree().and_then(|s| {
+        let sampled = probe.sample().and_then(|s| {
             let reaped = target.as_mut().is_some_and(|t| t.try_status().is_some());
             if (s.rss_bytes == 0 && s.fds == 0) || reaped {
                 Err(ProbeError::Gone { pid })
