@@ -278,9 +278,23 @@ fn tail_warmup(pts: &Points, sigma: f64) -> usize {
         let mid = w.len() / 2;
         *w.select_nth_unstable_by(mid, f64::total_cmp).1
     };
+    // The running mean of the same window screens candidates in O(1) each; the median decides.
+    let upto = (h + LOCAL_HALF + 1).min(m);
+    let mut prefix = Vec::with_capacity(upto + 1);
+    prefix.push(0.0);
+    let mut acc = 0.0;
+    for i in 0..upto {
+        acc += resid(i) - c;
+        prefix.push(acc);
+    }
+    let mean = |k: usize| {
+        let a = k.saturating_sub(LOCAL_HALF);
+        let b = (a + 2 * LOCAL_HALF + 1).min(upto);
+        (prefix[b] - prefix[a]) / (b - a) as f64
+    };
     let Some(k) = (coarse..h)
         .rev()
-        .find(|&k| local(k, &mut win).abs() > threshold)
+        .find(|&k| mean(k).abs() > 0.5 * threshold && local(k, &mut win).abs() > threshold)
     else {
         return coarse;
     };
