@@ -23,6 +23,10 @@
 //!    `max(min_slope, min_relative_slope × level)`, and growth that has not visibly stopped.
 //! 6. Anything else is [`Verdict::Inconclusive`].
 //!
+//! Cost: O(n log n). Theil–Sen is exact up to 512 points and uses sampled pairs above; Mann–Kendall
+//! counts inversions with a Fenwick tree on at most 8,192 (systematically thinned) points; 10^4 samples
+//! take under a millisecond, 10^6 about 0.1 s.
+//!
 //! Presets: [`Config::heap`] (exact byte counts, the default), [`Config::rss`] (page-quantized, noisy RSS)
 //! and [`Config::counts`] (small exact counts such as open fds). Error rates on a labelled corpus of
 //! generated series are published in the repository's `docs/detection.md`.
