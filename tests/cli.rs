@@ -570,7 +570,8 @@ fn drive_stops_the_target_on_ctrl_c() {
 fn drive_json_shape_is_pinned() {
     let port = free_port();
     let pid_file = temp_path("json.pid");
-    let target = server_cmd(port, "--leak", &pid_file);
+    // A chatty target: its stdout must not reach ours.
+    let target = format!("echo chatter; {}", server_cmd(port, "--leak", &pid_file));
     let url = format!("http://127.0.0.1:{port}/item");
     let out = leakproof(&[
         "drive", "--target", &target, "--http", &url, "-n", "100", "--json",

@@ -69,7 +69,10 @@ pub(crate) fn run(args: DriveArgs) -> Outcome {
     install_signal_handler();
     let iterations = usize::try_from(args.iterations).exit_with(EXIT_USAGE)?;
     let max_iterations = args.max_iterations.unwrap_or(iterations.saturating_mul(10));
-    let mut drive = Drive::new(Target::shell(&args.target))
+    // The target's stdout would mix with the results on ours: discarded (its stderr tail is kept).
+    let mut target = Target::shell(&args.target);
+    target.stdout(Stdio::null());
+    let mut drive = Drive::new(target)
         .iterations(iterations)
         .max_iterations(max_iterations)
         .allow_failures(args.allow_failures)
