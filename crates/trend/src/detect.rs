@@ -450,7 +450,7 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let clears_floor = significant && s.lo > 0.0 && s.lo >= floor;
     // Growth that has stopped: the final flat stretch (>= min_plateau, checked by `plateau_flat`) is longer
     // than every pause seen during the growth. Then the answer is Inconclusive, never Leaking.
-    let stopped = plateau_flat && growth > 0 && flat_len > longest_pause;
+    let stopped = plateau_flat && flat_len > longest_pause;
     let ambiguous_drops = minima_rise == Some(false);
     let trend = TrendTest {
         statistic: post.mk.z,
@@ -490,7 +490,19 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
         .max(reset_plateau + 1)
         .saturating_sub(flat_len)
         .max(1);
-    let (reason, more) = if stopped || (plateau_flat && !clears_floor) {
+    let (reason, more) = if (stopped || (plateau_flat && !clears_floor))
+        && reset_plateau > 0
+        && flat_len <= reset_plateau
+    {
+        (
+            format!(
+                "flat at {} units for {flat_len} samples since a step at sample {p}, but the level before \
+                 it lasted {reset_plateau} samples; about {plateau_need} more samples would prove a plateau",
+                fmt_num(plat_level)
+            ),
+            plateau_need,
+        )
+    } else if stopped || (plateau_flat && !clears_floor) {
         (
             format!(
                 "flat at {} units for {flat_len} samples after {growth} samples of growth; \
@@ -685,6 +697,27 @@ mod tests {
         assert_eq!(a.verdict, Verdict::Leaking, "{}", a.reason);
         assert!(a.slope_ci.0 <= 8.0 && 8.0 <= a.slope_ci.1, "{}", a.reason);
         assert!(a.warmup_end >= 45, "{}", a.reason);
+    }
+
+    #[test]
+    fn a_late_resize_is_stable_once_the_new_level_outlasts_the_old() {
+        // A cache that filled over 100 samples, stayed flat for 900, then resized once at 1000.
+        let at = |n: usize| -> Vec<f64> {
+            (0..n)
+                .map(|t| 1e6 + 100.0 * t.min(100) as f64 + if t >= 1000 { 65_536.0 } else { 0.0 })
+                .collect()
+        };
+        let a = analyze(&at(1500), &Config::heap()).unwrap();
+        assert_eq!(a.verdict, Verdict::Inconclusive, "{}", a.reason);
+        assert_eq!(
+            a.reason,
+            "flat at 1075536 units for 500 samples since a step at sample 1000, but the level before it \
+             lasted 900 samples; about 401 more samples would prove a plateau"
+        );
+        assert_eq!(a.more_samples, Some(401));
+        let b = analyze(&at(1901), &Config::heap()).unwrap();
+        assert_eq!(b.verdict, Verdict::Stable, "{}", b.reason);
+        assert_eq!(b.warmup_end, 1000);
     }
 
     #[test]

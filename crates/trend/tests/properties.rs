@@ -151,6 +151,24 @@ proptest! {
         prop_assert_eq!(b.verdict, Verdict::Stable, "{} then {}", a.reason, b.reason);
     }
 
+    /// 3. A bounded cache that resized once, late (after a plateau more than twice as long as its fill):
+    /// never Leaking (once the new level has lasted 10 samples), Stable once it has outlasted the old one.
+    #[test]
+    fn a_single_late_resize_is_never_leaking(fill in 10usize..100, old_frac in 2.05f64..6.0,
+                                             new_len in 10usize..800, step in 1u32..1_000_000) {
+        let old = (old_frac * fill as f64) as usize + 1;
+        let at = fill + old;
+        let s: Vec<f64> = (0..at + new_len)
+            .map(|t| 1e6 + 1000.0 * t.min(fill) as f64 + if t >= at { f64::from(step) } else { 0.0 })
+            .collect();
+        prop_assume!(s.len() >= 20);
+        let a = analyze(&s, &Config::heap()).unwrap();
+        prop_assert_ne!(a.verdict, Verdict::Leaking, "{}", a.reason);
+        if new_len > old && new_len >= 10 {
+            prop_assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+        }
+    }
+
     /// 3./4. A staircase that doubles (steps at 1, 2, 4, ..., 256, ...) is never Stable, at any length.
     #[test]
     fn doubling_staircase_is_never_stable(n in 20usize..1100, step in 1u32..1_000_000,
