@@ -29,7 +29,21 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
     let fds_grew = not_stable(Resource::Fds);
     let threads_grew = not_stable(Resource::Threads);
     let heap_capture = leakproof_sample::is_tracking() && (memory_grew || fds_grew || threads_grew);
-    let k = harness.capture_iterations.max(1);
+    let k = match report
+        .resources
+        .first()
+        .filter(|r| r.resource.is_memory() && r.analysis.verdict != Verdict::Stable)
+    {
+        // A staircase (a buffer that doubles, an arena that grows in chunks) rises only every
+        // so often: capture over at least two of its steps, or the snapshots may see none.
+        Some(memory) => capture_span(
+            &memory.samples,
+            memory.analysis.warmup_end,
+            harness.capture_iterations.max(1),
+            report.duration_secs / report.iterations.max(1) as f64,
+        ),
+        None => harness.capture_iterations.max(1),
+    };
 
     let phase_started = std::time::Instant::now();
     let fds_before = if fds_grew { list_fds(None).ok() } else { None };
@@ -114,6 +128,43 @@ pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mu
             r.detail = Some(detail);
         }
     }
+}
+
+/// Longest capture phase, in iterations.
+const MAX_CAPTURE_ITERATIONS: usize = 2000;
+/// Wall time the capture phase may take at the measured pace (capture slows allocations further).
+const MAX_CAPTURE_SECS: f64 = 5.0;
+
+/// Iterations to capture: at least `base`. When the series after the warm-up rises only now and
+/// then (a staircase: a buffer that doubles, an arena that grows in chunks), at least twice the
+/// longest stretch without a rise and at least as many iterations as have run so far (a capacity
+/// that doubles is next reallocated within that many), within [`MAX_CAPTURE_ITERATIONS`] and
+/// [`MAX_CAPTURE_SECS`] at the measured pace.
+pub(crate) fn capture_span(
+    samples: &[f64],
+    warmup_end: usize,
+    base: usize,
+    secs_per_iteration: f64,
+) -> usize {
+    let tail = samples.get(warmup_end..).unwrap_or(&[]);
+    let rises: Vec<usize> = tail
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[1] > w[0])
+        .map(|(i, _)| i)
+        .collect();
+    // Rising on most samples: steady growth, which any span sees.
+    if tail.len() < 2 || rises.len() * 4 >= tail.len() - 1 {
+        return base;
+    }
+    let longest = rises.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    let wanted = (2 * longest + 1).max(samples.len());
+    let by_time = if secs_per_iteration > 0.0 {
+        (MAX_CAPTURE_SECS / secs_per_iteration) as usize
+    } else {
+        usize::MAX
+    };
+    wanted.min(MAX_CAPTURE_ITERATIONS).min(by_time).max(base)
 }
 
 /// Tracebacks that reach the same user line (e.g. the several allocations of one `format!`) are
@@ -314,6 +365,33 @@ mod tests {
         let text = describe_new_fds(&before, &after, 1);
         assert!(text.contains("1 opened"), "{text}");
         assert!(text.contains("1 of the earlier ones closed"), "{text}");
+    }
+
+    #[test]
+    fn capture_spans_cover_two_steps_of_a_staircase() {
+        // Steady growth: the base span is enough.
+        let steady: Vec<f64> = (0..300).map(f64::from).collect();
+        assert_eq!(capture_span(&steady, 0, 40, 1e-5), 40);
+        // A step every 100 samples: two steps' worth, and at least the 300 run so far.
+        let stairs: Vec<f64> = (0..300).map(|i| f64::from(i / 100)).collect();
+        assert_eq!(capture_span(&stairs, 0, 40, 1e-5), 300);
+        let stairs: Vec<f64> = (0..1000).map(|i| f64::from(i / 400)).collect();
+        assert_eq!(capture_span(&stairs, 0, 40, 1e-5), 1000);
+        // Doubling capacity (steps at 64, 128, 256): the next one comes within as many again.
+        let doubling: Vec<f64> = (1..=300u32)
+            .map(|i| f64::from(i.next_power_of_two()))
+            .collect();
+        assert_eq!(capture_span(&doubling, 0, 40, 1e-5), 300);
+        // Bounded by the ceiling and by time, never below the base.
+        let sparse: Vec<f64> = (0..9000).map(|i| f64::from(i / 2500)).collect();
+        assert_eq!(capture_span(&sparse, 0, 40, 1e-5), MAX_CAPTURE_ITERATIONS);
+        let stairs: Vec<f64> = (0..300).map(|i| f64::from(i / 100)).collect();
+        assert_eq!(
+            capture_span(&stairs, 0, 40, 0.1),
+            50,
+            "5 s at 0.1 s per iteration"
+        );
+        assert_eq!(capture_span(&stairs, 0, 40, 1.0), 40);
     }
 
     #[test]

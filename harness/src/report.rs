@@ -403,8 +403,14 @@ fn render_site(out: &mut String, rank: usize, site: &StatDiff) {
         } else {
             "  "
         };
-        let function = frame.function.as_deref().unwrap_or("<unknown>");
-        let _ = writeln!(out, "     {marker} {function}  {}", display_location(frame));
+        match (&frame.function, &frame.file) {
+            (Some(function), Some(_)) => {
+                let _ = writeln!(out, "     {marker} {function}  {}", display_location(frame));
+            }
+            _ => {
+                let _ = writeln!(out, "     {marker} {}", display_location(frame));
+            }
+        }
     }
     if end < frames.len() {
         let _ = writeln!(out, "        ... {} outer frames", frames.len() - end);

@@ -293,8 +293,12 @@ fn reexec(name: &str) -> Result<Report, String> {
     let status = wait_with_timeout(&mut child, CHILD_TIMEOUT);
     let stdout = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
     let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
-    // Forward what the workload printed; libtest shows it when this test fails.
-    print!("{}", String::from_utf8_lossy(&stdout));
+    // Forward what the workload printed (without the child libtest's own lines); libtest shows it
+    // when this test fails.
+    print!(
+        "{}",
+        workload_output(&String::from_utf8_lossy(&stdout), name)
+    );
     eprint!("{}", String::from_utf8_lossy(&stderr));
 
     let status =
@@ -316,6 +320,38 @@ fn reexec(name: &str) -> Result<Report, String> {
             tail(&stdout, 10),
             tail(&stderr, 20)
         )),
+    }
+}
+
+/// The child's stdout without libtest's lines about running the one test: the child always
+/// "passes" or "fails" its copy of the test in its own way (it hands the verdict back in the report
+/// file), and those lines would only confuse the parent's output.
+fn workload_output(stdout: &str, name: &str) -> String {
+    let mut out = String::new();
+    for line in stdout.lines() {
+        let trimmed = line.trim();
+        let libtest = (trimmed.starts_with("running ") && trimmed.ends_with(" test"))
+            || trimmed.starts_with("running 0 tests")
+            || (line.starts_with("test ") && line.contains(" ... "))
+            || line.starts_with("test result: ")
+            || line == "successes:"
+            || line == "failures:"
+            || (line.starts_with("---- ") && line.ends_with(" stdout ----"))
+            || trimmed == name
+            || line.starts_with("note: test did not panic as expected")
+            || line.starts_with("note: panic did not contain expected string")
+            || line.starts_with("      panic message: ")
+            || line.starts_with(" expected substring: ");
+        if !libtest {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let trimmed = out.trim_matches('\n');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("{trimmed}\n")
     }
 }
 
@@ -506,6 +542,15 @@ mod tests {
             ),
             Mode::InProcess
         );
+    }
+
+    #[test]
+    fn libtest_lines_of_the_child_are_dropped() {
+        let stdout = "\nrunning 1 test\nworkload says hi\ntest tests::a - should panic ... FAILED\n\
+                      \nfailures:\n\n---- tests::a stdout ----\nnote: test did not panic as expected\n\
+                      \nfailures:\n    tests::a\n\ntest result: FAILED. 0 passed; 1 failed\n\n";
+        assert_eq!(workload_output(stdout, "tests::a"), "workload says hi\n");
+        assert_eq!(workload_output("running 1 test\ntest a ... ok\n", "a"), "");
     }
 
     #[test]
