@@ -465,7 +465,7 @@ fn sample_all(series: &mut Vec<Series>, notes: &mut Vec<String>) -> Result<(), H
     while i < series.len() {
         let s = &mut series[i];
         let value = match &mut s.sampler {
-            Sampler::Heap => Ok(leakproof_sample::heap_stats().live_bytes as f64),
+            Sampler::Heap => Ok(settled_live_bytes()),
             Sampler::Probe(p) => p.sample().map(|sample| sample.value),
         };
         match value {
@@ -481,6 +481,16 @@ fn sample_all(series: &mut Vec<Series>, notes: &mut Vec<String>) -> Result<(), H
         }
     }
     Ok(())
+}
+
+/// Live heap bytes after the iteration, read twice around a yield and the smaller kept: a thread
+/// the workload signalled may still be dropping its last temporary (a job's box after it reported
+/// back), which would otherwise show up as a one-sample spike. Memory that stays is in both reads.
+fn settled_live_bytes() -> f64 {
+    let first = leakproof_sample::heap_stats().live_bytes;
+    std::thread::yield_now();
+    let second = leakproof_sample::heap_stats().live_bytes;
+    first.min(second) as f64
 }
 
 #[cfg(test)]
