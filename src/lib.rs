@@ -7,15 +7,29 @@
 //! verdict, bytes per iteration with a confidence interval, a text chart, and the growing
 //! allocation sites with the line of your code first.
 //!
-//! ```ignore
+//! ```
 //! #[global_allocator]
 //! static GLOBAL: leakproof::TrackingAlloc = leakproof::TrackingAlloc::system();
 //!
+//! fn parse(input: &str) -> Vec<u32> {
+//!     input.split(',').filter_map(|s| s.trim().parse().ok()).collect()
+//! }
+//!
 //! #[leakproof::leak_test]                      // it is the #[test]; do not add #[test] too
-//! fn parse_does_not_leak() { parse(INPUT); }
+//! fn parse_does_not_leak() {
+//!     std::hint::black_box(parse("1, 2, 3"));
+//! }
 //!
 //! #[leakproof::leak_test(iterations = 500, warmup = 50)]
-//! fn cache_stays_bounded() { /* ... */ }
+//! fn cache_stays_bounded() {
+//!     thread_local! { static CACHE: std::cell::RefCell<Vec<u32>> = Default::default(); }
+//!     CACHE.with(|c| {
+//!         let mut c = c.borrow_mut();
+//!         c.push(1);
+//!         c.truncate(100);
+//!     });
+//! }
+//! # fn main() {}
 //! ```
 //!
 //! The same engine is available directly as [`Harness`], which returns a serde [`Report`]:
