@@ -146,7 +146,8 @@ fn sawtooth_drops(y: &[f64], sigma: f64, lookback: usize) -> Vec<usize> {
                 .fold(f64::INFINITY, f64::min);
             let accumulated = y[i - 1] - cycle_low;
             let grew = if cycle_start == 0 {
-                accumulated > 4.0 * sigma * std::f64::consts::SQRT_2
+                // ...and late enough that a burst's rise would have been seen.
+                i > lookback + 1 && accumulated > 4.0 * sigma * std::f64::consts::SQRT_2
             } else {
                 accumulated >= 0.5 * -d
             };
@@ -221,6 +222,19 @@ struct Fit {
 /// effect is tiny compared with the noise; the variance Sen's interval needs is scaled back by
 /// (m / m')³, the order of Var S in m (tie groups shrink by the same factor).
 pub(crate) const MK_MAX_POINTS: usize = 8192;
+
+/// The persistence check (is the later half still growing?) looks at no more than this many points.
+const PERSIST_MAX_POINTS: usize = 2048;
+
+/// Every k-th point, so that at most `max` remain.
+fn thin(y: &[f64], max: usize) -> std::borrow::Cow<'_, [f64]> {
+    if y.len() <= max {
+        std::borrow::Cow::Borrowed(y)
+    } else {
+        let k = y.len().div_ceil(max);
+        std::borrow::Cow::Owned(y.iter().step_by(k).copied().collect())
+    }
+}
 
 fn fit(t: &[f64], y: &[f64], confidence: f64) -> Fit {
     let m = y.len();
@@ -448,9 +462,13 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let s = post.sen;
     let significant = post.mk.p_increasing < alpha && s.slope > 0.0;
     let clears_floor = significant && s.lo > 0.0 && s.lo >= floor;
-    // Growth that has stopped: the final flat stretch (>= min_plateau, checked by `plateau_flat`) is longer
-    // than every pause seen during the growth. Then the answer is Inconclusive, never Leaking.
-    let stopped = plateau_flat && flat_len > longest_pause;
+    // Growth that has stopped: the final flat level (>= min_plateau samples, slope interval below the
+    // floor) is longer than every pause seen during the growth. Then the answer is Inconclusive.
+    // A noisy plateau too short to prove its slope below the floor also counts when it shows no upward
+    // tendency at all (one-sided p >= 0.2) and has lasted at least a quarter of the growth.
+    let plateau_quiet =
+        plat_fit.as_ref().is_some_and(|f| f.mk.p_increasing >= 0.2) && 4 * flat_len >= growth;
+    let stopped = (plateau_flat || plateau_quiet) && flat_len > longest_pause;
     let ambiguous_drops = minima_rise == Some(false);
     let trend = TrendTest {
         statistic: post.mk.z,
@@ -463,7 +481,13 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
         String::new()
     };
 
-    if clears_floor && !stopped && !ambiguous_drops {
+    // The growth must persist: the later half of the judged part must show a significant trend of its
+    // own (a noisy fill whose knee the segmentation could not place shows none there).
+    let late = w + (m - w) / 2;
+    let persists = !clears_floor
+        || m - late < 8
+        || mann_kendall(&thin(&pts.y[late..], PERSIST_MAX_POINTS)).p_increasing < alpha;
+    if clears_floor && !stopped && !ambiguous_drops && persists {
         return Analysis {
             verdict: Verdict::Leaking,
             slope: s.slope,
@@ -510,6 +534,15 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
                 fmt_num(plat_level)
             ),
             plateau_need,
+        )
+    } else if clears_floor && !persists {
+        (
+            format!(
+                "grew {} units/sample ({ci}) over {post_samples} samples{after}, but not significantly in \
+                 the later half: the growth may have stopped",
+                fmt_num(s.slope)
+            ),
+            plateau_need.max(post_samples / 2),
         )
     } else if ambiguous_drops && clears_floor {
         (
