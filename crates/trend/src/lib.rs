@@ -20,7 +20,8 @@
 //! 5. **Trend**: after the warm-up (where the series joins its late trend line), a Mann–Kendall test with
 //!    tie correction and a Theil–Sen slope with its confidence interval. [`Verdict::Leaking`] needs a
 //!    significant test *and* the whole interval at or above the floor
-//!    `max(min_slope, min_relative_slope × level)`, and growth that has not visibly stopped.
+//!    `max(min_slope, min_relative_slope × level)`, and growth that has not visibly stopped and still
+//!    shows in the later half of the series.
 //! 6. Anything else is [`Verdict::Inconclusive`].
 //!
 //! Cost: O(n log n). Theil–Sen is exact up to 512 points and uses sampled pairs above; Mann–Kendall
