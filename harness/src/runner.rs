@@ -85,6 +85,8 @@ pub struct Harness {
     pub(crate) capture_sites: bool,
     pub(crate) capture_iterations: usize,
     pub(crate) report_dir: Option<PathBuf>,
+    /// Said first in the report's notes (how the test runner isolated the run).
+    pub(crate) context_note: Option<String>,
 }
 
 impl Default for Harness {
@@ -108,6 +110,7 @@ impl Harness {
             capture_sites: true,
             capture_iterations: DEFAULT_CAPTURE_ITERATIONS,
             report_dir: None,
+            context_note: None,
         }
     }
 
@@ -217,7 +220,7 @@ impl Harness {
             }
         }
         let ceiling = self.ceiling();
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = self.context_note.iter().cloned().collect();
         let mut series = self.open_series(ceiling, &mut notes)?;
 
         // Nothing in the measured loop may keep memory of its own: extensions are recorded in a

@@ -215,7 +215,18 @@ fn leak_test_result(
         .harness()
         .map_err(|e| format!("leak test `{name}`: {e}"))?;
     let current = std::thread::current();
-    match mode(name, |v| std::env::var(v).ok(), current.name()) {
+    let mode = mode(name, |v| std::env::var(v).ok(), current.name());
+    let mut harness = harness;
+    harness.context_note = Some(match &mode {
+        Mode::Child(_) => "measured alone in a re-executed test process".to_owned(),
+        _ if std::env::var_os("NEXTEST").is_some() => {
+            "measured in-process: nextest runs each test in a process of its own".to_owned()
+        }
+        _ => "measured in-process: tests running beside it in this process count too \
+              (set by LEAKPROOF_REEXEC=0, or not on a libtest test thread)"
+            .to_owned(),
+    });
+    match mode {
         Mode::Child(path) => {
             let report = match run(&harness) {
                 Ok(report) => report,
