@@ -586,7 +586,15 @@ fn shape(v: &serde_json::Value, key: &str) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::Number(_) => Value::String("<number>".into()),
-        Value::String(s) if matches!(key, "verdict" | "resource") => Value::String(s.clone()),
+        // Names of a fixed set (and the configuration's resources list) are pinned as they are.
+        Value::String(s)
+            if matches!(
+                key,
+                "verdict" | "resource" | "resources" | "probe" | "isolation"
+            ) =>
+        {
+            Value::String(s.clone())
+        }
         Value::String(_) => Value::String("<string>".into()),
         // Series and notes vary in length: their first element shows the type.
         Value::Array(items) if matches!(key, "samples" | "notes") => {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use leakproof_sample::{FdInfo, FdKind, ProbeError, TreeSample};
 use leakproof_trend::{analyze, Analysis, Config, TrendError, Verdict, Warmup};
 
-use crate::report::{Report, Resource, ResourceReport};
+use crate::report::{Isolation, Report, Resource, ResourceReport, RunConfig};
 
 pub use ready::{HttpUrl, Readiness};
 pub use target::{describe_status, group_alive, group_members, stop_all_targets, Target};
@@ -245,6 +245,20 @@ impl Drive {
             HttpUrl::parse(url)?;
         }
         let max_iterations = self.max_iterations.max(self.iterations);
+        let config = RunConfig {
+            iterations: self.iterations,
+            warmup: self.warmup,
+            max_iterations,
+            time_budget_secs: None,
+            probe: "tree-rss".to_owned(),
+            resources: if self.resources {
+                vec![Resource::Rss, Resource::Fds, Resource::Threads]
+            } else {
+                vec![Resource::Rss]
+            },
+            capture_sites: false,
+            isolation: Isolation::Target,
+        };
         let mut target = Target::spawn(self.command)?;
         target.set_grace(self.grace);
         let name = self.name.unwrap_or_else(|| target.program().to_string());
@@ -350,6 +364,7 @@ impl Drive {
             report.iterations = series.rss.len();
             report.samples = series.rss;
             report.duration_secs = duration;
+            report.config = config;
             return Ok(report);
         };
         let mut resources = Vec::new();
@@ -393,6 +408,7 @@ impl Drive {
             }
         }
         let mut report = Report::from_resources(name, resources, duration);
+        report.config = config;
         let rss_verdict = report.resource(Resource::Rss).map(|r| r.analysis.verdict);
         for r in &report.resources {
             if !r.resource.is_memory()

@@ -38,7 +38,7 @@ pub mod testing;
 pub use chart::text_chart;
 pub use drive::{Drive, DriveError};
 pub use env::{ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
-pub use report::{worst, Report, Resource, ResourceReport};
+pub use report::{worst, Isolation, Report, Resource, ResourceReport, RunConfig};
 pub use runner::{
     Harness, HarnessError, MemoryProbe, DEFAULT_CAPTURE_ITERATIONS, DEFAULT_EXTENSION_FACTOR,
     DEFAULT_ITERATIONS, DEFAULT_TIME_BUDGET,

@@ -80,6 +80,44 @@ pub struct ResourceReport {
     pub detail: Option<String>,
 }
 
+/// How a run was isolated from other code that could move its series.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Measured in the calling process (a [`crate::Harness`] used directly).
+    #[default]
+    InProcess,
+    /// A leak test measured alone in a re-executed test process.
+    Reexec,
+    /// A leak test under nextest, which runs each test in a process of its own.
+    Nextest,
+    /// A leak test measured in-process while other tests may run beside it.
+    Shared,
+    /// An external target process, driven from outside and sampled as a process tree.
+    Target,
+}
+
+/// The settings a run was made with, so a report can be read (and reproduced) on its own.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Iterations asked for before any extension.
+    pub iterations: usize,
+    /// Fixed warm-up iterations, or `None` when the warm-up was detected.
+    pub warmup: Option<usize>,
+    /// Ceiling on iterations when an Inconclusive run is extended.
+    pub max_iterations: usize,
+    /// Wall-time budget for extensions in seconds, when there is one.
+    pub time_budget_secs: Option<f64>,
+    /// The memory probe asked for: `auto`, `heap` or `rss` in-process, `tree-rss` for a target.
+    pub probe: String,
+    /// The resources tracked from the start, memory first.
+    pub resources: Vec<Resource>,
+    /// Whether a failing run re-runs the workload with allocation-site capture.
+    pub capture_sites: bool,
+    /// How the run was isolated.
+    pub isolation: Isolation,
+}
+
 /// What a leak run found. Serialized as JSON by the CLI, the report directory and the re-exec child.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -101,6 +139,9 @@ pub struct Report {
     pub warmup: usize,
     /// Wall time of the measured run in seconds (the capture phase excluded).
     pub duration_secs: f64,
+    /// The settings of the run (missing in reports written before it existed: defaults then).
+    #[serde(default)]
+    pub config: RunConfig,
     /// Growing allocation sites, biggest first, when they were captured.
     pub sites: Vec<StatDiff>,
     /// Remarks for people: which probe and why, extensions, what was not tracked.
@@ -148,6 +189,7 @@ impl Report {
             warmup: primary.map_or(0, |r| r.analysis.warmup_end),
             resources,
             duration_secs,
+            config: RunConfig::default(),
             sites: Vec::new(),
             notes: Vec::new(),
             failure: None,
@@ -166,6 +208,7 @@ impl Report {
             iterations: 0,
             warmup: 0,
             duration_secs: 0.0,
+            config: RunConfig::default(),
             sites: Vec::new(),
             notes: Vec::new(),
             failure: Some(failure.into()),

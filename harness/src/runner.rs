@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use leakproof_sample::{FdProbe, Probe, ProbeError, RssProbe, ThreadProbe};
 use leakproof_trend::{analyze, Config, TrendError, Verdict, Warmup};
 
-use crate::report::{Report, Resource, ResourceReport};
+use crate::report::{Isolation, Report, Resource, ResourceReport, RunConfig};
 
 /// Default number of iterations of a run before any extension.
 pub const DEFAULT_ITERATIONS: usize = 300;
@@ -87,6 +87,8 @@ pub struct Harness {
     pub(crate) report_dir: Option<PathBuf>,
     /// Said first in the report's notes (how the test runner isolated the run).
     pub(crate) context_note: Option<String>,
+    /// How the run is isolated, recorded in the report's configuration.
+    pub(crate) isolation: Isolation,
 }
 
 impl Default for Harness {
@@ -111,6 +113,7 @@ impl Harness {
             capture_iterations: DEFAULT_CAPTURE_ITERATIONS,
             report_dir: None,
             context_note: None,
+            isolation: Isolation::InProcess,
         }
     }
 
@@ -188,6 +191,25 @@ impl Harness {
             .max(self.iterations)
     }
 
+    /// The settings of this harness as recorded in a report, with the resources tracked.
+    pub(crate) fn run_config(&self, resources: Vec<Resource>) -> RunConfig {
+        RunConfig {
+            iterations: self.iterations,
+            warmup: self.warmup,
+            max_iterations: self.ceiling(),
+            time_budget_secs: Some(self.time_budget.as_secs_f64()),
+            probe: match self.probe {
+                MemoryProbe::Auto => "auto",
+                MemoryProbe::Heap => "heap",
+                MemoryProbe::Rss => "rss",
+            }
+            .to_owned(),
+            resources,
+            capture_sites: self.capture_sites,
+            isolation: self.isolation,
+        }
+    }
+
     fn config_for(&self, resource: Resource) -> Config {
         let config = match resource {
             Resource::Heap => Config::heap(),
@@ -222,6 +244,7 @@ impl Harness {
         let ceiling = self.ceiling();
         let mut notes: Vec<String> = self.context_note.iter().cloned().collect();
         let mut series = self.open_series(ceiling, &mut notes)?;
+        let config = self.run_config(series.iter().map(|s| s.resource).collect());
 
         // Nothing in the measured loop may keep memory of its own: extensions are recorded in a
         // vector reserved up front and turned into notes after the loop.
@@ -238,6 +261,7 @@ impl Harness {
                         format!("panicked in iteration {}: {message}", done + 1),
                     );
                     report.iterations = done;
+                    report.config = config;
                     report.notes = notes;
                     return Ok(report);
                 }
@@ -304,6 +328,7 @@ impl Harness {
             })
             .collect();
         let mut report = Report::from_resources(&self.name, resources, duration);
+        report.config = config;
         report.notes = notes;
         if !report.passed() && self.capture_sites {
             crate::capture::second_phase(self, &mut f, &mut report);
@@ -534,6 +559,34 @@ mod tests {
         assert!(failure.contains("boom at three"), "{failure}");
         assert!(failure.contains("iteration 3"), "{failure}");
         assert_eq!(report.exit_code(), 4);
+    }
+
+    #[test]
+    fn the_report_carries_its_configuration() {
+        let report = Harness::new()
+            .iterations(20)
+            .warmup(3)
+            .max_iterations(60)
+            .time_budget(Duration::from_secs(5))
+            .probe(MemoryProbe::Rss)
+            .capture_sites(false)
+            .run(|| {})
+            .unwrap();
+        let c = &report.config;
+        assert_eq!(c.iterations, 20);
+        assert_eq!(c.warmup, Some(3));
+        assert_eq!(c.max_iterations, 60);
+        assert_eq!(c.time_budget_secs, Some(5.0));
+        assert_eq!(c.probe, "rss");
+        assert_eq!(
+            c.resources,
+            [Resource::Rss, Resource::Fds, Resource::Threads]
+        );
+        assert!(!c.capture_sites);
+        assert_eq!(c.isolation, Isolation::InProcess);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["config"]["isolation"], "in-process");
+        assert_eq!(json["config"]["resources"][0], "rss");
     }
 
     #[test]

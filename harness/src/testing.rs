@@ -26,7 +26,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::report::Report;
+use crate::report::{Isolation, Report};
 use crate::runner::Harness;
 
 /// Environment variable naming the one test a re-executed child must run in-process.
@@ -217,20 +217,33 @@ fn leak_test_result(
     let current = std::thread::current();
     let mode = mode(name, |v| std::env::var(v).ok(), current.name());
     let mut harness = harness;
-    harness.context_note = Some(match &mode {
-        Mode::Child(_) => "measured alone in a re-executed test process".to_owned(),
-        _ if std::env::var_os("NEXTEST").is_some() => {
-            "measured in-process: nextest runs each test in a process of its own".to_owned()
-        }
-        _ => "measured in-process: tests running beside it in this process count too \
-              (set by LEAKPROOF_REEXEC=0, or not on a libtest test thread)"
-            .to_owned(),
-    });
+    let (isolation, note) = match &mode {
+        Mode::Child(_) => (
+            Isolation::Reexec,
+            "measured alone in a re-executed test process",
+        ),
+        _ if std::env::var_os("NEXTEST").is_some() => (
+            Isolation::Nextest,
+            "measured in-process: nextest runs each test in a process of its own",
+        ),
+        _ => (
+            Isolation::Shared,
+            "measured in-process: tests running beside it in this process count too \
+             (set by LEAKPROOF_REEXEC=0, or not on a libtest test thread)",
+        ),
+    };
+    harness.isolation = isolation;
+    harness.context_note = Some(note.to_owned());
     match mode {
         Mode::Child(path) => {
             let report = match run(&harness) {
                 Ok(report) => report,
-                Err(e) => Report::failed(name, format!("the harness could not run: {e}")),
+                Err(e) => {
+                    let mut report =
+                        Report::failed(name, format!("the harness could not run: {e}"));
+                    report.config = harness.run_config(Vec::new());
+                    report
+                }
             };
             let json = serde_json::to_string(&report)
                 .map_err(|e| format!("leak test `{name}`: cannot serialize the report: {e}"))?;
