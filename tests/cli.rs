@@ -318,6 +318,15 @@ fn drive_a_leaking_server_is_leaking_exit_1_and_names_the_heap() {
     let text = stdout(&out);
     assert!(text.contains("LEAKING (rss)"), "{text}");
     assert!(
+        text.starts_with(&format!("target `{target}`")),
+        "a drive report names its target:\n{text}"
+    );
+    assert!(
+        text.contains("why (rss): grew ") && text.contains("/iteration (95% CI "),
+        "the reason speaks bytes per iteration:\n{text}"
+    );
+    assert!(!text.contains("units/sample"), "{text}");
+    assert!(
         text.contains("heap"),
         "the smaps diff names [heap]:\n{text}"
     );

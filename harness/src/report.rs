@@ -243,11 +243,7 @@ impl Report {
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         if let Some(failure) = &self.failure {
-            let _ = writeln!(
-                out,
-                "leak test `{}`: the workload failed: {failure}",
-                self.name
-            );
+            let _ = writeln!(out, "{}: the workload failed: {failure}", self.subject());
             for note in &self.notes {
                 let _ = writeln!(out, "  note: {note}");
             }
@@ -261,8 +257,8 @@ impl Report {
             .collect();
         let _ = write!(
             out,
-            "leak test `{}`: {}",
-            self.name,
+            "{}: {}",
+            self.subject(),
             verdict_word(self.verdict).to_uppercase()
         );
         if !grew.is_empty() {
@@ -294,15 +290,19 @@ impl Report {
             self.iterations, self.warmup, self.duration_secs
         );
         for r in &self.resources {
-            if r.analysis.verdict != Verdict::Stable && !r.analysis.reason.is_empty() {
-                let _ = writeln!(out, "  why ({}): {}", r.resource, r.analysis.reason);
+            if r.analysis.verdict != Verdict::Stable {
+                let _ = writeln!(out, "  why ({}): {}", r.resource, why(r));
             }
         }
         if self.verdict == Verdict::Inconclusive {
+            let how = if self.config.isolation == Isolation::Target {
+                "`-n N` / `--max-iterations M`, or `Drive::iterations` / `Drive::max_iterations`"
+            } else {
+                "LEAKPROOF_ITERATIONS=N, or `iterations = N` / `max_iterations = N` on the test"
+            };
             let _ = writeln!(
                 out,
-                "  to decide it: run more iterations (LEAKPROOF_ITERATIONS=N, or `iterations = N` / \
-                 `max_iterations = N` on the test), or make each iteration's work steadier"
+                "  to decide it: run more iterations ({how}), or make each iteration's work steadier"
             );
         }
 
@@ -349,6 +349,16 @@ impl Report {
         out
     }
 
+    /// What the report is about: ``leak test `name` `` or, for a driven process, ``target `cmd` ``.
+    fn subject(&self) -> String {
+        let kind = if self.config.isolation == Isolation::Target {
+            "target"
+        } else {
+            "leak test"
+        };
+        format!("{kind} `{}`", self.name)
+    }
+
     /// An SVG chart: one panel per resource with the samples, the warm-up shaded and the fitted
     /// slope drawn over the part after the warm-up.
     pub fn render_svg(&self) -> String {
@@ -389,6 +399,59 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A per-iteration rate in the resource's unit: `64.1 KiB`, `0.25 fds` (`+`/`-` with `signed`).
+fn format_rate(resource: Resource, value: f64, signed: bool) -> String {
+    if signed {
+        format_slope(resource, value)
+    } else if resource.is_memory() {
+        format_bytes_f64(value, false)
+    } else {
+        format!("{value:.2} {}", resource.unit())
+    }
+}
+
+/// Why a resource is not Stable, in its own unit, built from the analysis (leakproof-trend's
+/// `reason` speaks of unit-neutral samples): the rate with its interval over the judged
+/// iterations, the warm-up, and for an Inconclusive series the plateau seen and what would decide.
+fn why(r: &ResourceReport) -> String {
+    let a = &r.analysis;
+    let leaking = a.verdict == Verdict::Leaking;
+    let rate = |v: f64| format_rate(r.resource, v, !leaking);
+    let judged = a.samples.saturating_sub(a.warmup_end);
+    let mut out = format!(
+        "{}{}/iteration ({:.0}% CI {} .. {}) over {judged} iteration{}",
+        if leaking { "grew " } else { "" },
+        rate(a.slope),
+        a.confidence * 100.0,
+        rate(a.slope_ci.0),
+        rate(a.slope_ci.1),
+        if judged == 1 { "" } else { "s" },
+    );
+    if a.warmup_end > 0 {
+        let _ = write!(out, " after a {}-iteration warm-up", a.warmup_end);
+    }
+    if let Some(cycles) = a.cycles {
+        let _ = write!(
+            out,
+            ", judged on the low points of {cycles} saw-tooth cycles"
+        );
+    }
+    if !leaking {
+        if let Some(plateau) = &a.plateau {
+            let _ = write!(
+                out,
+                "; flat at {} from iteration {}",
+                r.resource.format_value(plateau.level),
+                plateau.start + 1
+            );
+        }
+        if let Some(more) = a.more_samples {
+            let _ = write!(out, "; about {more} more iterations would decide it");
+        }
+    }
+    out
 }
 
 /// Frames shown after the user frame, at most.
@@ -685,6 +748,30 @@ mod tests {
         let text = r.render_text();
         assert!(text.contains("INCONCLUSIVE (heap)"), "{text}");
         assert!(text.contains("LEAKPROOF_ITERATIONS"), "{text}");
+    }
+
+    #[test]
+    fn render_text_target_inconclusive() {
+        let n = 40;
+        let rss: Vec<f64> = (0..n)
+            .map(|i| 50.0 * 1024.0 * 1024.0 + (i.min(30) as f64) * 65_536.0)
+            .collect();
+        let mut a = analysis(Verdict::Inconclusive, 65_536.0, (-512.0, 131_072.0), 1, n);
+        a.plateau = Some(Plateau {
+            start: 30,
+            level: rss[35],
+        });
+        a.more_samples = Some(18);
+        let resources = vec![ResourceReport {
+            resource: Resource::Rss,
+            source: "RSS of the target process tree (pid 42)".into(),
+            samples: rss,
+            analysis: a,
+            detail: None,
+        }];
+        let mut r = Report::from_resources("./server --port 8080", resources, 2.0);
+        r.config.isolation = Isolation::Target;
+        insta::assert_snapshot!(r.render_text());
     }
 
     #[test]
