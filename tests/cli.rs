@@ -4,12 +4,15 @@
 //! The example server is built by `cargo test` (examples are built with the tests); when it is
 //! missing (e.g. `cargo test --test cli`), it is built once with `cargo build --example`.
 
+mod common;
+
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use common::{free_port, server};
+use leakproof_harness::drive::group_members;
 
 fn leakproof(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_leakproof"))
@@ -74,46 +77,6 @@ fn assert_one_error_line(out: &Output) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-/// The example server binary, built by cargo beside this test (target/<profile>/examples/).
-fn server() -> &'static Path {
-    static SERVER: OnceLock<PathBuf> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps/<test>");
-        let path = profile_dir.join("examples").join("leaky_server");
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--example", "leaky_server"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            if profile_dir.file_name().is_some_and(|p| p == "release") {
-                cmd.arg("--release");
-            }
-            if let Some(target_dir) = profile_dir.parent() {
-                cmd.env("CARGO_TARGET_DIR", target_dir);
-            }
-            let status = cmd
-                .status()
-                .expect("run cargo build --example leaky_server");
-            assert!(
-                status.success(),
-                "cargo build --example leaky_server failed"
-            );
-        }
-        path
-    })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 /// A shell command line starting the example server on `port` with `flags`, writing its PID (which
 /// is also the process group ID, as leakproof starts the target in a new group) to `pid_file`.
 fn server_cmd(port: u16, flags: &str, pid_file: &Path) -> String {
@@ -124,47 +87,33 @@ fn server_cmd(port: u16, flags: &str, pid_file: &Path) -> String {
     )
 }
 
+/// `leakproof drive --target <the example server with flags> --http <its /item URL> <args>`.
+/// Returns the output, the target's command line and the file holding its PID (= process group).
+fn drive_server(name: &str, flags: &str, args: &[&str]) -> (Output, String, PathBuf) {
+    let port = free_port();
+    let pid_file = temp_path(&format!("{name}.pid"));
+    let target = server_cmd(port, flags, &pid_file);
+    let url = format!("http://127.0.0.1:{port}/item");
+    let mut all = vec!["drive", "--target", &target, "--http", &url];
+    all.extend_from_slice(args);
+    let out = leakproof(&all);
+    (out, target, pid_file)
+}
+
 fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("leakproof-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
 }
 
-/// Live (not zombie) processes of process group `pgid`.
-fn group_members(pgid: u32) -> Vec<u32> {
-    let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
-            && !matches!(fields.first(), Some(&"Z" | &"X"))
-        {
-            members.push(pid);
-        }
-    }
-    members
-}
-
 /// The target's process group (its PID from `pid_file`) has no live process left.
 fn assert_group_gone(pid_file: &Path) {
-    let pgid: u32 = std::fs::read_to_string(pid_file)
+    let pgid: i32 = std::fs::read_to_string(pid_file)
         .expect("pid file")
         .trim()
         .parse()
         .expect("pid");
-    let members = group_members(pgid);
+    let members = group_members(pgid).expect("read /proc");
     assert!(
         members.is_empty(),
         "process group {pgid} still has {members:?}"
@@ -299,21 +248,11 @@ fn bad_usage_is_exit_2() {
 
 #[test]
 fn drive_a_leaking_server_is_leaking_exit_1_and_names_the_heap() {
-    let port = free_port();
-    let pid_file = temp_path("leaking.pid");
-    let target = server_cmd(port, "--leak", &pid_file);
-    let url = format!("http://127.0.0.1:{port}/item");
-    let out = leakproof(&[
-        "drive",
-        "--target",
-        &target,
-        "--http",
-        &url,
-        "-n",
-        "150",
-        "--max-iterations",
-        "300",
-    ]);
+    let (out, target, pid_file) = drive_server(
+        "leaking",
+        "--leak",
+        &["-n", "150", "--max-iterations", "300"],
+    );
     assert_code(&out, 1);
     let text = stdout(&out);
     assert!(text.contains("LEAKING (rss)"), "{text}");
@@ -335,24 +274,19 @@ fn drive_a_leaking_server_is_leaking_exit_1_and_names_the_heap() {
 
 #[test]
 fn drive_a_bounded_server_is_stable_exit_0() {
-    let port = free_port();
-    let pid_file = temp_path("bounded.pid");
-    let target = server_cmd(port, "--cache 16", &pid_file);
-    let url = format!("http://127.0.0.1:{port}/item");
     let report_dir = temp_path("bounded-report");
-    let out = leakproof(&[
-        "drive",
-        "--target",
-        &target,
-        "--http",
-        &url,
-        "-n",
-        "150",
-        "--max-iterations",
-        "300",
-        "--report",
-        report_dir.to_str().expect("utf-8"),
-    ]);
+    let (out, _, pid_file) = drive_server(
+        "bounded",
+        "--cache 16",
+        &[
+            "-n",
+            "150",
+            "--max-iterations",
+            "300",
+            "--report",
+            report_dir.to_str().expect("utf-8"),
+        ],
+    );
     assert_code(&out, 0);
     assert_group_gone(&pid_file);
     let files: Vec<String> = std::fs::read_dir(&report_dir)
@@ -366,22 +300,11 @@ fn drive_a_bounded_server_is_stable_exit_0() {
 
 #[test]
 fn drive_a_socket_leak_with_flat_rss_is_exit_1_and_says_so() {
-    let port = free_port();
-    let pid_file = temp_path("fds.pid");
-    let target = server_cmd(port, "--cache 4 --entry-bytes 64 --leak-fds", &pid_file);
-    let url = format!("http://127.0.0.1:{port}/item");
-    let out = leakproof(&[
-        "drive",
-        "--target",
-        &target,
-        "--http",
-        &url,
-        "-n",
-        "100",
-        "--max-iterations",
-        "300",
-        "--json",
-    ]);
+    let (out, _, pid_file) = drive_server(
+        "fds",
+        "--cache 4 --entry-bytes 64 --leak-fds",
+        &["-n", "100", "--max-iterations", "300", "--json"],
+    );
     assert_code(&out, 1);
     let report = json(&out);
     assert_eq!(report["verdict"], "leaking");
@@ -442,13 +365,11 @@ fn drive_the_python_server_leaking_sockets_is_exit_1() {
 
 #[test]
 fn drive_a_thread_leak_is_exit_1() {
-    let port = free_port();
-    let pid_file = temp_path("threads.pid");
-    let target = server_cmd(port, "--cache 4 --entry-bytes 64 --leak-threads", &pid_file);
-    let url = format!("http://127.0.0.1:{port}/item");
-    let out = leakproof(&[
-        "drive", "--target", &target, "--http", &url, "-n", "60", "--json",
-    ]);
+    let (out, _, pid_file) = drive_server(
+        "threads",
+        "--cache 4 --entry-bytes 64 --leak-threads",
+        &["-n", "60", "--json"],
+    );
     assert_code(&out, 1);
     let report = json(&out);
     assert_eq!(
@@ -460,11 +381,7 @@ fn drive_a_thread_leak_is_exit_1() {
 
 #[test]
 fn drive_a_target_crashing_mid_run_is_exit_4_with_status_and_stderr() {
-    let port = free_port();
-    let pid_file = temp_path("crash.pid");
-    let target = server_cmd(port, "--crash-after 20", &pid_file);
-    let url = format!("http://127.0.0.1:{port}/item");
-    let out = leakproof(&["drive", "--target", &target, "--http", &url, "-n", "100"]);
+    let (out, _, pid_file) = drive_server("crash", "--crash-after 20", &["-n", "100"]);
     assert_code(&out, 4);
     let err = stderr(&out);
     assert!(err.contains("exit status 101"), "{err}");

@@ -1,56 +1,18 @@
 //! The drive API from Rust: start examples/leaky_server as a `std::process::Command`, drive it from
 //! a closure (an HTTP GET over std networking), and judge its RSS, fds and threads.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpStream;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
+
+use common::{free_port, server};
 
 use leakproof_harness::drive::{group_alive, Drive, DriveError};
 use leakproof_harness::Resource;
 use leakproof_trend::Verdict;
-
-/// The example server, built by cargo beside this test (or built now when missing).
-fn server() -> &'static Path {
-    static SERVER: OnceLock<PathBuf> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps/<test>");
-        let path = profile_dir.join("examples").join("leaky_server");
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--example", "leaky_server"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            if profile_dir.file_name().is_some_and(|p| p == "release") {
-                cmd.arg("--release");
-            }
-            if let Some(target_dir) = profile_dir.parent() {
-                cmd.env("CARGO_TARGET_DIR", target_dir);
-            }
-            let status = cmd
-                .status()
-                .expect("run cargo build --example leaky_server");
-            assert!(
-                status.success(),
-                "cargo build --example leaky_server failed"
-            );
-        }
-        path
-    })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 fn server_command(port: u16, flags: &[&str]) -> Command {
     let mut cmd = Command::new(server());

@@ -35,7 +35,7 @@ use crate::report::{Isolation, Report, Resource, ResourceReport, RunConfig};
 
 pub use ready::{HttpUrl, Readiness};
 pub use target::{describe_status, group_alive, group_members, stop_all_targets, Target};
-pub use tree::TreeSampler;
+pub use tree::{TreeSampler, TreeSeries};
 
 /// Why a drive could not produce a [`Report`]. Failures *during* the measured run (the target exits,
 /// the driver fails) are not errors: they are a `Report` with `failure` set (exit code 4).
@@ -268,7 +268,7 @@ impl Drive {
         let mut probe = TreeSampler::new(pid, Duration::ZERO)?;
 
         let start = Instant::now();
-        let mut series = Series::default();
+        let mut series = TreeSeries::default();
         let mut notes = Vec::new();
         let mut failures = 0usize;
         let mut failure = None;
@@ -277,8 +277,8 @@ impl Drive {
         let mark = self.warmup.unwrap_or(self.iterations / 5).max(1);
         let mut before: Option<Picture> = None;
         let analyses = 'run: loop {
-            while series.rss.len() < planned {
-                let iteration = series.rss.len() + 1;
+            while series.len() < planned {
+                let iteration = series.len() + 1;
                 if let Err(e) = driver() {
                     // A driver failing because the target just died is the target's failure.
                     if let Some(status) = target.wait_status(Duration::from_millis(200)) {
@@ -297,7 +297,7 @@ impl Drive {
                 }
                 // A sample of a process that exited meanwhile (reaped by the time the sample is in,
                 // or a zombie: no memory and no descriptors) is not a sample of the target at work.
-                let sampled = settled_sample(&mut probe, series.last()).and_then(|s| {
+                let sampled = settled_sample(&mut probe, series.last_counts()).and_then(|s| {
                     if (s.rss_bytes == 0 && s.fds == 0) || target.try_status().is_some() {
                         Err(ProbeError::Gone { pid })
                     } else {
@@ -331,7 +331,7 @@ impl Drive {
                     before = Some(Picture::take(pid, self.resources, None));
                 }
             }
-            let analyses = series.analyze(self.warmup, self.resources)?;
+            let analyses = analyze_series(&series, self.warmup, self.resources)?;
             let inconclusive = analyses.iter().any(|a| a.verdict == Verdict::Inconclusive);
             if inconclusive && planned < max_iterations {
                 let more = analyses
@@ -361,7 +361,7 @@ impl Drive {
         let stopped = target.stop();
         let Some(analyses) = analyses else {
             let mut report = Report::failed(name, failure.unwrap_or_default());
-            report.iterations = series.rss.len();
+            report.iterations = series.len();
             report.samples = series.rss;
             report.duration_secs = duration;
             report.config = config;
@@ -481,39 +481,22 @@ fn settled_sample(
     Ok(sample)
 }
 
-/// The three series of a drive.
-#[derive(Default)]
-struct Series {
-    rss: Vec<f64>,
-    fds: Vec<f64>,
-    threads: Vec<f64>,
-}
-
-impl Series {
-    fn push(&mut self, s: &TreeSample) {
-        self.rss.push(s.rss_bytes as f64);
-        self.fds.push(s.fds as f64);
-        self.threads.push(s.threads as f64);
+/// The analyses of a drive's series: RSS, then (when tracked) fds and threads.
+fn analyze_series(
+    series: &TreeSeries,
+    warmup: Option<usize>,
+    resources: bool,
+) -> Result<Vec<Analysis>, TrendError> {
+    let with_warmup = |c: Config| match warmup {
+        Some(w) => c.with_warmup(Warmup::Fixed(w)),
+        None => c,
+    };
+    let mut out = vec![analyze(&series.rss, &with_warmup(Config::rss()))?];
+    if resources {
+        out.push(analyze(&series.fds, &with_warmup(Config::counts()))?);
+        out.push(analyze(&series.threads, &with_warmup(Config::counts()))?);
     }
-
-    /// The last (fds, threads) counts.
-    fn last(&self) -> Option<(u64, u64)> {
-        Some((*self.fds.last()? as u64, *self.threads.last()? as u64))
-    }
-
-    /// RSS, then (when tracked) fds and threads.
-    fn analyze(&self, warmup: Option<usize>, resources: bool) -> Result<Vec<Analysis>, TrendError> {
-        let with_warmup = |c: Config| match warmup {
-            Some(w) => c.with_warmup(Warmup::Fixed(w)),
-            None => c,
-        };
-        let mut out = vec![analyze(&self.rss, &with_warmup(Config::rss()))?];
-        if resources {
-            out.push(analyze(&self.fds, &with_warmup(Config::counts()))?);
-            out.push(analyze(&self.threads, &with_warmup(Config::counts()))?);
-        }
-        Ok(out)
-    }
+    Ok(out)
 }
 
 /// Memory maps and open descriptors of the target tree at one moment, for the report's detail.

@@ -66,18 +66,20 @@ fn parse_count(
     })
 }
 
+/// A stand-in for `std::env::var` in tests: looks `var` up in `pairs`.
+#[cfg(test)]
+pub(crate) fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |var| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |var| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == var)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
 
     #[test]
     fn overrides_apply() {

@@ -488,6 +488,7 @@ fn tail(bytes: &[u8], lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::env;
 
     #[test]
     fn libtest_names_drop_the_crate() {
@@ -495,15 +496,6 @@ mod tests {
         assert_eq!(libtest_name("mycrate::f"), "f");
         assert_eq!(libtest_name("f"), "f");
         assert_eq!(LeakTest::new("it::a::b").libtest_name(), "a::b");
-    }
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |var| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == var)
-                .map(|(_, v)| (*v).to_owned())
-        }
     }
 
     #[test]

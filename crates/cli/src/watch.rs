@@ -5,8 +5,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use leakproof_harness::drive::{describe_status, Target, TreeSampler};
-use leakproof_sample::{ProbeError, TreeSample};
+use leakproof_harness::drive::{describe_status, Target, TreeSampler, TreeSeries};
+use leakproof_sample::ProbeError;
 use leakproof_trend::{analyze, Analysis, Config, Verdict};
 use serde::Serialize;
 
@@ -58,27 +58,6 @@ struct WatchJson<'a> {
     exited: Option<String>,
 }
 
-#[derive(Default)]
-struct Series {
-    rss: Vec<f64>,
-    fds: Vec<f64>,
-    threads: Vec<f64>,
-}
-
-impl Series {
-    fn push(&mut self, s: &TreeSample) {
-        self.rss.push(s.rss_bytes as f64);
-        self.fds.push(s.fds as f64);
-        self.threads.push(s.threads as f64);
-    }
-
-    fn pop(&mut self) {
-        self.rss.pop();
-        self.fds.pop();
-        self.threads.pop();
-    }
-}
-
 pub(crate) fn run(args: WatchArgs) -> Outcome {
     install_signal_handler();
     if args.interval.is_zero() {
@@ -119,7 +98,7 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
     let interval = args.interval.as_secs_f64();
     let planned = (args.duration.as_secs_f64() / interval).floor() as u64 + 1;
     let mut progress = Progress::new("sample", planned);
-    let mut series = Series::default();
+    let mut series = TreeSeries::default();
     let mut ceiling = None;
     let mut exited = None;
     let start = Instant::now();
@@ -160,7 +139,7 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
                     }
                 }
                 progress.update(
-                    series.rss.len() as u64,
+                    series.len() as u64,
                     planned,
                     &format!(
                         "rss {}, {} fds, {} threads",
@@ -206,7 +185,7 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
     let tail = target.as_ref().map(Target::stderr_tail).unwrap_or_default();
     drop(target); // stop a started command now: no orphan, whatever happens next
     if let Some(msg) = &exited {
-        if series.rss.len() < MIN_SAMPLES && ceiling.is_none() {
+        if series.len() < MIN_SAMPLES && ceiling.is_none() {
             let last = tail
                 .iter()
                 .rev()
@@ -215,13 +194,13 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
                 .unwrap_or_default();
             return Err(anyhow!(
                 "{msg}: only {} samples, too few to judge (need {MIN_SAMPLES}){last}",
-                series.rss.len()
+                series.len()
             ))
             .exit_with(EXIT_FAILED);
         }
         eprintln!(
             "leakproof: {msg}; judging the {} samples collected",
-            series.rss.len()
+            series.len()
         );
     }
     let judged = [
@@ -286,7 +265,7 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
     }
     out.push_str(&format!(
         "{} samples over {duration_secs:.1} s, every {}\n",
-        series.rss.len(),
+        series.len(),
         humanize(args.interval)
     ));
     out.push_str(&leakproof_harness::text_chart(
