@@ -33,6 +33,18 @@ fn main() {
     min_per_call("rss (statm, pread)", 200, || {
         black_box(rss.sample().expect("rss"));
     });
+    // The floor under the RSS probe: the same pread with no parsing, and an empty system call.
+    let statm = std::fs::File::open("/proc/self/statm").expect("statm");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&statm);
+    let mut buf = [0u8; 256];
+    min_per_call("raw pread of statm (libc)", 200, || {
+        // SAFETY: `fd` is open for the whole loop and `buf` is a valid, writable 256-byte buffer.
+        black_box(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) });
+    });
+    min_per_call("getppid (empty syscall)", 200, || {
+        // SAFETY: getppid has no preconditions (a raw syscall, so glibc cannot cache it).
+        black_box(unsafe { libc::syscall(libc::SYS_getppid) });
+    });
     min_per_call("rss (open + read statm)", 200, || {
         black_box(std::fs::read("/proc/self/statm").expect("statm"));
     });
