@@ -198,6 +198,13 @@ fn bump(c: &AtomicU64, v: u64) {
     c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
 }
 
+/// This thread's counter slot index, or a sentinel above [`SLOTS`] (for spreading per-thread work
+/// over lanes: distinct live threads below [`SLOTS`] get distinct values).
+#[inline]
+pub(crate) fn thread_slot_hint() -> usize {
+    MY_SLOT.with(Cell::get)
+}
+
 #[inline]
 fn slot_index() -> usize {
     let i = MY_SLOT.with(Cell::get);

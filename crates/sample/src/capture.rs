@@ -7,10 +7,14 @@
 //!
 //! Costs and structure:
 //! - Off: one relaxed load per allocation and one per free.
-//! - On: the stack is unwound with the platform unwinder without any global lock
-//!   (`backtrace::trace_unsynchronized`); stacks are interned in a hash table keyed by their
-//!   addresses (16 shards, each with its own lock); each live block's stack id sits in a
-//!   side table keyed by the block's address (64 shards), so a free is O(1).
+//! - On: the stack is unwound without any global lock; stacks are interned in a hash table keyed
+//!   by their addresses (16 shards, each with its own lock), and each thread remembers its last few
+//!   interned stacks, so a repeated stack takes no lock at all; each stack's live bytes and blocks
+//!   are kept in 8 counter lanes (a thread's lane follows from its counter slot) that a snapshot
+//!   sums, so threads allocating from the same stack do not write the same cache line (memory:
+//!   128 KiB per 1,024 stacks of a stack-table shard, from the system allocator, and 2.2 KiB of
+//!   thread-local storage per thread for the remembered stacks); each live block's stack id sits in
+//!   a side table keyed by the block's address (64 shards), so a free is O(1).
 //! - The tables take their memory from the system allocator directly, never from the global
 //!   allocator, so they cannot re-enter `TrackingAlloc`; a thread-local guard keeps anything the
 //!   unwinder might allocate from being captured recursively.
@@ -22,8 +26,10 @@
 //! Addresses are raw return addresses (symbolize `ip - 1` for the call's line), innermost first,
 //! beginning at the allocator entry point (`__rust_alloc` or the like) that called `TrackingAlloc`.
 
+use core::alloc::{GlobalAlloc, Layout};
 use core::cell::{Cell, UnsafeCell};
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::alloc::System;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,18 +41,47 @@ pub const MAX_FRAMES: usize = 32;
 const STACK_SHARDS: usize = 16;
 /// Shards of the block table.
 const BLOCK_SHARDS: usize = 64;
+/// Counter lanes per stack: threads whose counter slots differ modulo `LANES` update different
+/// cache lines for the same stack.
+const LANES: usize = 8;
+/// Stacks per counter chunk (a chunk holds every lane of `CHUNK_SITES` stacks).
+const CHUNK_SITES: usize = 1024;
+/// Distinct stacks recorded per stack-table shard at most.
+const MAX_SITES_PER_SHARD: usize = 1 << 20;
+/// Stacks each thread remembers (direct-mapped by hash).
+const INTERN_CACHE: usize = 8;
 
 static CAPTURING: AtomicBool = AtomicBool::new(false);
 static GUARDS: AtomicUsize = AtomicUsize::new(0);
-/// Recorded blocks not yet freed; frees look at the tables only while this is non-zero.
-static TRACKED: AtomicUsize = AtomicUsize::new(0);
+/// Recorded blocks not yet freed, per lane (wrapping; the sum is the count). Laned like the site
+/// counters so that threads recording and freeing blocks do not write one shared line.
+static TRACKED: [TrackedLane; LANES] = [const { TrackedLane(AtomicU64::new(0)) }; LANES];
+/// Frees look at the tables only while this is set: set by every recording that finds it clear,
+/// cleared by a free (with capture off) that finds the lanes summing to zero (see `on_free`).
+static ANY_TRACKED: AtomicBool = AtomicBool::new(false);
+
+#[repr(align(128))]
+struct TrackedLane(AtomicU64);
+
+fn tracked_sum() -> u64 {
+    TRACKED
+        .iter()
+        .fold(0u64, |n, l| n.wrapping_add(l.0.load(SeqCst)))
+}
 /// Frames to drop from the top of each platform-unwinder stack where `on_alloc`'s address range is
 /// unknown (off x86_64 Linux); calibrated by the first trace (`usize::MAX` = not yet).
 static SKIP: AtomicUsize = AtomicUsize::new(usize::MAX);
 
+/// Bumped by [`clear`], which invalidates every thread's remembered stack ids. Starts at 1 so that
+/// an empty cache entry (generation 0) never matches.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
 thread_local! {
     /// Set while this thread is inside the capture machinery (no destructor).
     static BUSY: Cell<bool> = const { Cell::new(false) };
+    /// This thread's last interned stacks (no destructor; used only while `BUSY` is set).
+    static CACHE: UnsafeCell<[CacheEntry; INTERN_CACHE]> =
+        const { UnsafeCell::new([EMPTY_CACHE_ENTRY; INTERN_CACHE]) };
 }
 
 /// Starts capturing allocation sites; capture continues until every guard is dropped.
@@ -80,7 +115,8 @@ pub fn is_capturing() -> bool {
 
 /// Number of recorded blocks still alive.
 pub fn tracked_blocks() -> usize {
-    TRACKED.load(Relaxed)
+    // A free seen before the recording it undoes (another lane) can make the sum briefly negative.
+    (tracked_sum() as i64).max(0) as usize
 }
 
 /// Live recorded blocks, grouped by call stack.
@@ -110,13 +146,17 @@ pub struct RawSite {
 pub fn snapshot() -> RawSnapshot {
     let mut copied: SysVec<StackEntry> = SysVec::new();
     let mut complete = true;
-    for shard in &STACKS {
+    for (si, shard) in STACKS.iter().enumerate() {
         shard.lock.lock();
         // SAFETY: the shard's lock is held.
         let table = unsafe { &*shard.table.get() };
-        for e in table.entries.as_slice() {
-            if e.blocks > 0 {
-                complete &= copied.push(*e);
+        for (i, e) in table.entries.as_slice().iter().enumerate() {
+            let (bytes, blocks) = site_totals(si, i);
+            if blocks > 0 {
+                let mut e = *e;
+                e.bytes = bytes;
+                e.blocks = blocks;
+                complete &= copied.push(e);
             }
         }
         shard.lock.unlock();
@@ -144,8 +184,9 @@ pub fn snapshot() -> RawSnapshot {
 }
 
 /// Forgets every recorded block and stack. Call it when no other thread is capturing, or a block
-/// recorded concurrently may be lost from later snapshots (never double-counted).
+/// recorded concurrently may be lost from later snapshots.
 pub fn clear() {
+    GENERATION.fetch_add(1, SeqCst);
     for shard in &BLOCKS {
         shard.lock.lock();
         // SAFETY: the shard's lock is held.
@@ -154,15 +195,21 @@ pub fn clear() {
         t.used = 0;
         shard.lock.unlock();
     }
-    for shard in &STACKS {
+    for (si, shard) in STACKS.iter().enumerate() {
         shard.lock.lock();
         // SAFETY: the shard's lock is held.
         let t = unsafe { &mut *shard.table.get() };
+        for i in 0..t.entries.len() {
+            zero_site(si, i);
+        }
         t.entries.clear_free();
         t.index.clear_free();
         shard.lock.unlock();
     }
-    TRACKED.store(0, SeqCst);
+    for l in &TRACKED {
+        l.0.store(0, SeqCst);
+    }
+    ANY_TRACKED.store(false, SeqCst);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +222,7 @@ pub(crate) fn capturing_fast() -> bool {
 
 #[inline(always)]
 pub(crate) fn tracked_fast() -> bool {
-    TRACKED.load(Relaxed) != 0
+    ANY_TRACKED.load(Relaxed)
 }
 
 /// A recorded block's stack id and size.
@@ -217,7 +264,18 @@ pub(crate) fn on_free(ptr: *mut u8) -> Option<BlockSite> {
     let removed = unsafe { &mut *shard.table.get() }.remove(addr);
     shard.lock.unlock();
     let b = removed?;
-    TRACKED.fetch_sub(1, Relaxed);
+    TRACKED[crate::alloc::thread_slot_hint() % LANES]
+        .0
+        .fetch_sub(1, SeqCst);
+    if !CAPTURING.load(Relaxed) && tracked_sum() == 0 {
+        // Nothing recorded is alive: let frees skip the tables again. A recording racing with this
+        // adds to its lane before it checks the flag (both SeqCst), so either the second sum below
+        // sees it or the recording sees the flag clear and sets it again.
+        ANY_TRACKED.store(false, SeqCst);
+        if tracked_sum() != 0 {
+            ANY_TRACKED.store(true, SeqCst);
+        }
+    }
     adjust_site(b.site, -(b.size as i64), -1);
     Some(b)
 }
@@ -237,7 +295,12 @@ fn insert_block(addr: usize, b: BlockSite) {
     shard.lock.unlock();
     match outcome {
         Insert::New => {
-            TRACKED.fetch_add(1, Relaxed);
+            TRACKED[crate::alloc::thread_slot_hint() % LANES]
+                .0
+                .fetch_add(1, SeqCst);
+            if !ANY_TRACKED.load(SeqCst) {
+                ANY_TRACKED.store(true, SeqCst);
+            }
         }
         Insert::Replaced(old) => {
             // A stale record (its free was not seen, e.g. across `clear`): drop its contribution.
@@ -365,6 +428,9 @@ struct StackTable {
     index: SysVec<u32>,
 }
 
+/// A table behind its own lock, alone on its cache lines (128 bytes: adjacent-line prefetch pairs
+/// lines), so threads working in different shards do not write a shared line.
+#[repr(align(128))]
 struct Shard<T> {
     lock: RawLock,
     table: UnsafeCell<T>,
@@ -393,35 +459,174 @@ fn hash_ips(ips: &[u64]) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Interns `ips`, adds one block of `size` bytes to it, and returns its id.
+/// Interns `ips`, adds one block of `size` bytes to it, and returns its id. Called only with this
+/// thread's `BUSY` flag set (from `on_alloc`).
 fn intern(ips: &[u64], size: u64) -> Option<u32> {
     let h = hash_ips(ips);
-    let s = (h >> 60) as usize % STACK_SHARDS;
-    let shard = &STACKS[s];
-    shard.lock.lock();
-    // SAFETY: the shard's lock is held.
-    let t = unsafe { &mut *shard.table.get() };
-    let id = t.find_or_insert(h, ips);
-    if let Some(i) = id {
-        let e = &mut t.entries.as_mut_slice()[i as usize];
-        e.bytes += size;
-        e.blocks += 1;
-    }
-    shard.lock.unlock();
-    id.map(|i| ((s as u32) << 24) | i)
+    let generation = GENERATION.load(Acquire);
+    let site = match cached_site(h, ips, generation) {
+        Some(site) => site,
+        None => {
+            let s = (h >> 60) as usize % STACK_SHARDS;
+            let shard = &STACKS[s];
+            shard.lock.lock();
+            // SAFETY: the shard's lock is held.
+            let t = unsafe { &mut *shard.table.get() };
+            let before = t.entries.len();
+            let mut id = t.find_or_insert(h, ips);
+            if let Some(i) = id {
+                if !ensure_chunk(s, i as usize) {
+                    id = None; // no memory for its counters: do not record it
+                } else if i as usize >= before {
+                    // A new stack: wipe what a thread holding a pre-`clear` id may have added.
+                    zero_site(s, i as usize);
+                }
+            }
+            shard.lock.unlock();
+            let site = ((s as u32) << 24) | id?;
+            remember_site(h, ips, generation, site);
+            site
+        }
+    };
+    adjust_site(site, size as i64, 1);
+    Some(site)
 }
 
+/// Adds to a stack's live bytes and blocks in this thread's lane (no lock).
 fn adjust_site(site: u32, bytes: i64, blocks: i64) {
-    let shard = &STACKS[(site >> 24) as usize % STACK_SHARDS];
-    let i = (site & 0x00ff_ffff) as usize;
-    shard.lock.lock();
-    // SAFETY: the shard's lock is held.
-    let t = unsafe { &mut *shard.table.get() };
-    if let Some(e) = t.entries.as_mut_slice().get_mut(i) {
-        e.bytes = e.bytes.wrapping_add(bytes as u64);
-        e.blocks = e.blocks.wrapping_add(blocks as u64);
+    let lane = crate::alloc::thread_slot_hint() % LANES;
+    if let Some(c) = site_counter(
+        (site >> 24) as usize % STACK_SHARDS,
+        (site & 0x00ff_ffff) as usize,
+        lane,
+    ) {
+        c.bytes.fetch_add(bytes as u64, Relaxed);
+        c.blocks.fetch_add(blocks as u64, Relaxed);
     }
-    shard.lock.unlock();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-stack counters in lanes.
+
+/// One stack's live bytes and blocks in one lane (wrapping sums across lanes).
+struct SiteCounter {
+    bytes: AtomicU64,
+    blocks: AtomicU64,
+}
+
+/// Counters of `CHUNK_SITES` consecutive stacks, lane-major: the lanes of one stack are 16 KiB
+/// apart, so two threads in different lanes never write the same cache line.
+struct Chunk {
+    lanes: [[SiteCounter; CHUNK_SITES]; LANES],
+}
+
+/// Per shard, pointers to its counter chunks (null until needed). A chunk is allocated (zeroed)
+/// from the system allocator under the shard's lock and never freed, so a published pointer
+/// stays valid for the life of the process and can be followed without a lock.
+static CHUNKS: [[AtomicPtr<Chunk>; MAX_SITES_PER_SHARD / CHUNK_SITES]; STACK_SHARDS] = [const {
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_SITES_PER_SHARD / CHUNK_SITES]
+};
+    STACK_SHARDS];
+
+fn chunk(shard: usize, i: usize) -> Option<&'static Chunk> {
+    let p = CHUNKS[shard].get(i / CHUNK_SITES)?.load(Acquire);
+    // SAFETY: a non-null pointer was stored (Release) after the chunk was fully zero-initialized,
+    // and chunks are never freed, so it points to a valid `Chunk` for 'static. All its fields are
+    // atomics, so shared references are sound under concurrent updates.
+    unsafe { p.as_ref() }
+}
+
+fn site_counter(shard: usize, i: usize, lane: usize) -> Option<&'static SiteCounter> {
+    chunk(shard, i).map(|c| &c.lanes[lane][i % CHUNK_SITES])
+}
+
+/// Makes sure stack `i` of `shard` has counters. Called with the shard's lock held.
+fn ensure_chunk(shard: usize, i: usize) -> bool {
+    let Some(slot) = CHUNKS[shard].get(i / CHUNK_SITES) else {
+        return false;
+    };
+    if !slot.load(Acquire).is_null() {
+        return true;
+    }
+    let layout = Layout::new::<Chunk>();
+    // SAFETY: `layout` has non-zero size. All-zero bytes are a valid `Chunk` (atomic integers).
+    // System is called directly, never the global allocator, so this cannot re-enter capture.
+    let p = unsafe { System.alloc_zeroed(layout) }.cast::<Chunk>();
+    if p.is_null() {
+        return false;
+    }
+    slot.store(p, Release);
+    true
+}
+
+/// Sums stack `i`'s lanes: (live bytes, live blocks).
+fn site_totals(shard: usize, i: usize) -> (u64, u64) {
+    let Some(c) = chunk(shard, i) else {
+        return (0, 0);
+    };
+    let (mut bytes, mut blocks) = (0u64, 0u64);
+    for lane in &c.lanes {
+        let e = &lane[i % CHUNK_SITES];
+        bytes = bytes.wrapping_add(e.bytes.load(Relaxed));
+        blocks = blocks.wrapping_add(e.blocks.load(Relaxed));
+    }
+    // A free seen before its allocation's increment (another lane) can make a sum briefly negative.
+    if (blocks as i64) < 0 {
+        (0, 0)
+    } else {
+        (bytes, blocks)
+    }
+}
+
+fn zero_site(shard: usize, i: usize) {
+    if let Some(c) = chunk(shard, i) {
+        for lane in &c.lanes {
+            lane[i % CHUNK_SITES].bytes.store(0, Relaxed);
+            lane[i % CHUNK_SITES].blocks.store(0, Relaxed);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-thread cache of interned stacks.
+
+#[derive(Clone, Copy)]
+struct CacheEntry {
+    generation: u64,
+    hash: u64,
+    site: u32,
+    len: u32,
+    ips: [u64; MAX_FRAMES],
+}
+
+const EMPTY_CACHE_ENTRY: CacheEntry = CacheEntry {
+    generation: 0,
+    hash: 0,
+    site: 0,
+    len: 0,
+    ips: [0; MAX_FRAMES],
+};
+
+fn cached_site(h: u64, ips: &[u64], generation: u64) -> Option<u32> {
+    CACHE.with(|c| {
+        // SAFETY: only this thread touches its cache, and only inside `on_alloc` with `BUSY` set, so
+        // no other reference to it is alive (no re-entrancy).
+        let e = unsafe { &(*c.get())[h as usize % INTERN_CACHE] };
+        (e.generation == generation && e.hash == h && &e.ips[..e.len as usize] == ips)
+            .then_some(e.site)
+    })
+}
+
+fn remember_site(h: u64, ips: &[u64], generation: u64, site: u32) {
+    CACHE.with(|c| {
+        // SAFETY: as in `cached_site`.
+        let e = unsafe { &mut (*c.get())[h as usize % INTERN_CACHE] };
+        e.generation = generation;
+        e.hash = h;
+        e.site = site;
+        e.len = ips.len() as u32;
+        e.ips[..ips.len()].copy_from_slice(ips);
+    })
 }
 
 impl StackTable {
@@ -443,8 +648,8 @@ impl StackTable {
             pos = (pos + 1) & mask;
         }
         let id = self.entries.len();
-        if id >= 0x00ff_ffff {
-            return None; // 16M distinct stacks in one shard: stop recording new ones
+        if id >= MAX_SITES_PER_SHARD {
+            return None; // 1M distinct stacks in one shard: stop recording new ones
         }
         let mut e = StackEntry {
             hash: h,

@@ -60,6 +60,7 @@ fn capture() {
     exact_sites_and_cross_thread_frees();
     stopping_keeps_live_blocks_until_freed();
     realloc_moves_the_record();
+    same_stack_on_many_threads();
 }
 
 fn off_by_default_and_nothing_recorded() {
@@ -159,4 +160,41 @@ fn realloc_moves_the_record() {
     assert!(capture::is_capturing());
     drop(b);
     assert!(!capture::is_capturing());
+}
+
+/// Threads allocating from one stack update different counter lanes; a snapshot sums them, frees on
+/// another thread subtract, and `clear` forgets the stack ids each thread remembers.
+fn same_stack_on_many_threads() {
+    for round in 0..2 {
+        capture::clear();
+        let g = capture::start();
+        let held: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| leaky_function(50)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+        let snap = capture::snapshot();
+        let leaky = site_of(&snap.sites, "leaky_function");
+        let blocks: u64 = leaky.iter().map(|s| s.blocks).sum();
+        let bytes: u64 = leaky.iter().map(|s| s.bytes).sum();
+        assert_eq!(blocks, 4 * 51, "round {round}: {snap:#?}");
+        assert_eq!(bytes, 4 * (50 * 100 + 50 * 8), "round {round}");
+        assert!(
+            leaky.iter().any(|s| (s.bytes, s.blocks) == (20_000, 200)),
+            "the boxes of all four threads share one stack: {leaky:#?}"
+        );
+        // This thread now allocates from a stack it remembers; after the first round's `clear`,
+        // the remembered id must not be reused.
+        let mine = other_function();
+        let snap = capture::snapshot();
+        let other_sites = site_of(&snap.sites, "other_function");
+        assert_eq!(other_sites.len(), 1, "round {round}");
+        assert_eq!((other_sites[0].bytes, other_sites[0].blocks), (555, 1));
+        drop(g);
+        drop(held); // freed on this thread, allocated on the others
+        drop(mine);
+        assert!(site_of(&capture::snapshot().sites, "leaky_function").is_empty());
+        assert!(site_of(&capture::snapshot().sites, "other_function").is_empty());
+    }
 }
