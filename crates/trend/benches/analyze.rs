@@ -1,7 +1,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 //! Criterion benchmark of `analyze` on 300, 10^4 and 10^6 samples.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-trend cargo bench -p leakproof-trend --bench analyze -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p leakproof-trend --bench analyze -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use leakproof_trend::{analyze, Config};
