@@ -77,11 +77,12 @@ fn main() -> ExitCode {
     println!("{}", first.render_text());
     println!("{}", second.render_text());
     let fds = |r: &leakproof::Report| r.resource(Resource::Fds).map(|x| x.analysis.verdict);
+    let shown = |v: Option<Verdict>| v.map_or("not tracked", Verdict::as_str);
     println!(
-        "== summary\nkept open: fds {:?}, overall {}; closed: fds {:?}, overall {}",
-        fds(&first),
+        "== summary\nkept open: fds {}, overall {}; closed: fds {}, overall {}",
+        shown(fds(&first)),
         first.verdict,
-        fds(&second),
+        shown(fds(&second)),
         second.verdict
     );
     if fds(&first) == Some(Verdict::Leaking) && second.verdict == Verdict::Stable {
