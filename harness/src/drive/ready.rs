@@ -106,11 +106,13 @@ pub(crate) fn http_status(url: &HttpUrl) -> std::io::Result<u16> {
                 } else {
                     url.host.clone()
                 };
-                write!(
-                    stream,
+                // One write: `write!` on a bare socket sends each piece of the format separately, and a
+                // server that answers after its first read and closes would reset the connection.
+                let request = format!(
                     "GET {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n\r\n",
                     url.path, host, url.port
-                )?;
+                );
+                stream.write_all(request.as_bytes())?;
                 let mut head = [0u8; 12];
                 stream.read_exact(&mut head)?;
                 // "HTTP/1.1 200"
@@ -198,8 +200,15 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
+            // Read the whole request head before answering, as a real server does.
+            let mut head = Vec::new();
             let mut buf = [0u8; 256];
-            let _ = s.read(&mut buf);
+            while !head.ends_with(b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
             s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                 .unwrap();
         });
