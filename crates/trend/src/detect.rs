@@ -225,6 +225,9 @@ pub(crate) const MK_MAX_POINTS: usize = 8192;
 
 /// The persistence check (is the later half still growing?) looks at no more than this many points.
 const PERSIST_MAX_POINTS: usize = 2048;
+/// How many quantum-step gaps (quantum / slope samples) a flat stretch of quantized data must span
+/// before it counts as growth that stopped: a slow leak in 4 KiB pages is flat between its steps.
+const STOPPED_STEP_GAPS: f64 = 4.0;
 
 /// Every k-th point, so that at most `max` remain.
 fn thin(y: &[f64], max: usize) -> std::borrow::Cow<'_, [f64]> {
@@ -371,7 +374,9 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     // Growth clock: restarts after an earlier plateau that lasted more than twice its start.
     // After such a reset the final plateau must also outlast the plateau that reset the clock, so that a
     // regular staircase with long steps is never Stable.
+    let seg_mean = |s: &Segment| pts.y[s.a..s.b].iter().sum::<f64>() / (s.b - s.a).max(1) as f64;
     let mut clock = ctx.offset;
+    let mut clock_level = seg_mean(&segs[0]);
     let mut reset_plateau = 0usize;
     let mut longest_pause = 0usize;
     for s in &segs[..segs.len() - 1] {
@@ -379,6 +384,7 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
         let len = b - a;
         if len >= cfg.min_plateau && len > 2 * (a - ctx.offset) {
             clock = b;
+            clock_level = seg_mean(s);
             reset_plateau = len;
             longest_pause = 0;
         } else {
@@ -468,7 +474,23 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     // tendency at all (one-sided p >= 0.2) and has lasted at least a quarter of the growth.
     let plateau_quiet =
         plat_fit.as_ref().is_some_and(|f| f.mk.p_increasing >= 0.2) && 4 * flat_len >= growth;
-    let stopped = (plateau_flat || plateau_quiet) && flat_len > longest_pause;
+    // Quantized data growing at rate r stays flat for about quantum / r samples between steps, so a flat
+    // stretch shows that growth stopped only when it spans several such gaps. r is the rate of the growth
+    // before the flat stretch (a cache that filled fast has short gaps; a slow leak in pages, long ones).
+    let growth_rate = if growth > 0 {
+        (plat_level - clock_level) / growth as f64
+    } else {
+        0.0
+    };
+    let step_gap = match cfg.noise {
+        NoiseModel::Noisy { quantum } if growth_rate > 0.0 && quantum > 0.0 => {
+            quantum / growth_rate
+        }
+        _ => 0.0,
+    };
+    let stopped = (plateau_flat || plateau_quiet)
+        && flat_len > longest_pause
+        && flat_len as f64 > STOPPED_STEP_GAPS * step_gap;
     let ambiguous_drops = minima_rise == Some(false);
     let trend = TrendTest {
         statistic: post.mk.z,
