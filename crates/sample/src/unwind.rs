@@ -19,9 +19,9 @@ use core::cell::Cell;
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
 use gimli::{
-    BaseAddresses, CfaRule, EhFrame, EhFrameHdr, EndianSlice, NativeEndian, Pointer, ReaderOffset,
-    Register, RegisterRule, UnwindContext, UnwindContextStorage, UnwindSection, UnwindTableRow,
-    X86_64,
+    BaseAddresses, CfaRule, EhFrame, EhFrameHdr, EndianSlice, NativeEndian, ParsedEhFrameHdr,
+    Pointer, ReaderOffset, Register, RegisterRule, UnwindContext, UnwindContextStorage,
+    UnwindSection, UnwindTableRow, X86_64,
 };
 
 const TABLE_BITS: u32 = 14;
@@ -261,8 +261,18 @@ fn compute(ip: u64) -> u64 {
     compute_inner(ip).unwrap_or(PRESENT | STOP)
 }
 
-/// The address range `[start, end)` of the function containing `addr`, from its FDE.
-pub(crate) fn function_range(addr: u64) -> Option<(u64, u64)> {
+/// `.eh_frame` of one module, read in place.
+type Section = EhFrame<EndianSlice<'static, NativeEndian>>;
+
+/// The parsed `.eh_frame_hdr` (with its binary-search table) and `.eh_frame` of the module containing
+/// `addr`, with the base addresses their pointers are relative to.
+fn frame_sections(
+    addr: u64,
+) -> Option<(
+    ParsedEhFrameHdr<EndianSlice<'static, NativeEndian>>,
+    Section,
+    BaseAddresses,
+)> {
     let m = module_of(addr)?;
     let hdr_bytes = m.bytes_from(m.eh_frame_hdr)?;
     let bases = BaseAddresses::default().set_eh_frame_hdr(m.eh_frame_hdr);
@@ -273,42 +283,26 @@ pub(crate) fn function_range(addr: u64) -> Option<(u64, u64)> {
         return None;
     };
     let eh_frame = EhFrame::new(m.bytes_from(eh_addr)?, NativeEndian);
-    let bases = bases.set_eh_frame(eh_addr);
+    Some((hdr, eh_frame, bases.set_eh_frame(eh_addr)))
+}
+
+/// The address range `[start, end)` of the function containing `addr`, from its FDE.
+pub(crate) fn function_range(addr: u64) -> Option<(u64, u64)> {
+    let (hdr, eh_frame, bases) = frame_sections(addr)?;
     let fde = hdr
         .table()?
-        .fde_for_address(
-            &eh_frame,
-            &bases,
-            addr,
-            EhFrame::<EndianSlice<'static, NativeEndian>>::cie_from_offset,
-        )
+        .fde_for_address(&eh_frame, &bases, addr, Section::cie_from_offset)
         .ok()?;
     let start = fde.initial_address();
     Some((start, start.checked_add(fde.len())?))
 }
 
 fn compute_inner(ip: u64) -> Option<u64> {
-    let m = module_of(ip)?;
-    let hdr_bytes = m.bytes_from(m.eh_frame_hdr)?;
-    let bases = BaseAddresses::default().set_eh_frame_hdr(m.eh_frame_hdr);
-    let hdr = EhFrameHdr::new(hdr_bytes, NativeEndian)
-        .parse(&bases, 8)
-        .ok()?;
-    let Pointer::Direct(eh_addr) = hdr.eh_frame_ptr() else {
-        return None;
-    };
-    let eh_frame = EhFrame::new(m.bytes_from(eh_addr)?, NativeEndian);
-    let bases = bases.set_eh_frame(eh_addr);
+    let (hdr, eh_frame, bases) = frame_sections(ip)?;
     let table = hdr.table()?;
     let mut ctx = UnwindContext::<usize, StoreOnStack>::new_in();
     let row = table
-        .unwind_info_for_address(
-            &eh_frame,
-            &bases,
-            &mut ctx,
-            ip,
-            EhFrame::<EndianSlice<'static, NativeEndian>>::cie_from_offset,
-        )
+        .unwind_info_for_address(&eh_frame, &bases, &mut ctx, ip, Section::cie_from_offset)
         .ok()?;
     let mut rule = PRESENT;
     match *row.cfa() {
