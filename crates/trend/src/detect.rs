@@ -340,6 +340,7 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     let m = pts.y.len();
     let n = ctx.n;
     let mut segs = segments(&pts.y, sigma, cfg.min_plateau);
+    let seg_mean = |s: &Segment| pts.y[s.a..s.b].iter().sum::<f64>() / (s.b - s.a).max(1) as f64;
     let span = |s: &Segment| {
         let a = pts.start[s.a];
         let b = if s.b < m { pts.start[s.b] } else { n };
@@ -350,14 +351,13 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
         // over the two segments would make) is not growth. Exact data keeps every change, so that a drip
         // below the floor still never looks like a plateau.
         let floor = floor_at(cfg, level_of(&pts.y));
-        let mean = |s: &Segment| pts.y[s.a..s.b].iter().sum::<f64>() / (s.b - s.a) as f64;
         let mut merged: Vec<Segment> = Vec::with_capacity(segs.len());
         for s in segs {
             if let Some(prev) = merged.last_mut() {
                 let (pa, pb) = span(prev);
                 let (sa, sb) = span(&s);
                 let reach = floor * ((pb - pa) + (sb - sa)) as f64 / 2.0;
-                if (mean(&s) - mean(prev)).abs() < reach {
+                if (seg_mean(&s) - seg_mean(prev)).abs() < reach {
                     prev.b = s.b;
                     continue;
                 }
@@ -374,7 +374,6 @@ fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Anal
     // Growth clock: restarts after an earlier plateau that lasted more than twice its start.
     // After such a reset the final plateau must also outlast the plateau that reset the clock, so that a
     // regular staircase with long steps is never Stable.
-    let seg_mean = |s: &Segment| pts.y[s.a..s.b].iter().sum::<f64>() / (s.b - s.a).max(1) as f64;
     let mut clock = ctx.offset;
     let mut clock_level = seg_mean(&segs[0]);
     let mut reset_plateau = 0usize;
