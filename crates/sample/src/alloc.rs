@@ -11,6 +11,15 @@
 //! The slot index lives in a `const`-initialized thread-local `Cell<usize>`, which has no destructor,
 //! so it is usable before `main`, during thread-local destruction and after `fork`.
 //!
+//! # One test for every rare case
+//!
+//! The hot path tests one word, the slot's `divert`, which sits on the same cache line as its counters:
+//! zero means "just count". Site capture sets it in every claimed slot whenever capture starts or a
+//! recorded block comes alive ([`divert_all`]), and each owner clears its own again, lazily, in the
+//! slow path once capture is off and no recorded block is left. So with capture off the allocator
+//! reads no shared flag at all: the thread-local read, this word and the counters are the whole
+//! fast path.
+//!
 //! A slot is returned when its thread exits through a POSIX thread-specific-data key destructor
 //! (`pthread_key_create`), not a Rust thread-local destructor: registering a Rust TLS destructor may
 //! allocate (it does on platforms without `__cxa_thread_atexit_impl`), which would re-enter the
@@ -63,6 +72,9 @@ struct Slot {
     free_blocks: AtomicU64,
     /// Local live bytes (alloc - free, wrapping) at the last publication into `PUBLISHED_LIVE`.
     published: AtomicU64,
+    /// Nonzero sends the owner's calls to the slow path, which consults site capture's own flags.
+    /// Set by any thread ([`divert_all`]); cleared only by the owner ([`undivert_if_idle`]).
+    divert: AtomicBool,
 }
 
 impl Slot {
@@ -73,11 +85,14 @@ impl Slot {
             free_bytes: AtomicU64::new(0),
             free_blocks: AtomicU64::new(0),
             published: AtomicU64::new(0),
+            divert: AtomicBool::new(true),
         }
     }
 }
 
 static TABLE: [Slot; SLOTS + 1] = [const { Slot::new() }; SLOTS + 1];
+/// What `MY_OWN` points to while its thread owns no slot: permanently diverted, never counted into.
+static UNOWNED: Slot = Slot::new();
 static CLAIMED: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
 /// One past the highest slot index ever claimed: readers sum only `TABLE[..HIGH_WATER]` and the
 /// overflow slot. Claims take the lowest free slot, so this stays near the peak thread count.
@@ -92,7 +107,7 @@ thread_local! {
     static MY_SLOT: Cell<usize> = const { Cell::new(UNCLAIMED) };
     /// This thread's own slot while it owns one (the hot path's only thread-local read). No
     /// destructor.
-    static MY_OWN: Cell<Option<&'static Slot>> = const { Cell::new(None) };
+    static MY_OWN: Cell<*const Slot> = const { Cell::new(&raw const UNOWNED) };
 }
 
 /// A [`GlobalAlloc`] that delegates to `A` and keeps exact heap counters (see [`heap_stats`]), and can
@@ -235,8 +250,10 @@ fn claim_slow(current: usize) -> usize {
                 // Without a release hook the slot stays claimed for good, which is still correct.
             }
             HIGH_WATER.fetch_max(i + 1, SeqCst);
+            // A slot starts diverted; the first slow-path call clears it if capture is idle.
+            TABLE[i].divert.store(true, SeqCst);
             MY_SLOT.with(|s| s.set(i));
-            MY_OWN.with(|s| s.set(Some(&TABLE[i])));
+            MY_OWN.with(|s| s.set(&TABLE[i]));
             return i;
         }
     }
@@ -246,7 +263,7 @@ fn claim_slow(current: usize) -> usize {
 
 /// Returns slot `i` and publishes its pending drift; called at thread exit.
 fn release_slot(i: usize) {
-    MY_OWN.with(|s| s.set(None));
+    MY_OWN.with(|s| s.set(&UNOWNED));
     MY_SLOT.with(|s| s.set(OVERFLOW));
     let s = &TABLE[i];
     let local = s
@@ -314,9 +331,57 @@ fn release_on_exit(_i: usize) -> bool {
     false
 }
 
+/// Sends every claimed slot's owner through the slow path (and so past site capture's flags) from
+/// its next call on. Called after capture's flag is set (`SeqCst`): a slot claimed concurrently
+/// either is below the `HIGH_WATER` read here or starts diverted anyway.
+pub(crate) fn divert_all() {
+    let high = HIGH_WATER.load(SeqCst).min(SLOTS);
+    for s in &TABLE[..high] {
+        s.divert.store(true, SeqCst);
+    }
+}
+
+/// The owner of `s` lets its calls take the fast path again if site capture is idle. The flags are
+/// read again after clearing (all `SeqCst`): a [`divert_all`] racing with this either comes after
+/// the clear, or its flag store is seen by the second read.
+#[cold]
+#[inline(never)]
+fn undivert_if_idle(s: &Slot) {
+    if !capture::capturing_fast() && !capture::tracked_fast() {
+        s.divert.store(false, SeqCst);
+        if capture::capturing_fast() || capture::tracked_fast() {
+            s.divert.store(true, SeqCst);
+        }
+    }
+}
+
+/// The slot `MY_OWN` points to: this thread's own, or [`UNOWNED`].
+#[inline(always)]
+fn my_slot() -> &'static Slot {
+    let p = MY_OWN.with(Cell::get);
+    // SAFETY: `MY_OWN` only ever holds `&UNOWNED` or `&TABLE[i]`, both statics.
+    unsafe { &*p }
+}
+
+/// This thread's own slot, if it has one.
+#[inline(always)]
+fn my_own() -> Option<&'static Slot> {
+    let s = my_slot();
+    (!core::ptr::eq(s, &UNOWNED)).then_some(s)
+}
+
+/// This thread's own slot if its calls may take the fast path (claimed and not diverted): one
+/// test, since [`UNOWNED`] is always diverted.
+#[inline(always)]
+fn fast_slot() -> Option<&'static Slot> {
+    let s = my_slot();
+    (!s.divert.load(Relaxed)).then_some(s)
+}
+
+/// Counts an allocation on the slow path (no slot yet, overflow slot, or diverted).
 #[inline(always)]
 fn count_alloc(size: u64) {
-    match MY_OWN.with(Cell::get) {
+    match my_own() {
         Some(s) => owned_alloc(s, size),
         None => count_alloc_slow(size),
     }
@@ -348,7 +413,7 @@ fn count_alloc_slow(size: u64) {
 
 #[inline(always)]
 fn count_free(size: u64) {
-    match MY_OWN.with(Cell::get) {
+    match my_own() {
         Some(s) => owned_free(s, size),
         None => count_free_slow(size),
     }
@@ -374,6 +439,33 @@ fn count_free_slow(size: u64) {
     } else {
         count_overflow_free(size);
     }
+}
+
+/// The slow path of a new block: capture it if capture is on, then count it.
+#[cold]
+#[inline(never)]
+fn on_alloc_slow(p: *mut u8, size: usize) {
+    if let Some(s) = my_own() {
+        undivert_if_idle(s);
+    }
+    count_alloc(size as u64);
+    if capture::capturing_fast() {
+        capture::on_alloc(p, size);
+    }
+}
+
+/// The slow path of a free: forget the block's site (before the memory can be handed out again),
+/// then count it.
+#[cold]
+#[inline(never)]
+fn on_free_slow(p: *mut u8, size: usize) {
+    if let Some(s) = my_own() {
+        undivert_if_idle(s);
+    }
+    if capture::tracked_fast() {
+        capture::on_free(p);
+    }
+    count_free(size as u64);
 }
 
 #[cold]
@@ -423,9 +515,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAlloc<A> {
         // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
         let p = unsafe { self.inner.alloc(layout) };
         if !p.is_null() {
-            count_alloc(layout.size() as u64);
-            if capture::capturing_fast() {
-                capture::on_alloc(p, layout.size());
+            match fast_slot() {
+                Some(s) => owned_alloc(s, layout.size() as u64),
+                None => on_alloc_slow(p, layout.size()),
             }
         }
         p
@@ -436,9 +528,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAlloc<A> {
         // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
         let p = unsafe { self.inner.alloc_zeroed(layout) };
         if !p.is_null() {
-            count_alloc(layout.size() as u64);
-            if capture::capturing_fast() {
-                capture::on_alloc(p, layout.size());
+            match fast_slot() {
+                Some(s) => owned_alloc(s, layout.size() as u64),
+                None => on_alloc_slow(p, layout.size()),
             }
         }
         p
@@ -446,17 +538,28 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAlloc<A> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // Forget the block's site before the memory can be handed out again.
-        if capture::tracked_fast() {
-            capture::on_free(ptr);
+        match fast_slot() {
+            Some(s) => owned_free(s, layout.size() as u64),
+            None => on_free_slow(ptr, layout.size()),
         }
-        count_free(layout.size() as u64);
         // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::dealloc`'s contract.
         unsafe { self.inner.dealloc(ptr, layout) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if let Some(s) = fast_slot() {
+            // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::realloc`'s contract.
+            let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+            if !p.is_null() {
+                owned_free(s, layout.size() as u64);
+                owned_alloc(s, new_size as u64);
+            }
+            return p;
+        }
+        if let Some(s) = my_own() {
+            undivert_if_idle(s);
+        }
         let old_site = if capture::tracked_fast() {
             capture::on_free(ptr)
         } else {

@@ -90,6 +90,7 @@ pub fn start() -> CaptureGuard {
     install_fork_handlers();
     GUARDS.fetch_add(1, SeqCst);
     CAPTURING.store(true, SeqCst);
+    crate::alloc::divert_all();
     CaptureGuard { _private: () }
 }
 
@@ -274,6 +275,7 @@ pub(crate) fn on_free(ptr: *mut u8) -> Option<BlockSite> {
         ANY_TRACKED.store(false, SeqCst);
         if tracked_sum() != 0 {
             ANY_TRACKED.store(true, SeqCst);
+            crate::alloc::divert_all();
         }
     }
     adjust_site(b.site, -(b.size as i64), -1);
@@ -298,8 +300,12 @@ fn insert_block(addr: usize, b: BlockSite) {
             TRACKED[crate::alloc::thread_slot_hint() % LANES]
                 .0
                 .fetch_add(1, SeqCst);
-            if !ANY_TRACKED.load(SeqCst) {
+            // While capture is on every counter slot is diverted already (see `start`); a
+            // recording that finishes after capture stopped diverts them again itself, so that
+            // no thread can free its block without looking it up.
+            if !ANY_TRACKED.load(SeqCst) || !CAPTURING.load(SeqCst) {
                 ANY_TRACKED.store(true, SeqCst);
+                crate::alloc::divert_all();
             }
         }
         Insert::Replaced(old) => {

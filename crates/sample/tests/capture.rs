@@ -61,6 +61,7 @@ fn capture() {
     stopping_keeps_live_blocks_until_freed();
     realloc_moves_the_record();
     same_stack_on_many_threads();
+    threads_already_counting_see_capture_start_and_stop();
 }
 
 fn off_by_default_and_nothing_recorded() {
@@ -197,4 +198,51 @@ fn same_stack_on_many_threads() {
         assert!(site_of(&capture::snapshot().sites, "leaky_function").is_empty());
         assert!(site_of(&capture::snapshot().sites, "other_function").is_empty());
     }
+}
+
+/// A thread that has been allocating on the fast path (its slot undiverted) before capture starts:
+/// its allocations during capture are recorded, and after capture stops its free of a block
+/// recorded on another thread still removes the record.
+fn threads_already_counting_see_capture_start_and_stop() {
+    use std::sync::mpsc;
+    capture::clear();
+    let (to_worker, work) = mpsc::channel::<Option<Vec<Box<[u8; 100]>>>>();
+    let (to_main, done) = mpsc::channel::<Vec<Box<[u8; 100]>>>();
+    let worker = std::thread::spawn(move || {
+        // Fast path before capture: allocate and free a while.
+        for _ in 0..1000 {
+            drop(std::hint::black_box(vec![0u8; 64]));
+        }
+        to_main.send(Vec::new()).expect("main");
+        while let Ok(msg) = work.recv() {
+            match msg {
+                None => to_main.send(leaky_function(7)).expect("main"),
+                Some(blocks) => {
+                    drop(blocks);
+                    to_main.send(Vec::new()).expect("main");
+                }
+            }
+        }
+    });
+    done.recv().expect("worker warmed up");
+    let g = capture::start();
+    to_worker.send(None).expect("worker");
+    let from_worker = done.recv().expect("worker allocated");
+    let mine = leaky_function(5);
+    drop(g);
+    let snap = capture::snapshot();
+    let blocks: u64 = site_of(&snap.sites, "leaky_function")
+        .iter()
+        .map(|s| s.blocks)
+        .sum();
+    assert_eq!(blocks, 8 + 6, "the worker's blocks are recorded: {snap:#?}");
+    // The worker frees this thread's recorded blocks after capture stopped.
+    to_worker.send(Some(mine)).expect("worker");
+    done.recv().expect("worker freed");
+    drop(from_worker);
+    assert!(site_of(&capture::snapshot().sites, "leaky_function").is_empty());
+    drop(to_worker);
+    worker.join().expect("worker");
+    drop(done); // the channels' own blocks were recorded too
+    assert_eq!(capture::tracked_blocks(), 0, "{:#?}", capture::snapshot());
 }
