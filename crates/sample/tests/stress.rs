@@ -114,6 +114,10 @@ fn run_threads(ops: usize) {
 fn main() {
     counters_return_to_start_without_and_with_capture();
     println!("test stress::counters_return_to_start_without_and_with_capture ... ok");
+    capture_switched_on_and_off_while_threads_free_each_others_blocks();
+    println!(
+        "test stress::capture_switched_on_and_off_while_threads_free_each_others_blocks ... ok"
+    );
 }
 
 fn counters_return_to_start_without_and_with_capture() {
@@ -142,6 +146,76 @@ fn counters_return_to_start_without_and_with_capture() {
         snap.total_blocks,
         0,
         "stale sites: {:?}",
+        snap.sites.first()
+    );
+    assert_eq!(capture::tracked_blocks(), 0);
+}
+
+/// Allocates vectors and swaps them through a shared pool, so that most blocks are freed by
+/// another thread than the one that allocated them.
+fn churn_exchanging(seed: u64, ops: usize, pool: &std::sync::Mutex<Vec<Vec<u8>>>) {
+    let mut rng = Rng(seed | 1);
+    for _ in 0..ops {
+        let v = vec![rng.next() as u8; 1 + rng.below(600) as usize];
+        let mut pool = pool.lock().expect("pool");
+        if pool.len() < 256 {
+            pool.push(v);
+        } else {
+            let i = rng.below(pool.len() as u64) as usize;
+            let other = std::mem::replace(&mut pool[i], v);
+            drop(pool);
+            drop(other); // most likely allocated by another thread, maybe while capture was on
+        }
+    }
+}
+
+/// Capture starts and stops every few hundred microseconds while threads allocate and free each
+/// other's blocks: every recorded block's free must still find its record (threads switch between
+/// the counting fast path and the capture path as capture comes and goes), and the counters stay
+/// exact.
+fn capture_switched_on_and_off_while_threads_free_each_others_blocks() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    capture::clear();
+    let before = heap_stats();
+    let pool = Mutex::new(Vec::with_capacity(512));
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4u64)
+            .map(|t| {
+                let pool = &pool;
+                scope.spawn(move || churn_exchanging(0x51ed_2701 * (t + 1), 200_000, pool))
+            })
+            .collect();
+        let toggler = scope.spawn(|| {
+            let mut most_recorded = 0;
+            while !done.load(Ordering::Relaxed) {
+                let guard = capture::start();
+                std::thread::sleep(Duration::from_micros(300));
+                most_recorded = most_recorded.max(capture::snapshot().total_blocks);
+                drop(guard);
+                std::thread::sleep(Duration::from_micros(300));
+            }
+            most_recorded
+        });
+        for w in workers {
+            w.join().expect("worker panicked");
+        }
+        done.store(true, Ordering::Relaxed);
+        let most_recorded = toggler.join().expect("toggler");
+        assert!(most_recorded > 0, "capture recorded the workers' blocks");
+    });
+    drop(pool.into_inner().expect("pool"));
+    let after = heap_stats();
+    assert_eq!(after.live_bytes, before.live_bytes);
+    assert_eq!(after.live_blocks, before.live_blocks);
+    let snap = capture::snapshot();
+    assert_eq!(
+        snap.total_blocks,
+        0,
+        "records outlived their blocks: {:?}",
         snap.sites.first()
     );
     assert_eq!(capture::tracked_blocks(), 0);
