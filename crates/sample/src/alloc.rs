@@ -344,8 +344,7 @@ pub(crate) fn divert_all() {
 /// The owner of `s` lets its calls take the fast path again if site capture is idle. The flags are
 /// read again after clearing (all `SeqCst`): a [`divert_all`] racing with this either comes after
 /// the clear, or its flag store is seen by the second read.
-#[cold]
-#[inline(never)]
+#[inline] // called only from the cold paths; inlined there it costs capture one call less
 fn undivert_if_idle(s: &Slot) {
     if !capture::capturing_fast() && !capture::tracked_fast() {
         s.divert.store(false, SeqCst);
@@ -441,14 +440,18 @@ fn count_free_slow(size: u64) {
     }
 }
 
-/// The slow path of a new block: capture it if capture is on, then count it.
+/// The slow path of a new block: count it, then capture it if capture is on. (The capture call is
+/// a tail call in optimized builds, so this function adds no frame to captured stacks.)
 #[cold]
 #[inline(never)]
 fn on_alloc_slow(p: *mut u8, size: usize) {
-    if let Some(s) = my_own() {
-        undivert_if_idle(s);
+    match my_own() {
+        Some(s) => {
+            undivert_if_idle(s);
+            owned_alloc(s, size as u64);
+        }
+        None => count_alloc_slow(size as u64),
     }
-    count_alloc(size as u64);
     if capture::capturing_fast() {
         capture::on_alloc(p, size);
     }
@@ -459,13 +462,17 @@ fn on_alloc_slow(p: *mut u8, size: usize) {
 #[cold]
 #[inline(never)]
 fn on_free_slow(p: *mut u8, size: usize) {
-    if let Some(s) = my_own() {
+    let own = my_own();
+    if let Some(s) = own {
         undivert_if_idle(s);
     }
     if capture::tracked_fast() {
         capture::on_free(p);
     }
-    count_free(size as u64);
+    match own {
+        Some(s) => owned_free(s, size as u64),
+        None => count_free_slow(size as u64),
+    }
 }
 
 #[cold]
