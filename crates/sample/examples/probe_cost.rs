@@ -41,6 +41,23 @@ fn main() {
         // SAFETY: `fd` is open for the whole loop and `buf` is a valid, writable 256-byte buffer.
         black_box(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) });
     });
+    // Any file read at all: the same pread of a small regular file (no /proc generation).
+    let path = std::env::temp_dir().join(format!("leakproof-probe-cost-{}", std::process::id()));
+    std::fs::write(&path, b"12345 678 90 1 0 2 0\n").expect("temp file");
+    let regular = std::fs::File::open(&path).expect("temp file");
+    let _ = std::fs::remove_file(&path);
+    let rfd = std::os::fd::AsRawFd::as_raw_fd(&regular);
+    min_per_call("raw pread of a regular file", 200, || {
+        // SAFETY: `rfd` is open for the whole loop and `buf` is a valid, writable 256-byte buffer.
+        black_box(unsafe { libc::pread(rfd, buf.as_mut_ptr().cast(), buf.len(), 0) });
+    });
+    min_per_call("getrusage (peak RSS only)", 200, || {
+        // SAFETY: getrusage writes into the zeroed struct we pass.
+        black_box(unsafe {
+            let mut ru: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_SELF, &mut ru)
+        });
+    });
     min_per_call("getppid (empty syscall)", 200, || {
         // SAFETY: getppid has no preconditions (a raw syscall, so glibc cannot cache it).
         black_box(unsafe { libc::syscall(libc::SYS_getppid) });

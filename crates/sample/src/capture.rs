@@ -6,7 +6,9 @@
 //! happens. [`snapshot`] groups the live recorded blocks by stack.
 //!
 //! Costs and structure:
-//! - Off: one relaxed load per allocation and one per free.
+//! - Off: nothing of its own on the allocator's fast path: one byte on the thread's counter slot
+//!   (its `divert` word, read with the counters) sends calls here while capture is on or recorded
+//!   blocks are alive.
 //! - On: the stack is unwound without any global lock; stacks are interned in a hash table keyed
 //!   by their addresses (16 shards, each with its own lock), and each thread remembers its last few
 //!   interned stacks, so a repeated stack takes no lock at all; each stack's live bytes and blocks

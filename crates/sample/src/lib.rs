@@ -19,7 +19,8 @@
 //! - Nothing on the allocation path allocates through the global allocator; its thread-locals are
 //!   `const`-initialized without destructors. It works before `main`, in thread-local destructors,
 //!   in a forked child and with any `Layout`.
-//! - Site capture ([`capture`]) costs one relaxed load per call while off; on x86_64 Linux it
+//! - Site capture ([`capture`]) adds nothing to the counting fast path while off (one byte on the
+//!   thread's own counter slot sends calls to it); on x86_64 Linux it
 //!   unwinds with a cached CFI unwinder (a table probe and two loads per frame), elsewhere with the
 //!   platform unwinder.
 //!
