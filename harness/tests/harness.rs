@@ -34,7 +34,7 @@ fn reused_buffers_are_stable() {
         .name("saw_tooth")
         .run(|| {
             n += 1;
-            buffer.extend(std::iter::repeat(1u8).take(100 + n % 37));
+            buffer.extend(std::iter::repeat_n(1u8, 100 + n % 37));
             if buffer.len() > 4096 {
                 buffer.clear();
             }

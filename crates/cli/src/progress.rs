@@ -44,7 +44,7 @@ impl Progress {
                 bar.set_message(msg.to_string());
             }
             None => {
-                let due = self.last_line.map_or(true, |t| t.elapsed() >= LINE_EVERY);
+                let due = self.last_line.is_none_or(|t| t.elapsed() >= LINE_EVERY);
                 if due || pos == len {
                     self.last_line = Some(Instant::now());
                     eprintln!("leakproof: {} {pos}/{len}: {msg}", self.label);

@@ -124,7 +124,7 @@ impl TreeSampler {
 
     /// Totals of the tree now; [`ProbeError::Gone`] when the root has exited (or is a zombie).
     pub fn sample(&mut self) -> Result<TreeSample, ProbeError> {
-        if self.last_scan.map_or(true, |t| t.elapsed() >= self.rescan) {
+        if self.last_scan.is_none_or(|t| t.elapsed() >= self.rescan) {
             self.rescan()?;
         }
         let mut total = TreeSample::default();
