@@ -472,6 +472,10 @@ struct Series {
     source: String,
     samples: Vec<f64>,
     sampler: Sampler,
+    /// Time left for re-reading this series when it rose (see [`SETTLE_PAUSES`]).
+    settle_left: Duration,
+    /// Time left for re-reads that found the rise still there (see [`FUTILE_SETTLE_BUDGET`]).
+    futile_left: Duration,
 }
 
 impl Series {
@@ -482,28 +486,62 @@ impl Series {
             // Reserved up front: growing these vectors inside the loop would show up on the heap.
             samples: Vec::with_capacity(capacity),
             sampler,
+            settle_left: SETTLE_BUDGET,
+            futile_left: FUTILE_SETTLE_BUDGET,
         }
     }
+
+    /// Reads the sampler once.
+    fn read(&mut self) -> Result<f64, ProbeError> {
+        match &mut self.sampler {
+            Sampler::Heap => Ok(leakproof_sample::heap_stats().live_bytes as f64),
+            Sampler::Probe(p) => p.sample().map(|sample| sample.value),
+        }
+    }
+
+    /// Whether a rise in this series is re-read before it is recorded: live heap bytes, fds and
+    /// threads. Not RSS: RSS that rose and fell back is memory the workload really used.
+    fn settles(&self) -> bool {
+        !matches!(self.resource, Resource::Rss)
+    }
 }
+
+/// Pauses before re-reading a series that rose since the previous sample (the first is a bare
+/// yield); the lowest read is kept, and re-reading stops as soon as the value is back. Work the
+/// iteration handed to other threads can still be finishing when it returns: a pool worker
+/// dropping a job's buffer or a channel block, a joined thread the kernel still lists (it is
+/// removed when the exiting thread next runs). On a loaded machine that takes milliseconds, and
+/// such one-sample blips would otherwise read as growth or as a warm-up that never ends. A leaked
+/// block, descriptor or thread is still there on every re-read.
+const SETTLE_PAUSES: [Duration; 4] = [
+    Duration::ZERO,
+    Duration::from_millis(1),
+    Duration::from_millis(2),
+    Duration::from_millis(5),
+];
+
+/// Most time one run spends re-reading one series. Blips mostly clear on the first re-read, so
+/// this covers hundreds of them.
+const SETTLE_BUDGET: Duration = Duration::from_secs(1);
+
+/// Most time one run spends on re-reads of one series that found the rise still there: a real
+/// leak that grows on every iteration would otherwise pay every pause on every iteration. A
+/// leaking test pays this once per growing series (about +0.1 s).
+const FUTILE_SETTLE_BUDGET: Duration = Duration::from_millis(100);
 
 /// Sample every series, memory first. A failing fd or thread probe drops that series with a note;
 /// a failing memory probe is an error.
 fn sample_all(series: &mut Vec<Series>, notes: &mut Vec<String>) -> Result<(), HarnessError> {
     let mut i = 0;
     while i < series.len() {
-        let s = &mut series[i];
-        let value = match &mut s.sampler {
-            Sampler::Heap => Ok(settled_live_bytes()),
-            Sampler::Probe(p) => p.sample().map(|sample| sample.value),
-        };
-        match value {
+        match settled_read(&mut series[i]) {
             Ok(v) => {
-                s.samples.push(v);
+                series[i].samples.push(v);
                 i += 1;
             }
             Err(e) if i == 0 => return Err(e.into()),
             Err(e) => {
-                notes.push(format!("{} no longer tracked: {e}", s.resource));
+                notes.push(format!("{} no longer tracked: {e}", series[i].resource));
                 series.remove(i);
             }
         }
@@ -511,19 +549,108 @@ fn sample_all(series: &mut Vec<Series>, notes: &mut Vec<String>) -> Result<(), H
     Ok(())
 }
 
-/// Live heap bytes after the iteration, read twice around a yield and the smaller kept: a thread
-/// the workload signalled may still be dropping its last temporary (a job's box after it reported
-/// back), which would otherwise show up as a one-sample spike. Memory that stays is in both reads.
-fn settled_live_bytes() -> f64 {
-    let first = leakproof_sample::heap_stats().live_bytes;
-    std::thread::yield_now();
-    let second = leakproof_sample::heap_stats().live_bytes;
-    first.min(second) as f64
+/// One sample of `s`: a read, and if it rose above the previous sample, the lowest of up to four
+/// re-reads after [`SETTLE_PAUSES`] while the series' settle budget lasts.
+fn settled_read(s: &mut Series) -> Result<f64, ProbeError> {
+    let mut value = s.read()?;
+    let Some(previous) = s.samples.last().copied().filter(|_| s.settles()) else {
+        return Ok(value);
+    };
+    if value <= previous || s.settle_left.is_zero() || s.futile_left.is_zero() {
+        return Ok(value);
+    }
+    let started = Instant::now();
+    for pause in SETTLE_PAUSES {
+        if pause.is_zero() {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(pause);
+        }
+        value = value.min(s.read()?);
+        if value <= previous {
+            break;
+        }
+    }
+    let spent = started.elapsed();
+    s.settle_left = s.settle_left.saturating_sub(spent);
+    if value > previous {
+        s.futile_left = s.futile_left.saturating_sub(spent);
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A probe that returns the given values in turn (the last one forever).
+    struct Scripted(Vec<f64>);
+
+    impl Probe for Scripted {
+        fn sample(&mut self) -> Result<leakproof_sample::Sample, ProbeError> {
+            let value = if self.0.len() > 1 {
+                self.0.remove(0)
+            } else {
+                self.0[0]
+            };
+            Ok(leakproof_sample::Sample {
+                value,
+                unit: leakproof_sample::Unit::Count,
+            })
+        }
+    }
+
+    fn scripted(resource: Resource, previous: f64, reads: &[f64]) -> Series {
+        let mut s = Series::new(
+            resource,
+            "scripted",
+            4,
+            Sampler::Probe(Box::new(Scripted(reads.to_vec()))),
+        );
+        s.samples.push(previous);
+        s
+    }
+
+    #[test]
+    fn a_rise_that_falls_back_on_a_re_read_is_not_growth() {
+        // A joined thread still listed on the first read, gone on the second re-read.
+        let mut s = scripted(Resource::Threads, 2.0, &[3.0, 3.0, 2.0]);
+        assert_eq!(settled_read(&mut s).unwrap(), 2.0);
+        // A count that stays up is kept (that is what a leak looks like) and costs budget.
+        let mut s = scripted(Resource::Fds, 2.0, &[3.0]);
+        assert_eq!(settled_read(&mut s).unwrap(), 3.0);
+        assert!(s.settle_left < SETTLE_BUDGET, "the re-reads were paid for");
+        assert!(
+            s.futile_left < FUTILE_SETTLE_BUDGET,
+            "and found the rise real"
+        );
+        let mut s = scripted(Resource::Heap, 100.0, &[200.0, 100.0]);
+        assert_eq!(settled_read(&mut s).unwrap(), 100.0);
+        assert_eq!(
+            s.futile_left, FUTILE_SETTLE_BUDGET,
+            "a blip that cleared is not futile"
+        );
+        // Flat or falling values are not re-read; neither is RSS.
+        let mut s = scripted(Resource::Threads, 2.0, &[2.0, 0.0]);
+        assert_eq!(settled_read(&mut s).unwrap(), 2.0);
+        let mut s = scripted(Resource::Rss, 100.0, &[200.0, 100.0]);
+        assert_eq!(settled_read(&mut s).unwrap(), 200.0);
+        // The first sample has nothing to compare with.
+        let mut s = scripted(Resource::Threads, 0.0, &[5.0, 1.0]);
+        s.samples.clear();
+        assert_eq!(settled_read(&mut s).unwrap(), 5.0);
+    }
+
+    #[test]
+    fn re_reads_stop_when_the_budget_is_spent() {
+        let mut s = scripted(Resource::Threads, 2.0, &[3.0, 2.0]);
+        s.settle_left = Duration::ZERO;
+        assert_eq!(settled_read(&mut s).unwrap(), 3.0);
+        // A series whose rises kept being real stops being re-read sooner.
+        let mut s = scripted(Resource::Threads, 2.0, &[3.0, 2.0]);
+        s.futile_left = Duration::ZERO;
+        assert_eq!(settled_read(&mut s).unwrap(), 3.0);
+    }
 
     #[test]
     fn stems_are_file_names() {
