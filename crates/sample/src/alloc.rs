@@ -105,8 +105,8 @@ static TRACKING: AtomicBool = AtomicBool::new(false);
 thread_local! {
     /// This thread's slot index (`< SLOTS`), `OVERFLOW`, `UNCLAIMED` or `CLAIMING`. No destructor.
     static MY_SLOT: Cell<usize> = const { Cell::new(UNCLAIMED) };
-    /// This thread's own slot while it owns one (the hot path's only thread-local read). No
-    /// destructor.
+    /// This thread's own slot while it owns one, else [`UNOWNED`] (the hot path's only
+    /// thread-local read). Never null. No destructor.
     static MY_OWN: Cell<*const Slot> = const { Cell::new(&raw const UNOWNED) };
 }
 
