@@ -63,7 +63,10 @@ fn report_dir_gets_json_and_svg_with_the_overrides_applied() {
     let report: leakproof_harness::Report = serde_json::from_str(&json).unwrap();
     assert!(report.passed(), "{json}");
     assert!(report.iterations >= 120, "{json}");
-    assert_eq!(report.warmup, 30, "{json}");
+    // The fixed warm-up is a minimum: the analysis may still find the plateau later (a step of the
+    // test runner's own allocations, under load, moved it to 40 once).
+    assert_eq!(report.config.warmup, Some(30), "{json}");
+    assert!(report.warmup >= 30, "{json}");
     let svg = std::fs::read_to_string(dir.path().join("fixture_stable.svg")).unwrap();
     assert!(svg.contains("fitted slope"), "{svg}");
     // Atomic writes leave no temporary files behind.
