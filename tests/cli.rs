@@ -243,6 +243,82 @@ fn bad_usage_is_exit_2() {
     assert_code(&leakproof(&["--version"]), 0);
 }
 
+/// Runs `leakproof args` with stderr on a pseudo-terminal (stdout and stdin stay pipes); returns
+/// the exit code, stdout and everything written to the terminal, or `None` on a machine without
+/// pseudo-terminals (a container without /dev/pts).
+fn leakproof_on_a_terminal(args: &[&str]) -> Option<(i32, String, String)> {
+    use std::io::Read;
+    let winsize = nix::pty::Winsize {
+        ws_row: 24,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = match nix::pty::openpty(Some(&winsize), None) {
+        Ok(pty) => pty,
+        Err(e) => {
+            eprintln!("no pseudo-terminal here ({e}): the terminal half of this test is skipped");
+            return None;
+        }
+    };
+    let child = {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_leakproof"));
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(pty.slave));
+        command.spawn().expect("spawn leakproof")
+        // `command`, and with it this process's copy of the terminal's slave end, is dropped here,
+        // so reading the master ends (EIO) once the child exits.
+    };
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    let out = child.wait_with_output().expect("wait for leakproof");
+    let terminal = reader.join().expect("terminal reader");
+    Some((code(&out), stdout(&out), terminal))
+}
+
+#[test]
+fn progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() {
+    let args = [
+        "drive", "--target", "sleep 30", "--each", "true", "-n", "40", "--warmup", "10",
+    ];
+    if let Some((status, out, terminal)) = leakproof_on_a_terminal(&args) {
+        assert!([0, 3].contains(&status), "exit {status}: {out}\n{terminal}");
+        assert!(
+            out.contains("target `sleep 30`: "),
+            "the report goes to stdout: {out}"
+        );
+        // indicatif's bar: the `{pos}/{len}` counter, drawn in place with carriage returns or
+        // cursor moves, and no plain progress lines.
+        assert!(terminal.contains("/40"), "{terminal:?}");
+        assert!(
+            terminal.contains('\r') || terminal.contains("\u{1b}["),
+            "{terminal:?}"
+        );
+        assert!(!terminal.contains("leakproof: iteration"), "{terminal:?}");
+    }
+
+    let piped = leakproof(&args);
+    assert!(
+        stderr(&piped).contains("leakproof: iteration"),
+        "{}",
+        stderr(&piped)
+    );
+    assert!(!stderr(&piped).contains('\r'), "{:?}", stderr(&piped));
+}
+
 // ---------------------------------------------------------------------------------------------
 // drive
 
