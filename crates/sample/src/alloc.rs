@@ -14,12 +14,12 @@
 //! # One test for every rare case
 //!
 //! The hot path tests one flag, the slot's `divert`, which sits on the same cache line as its
-//! counters: clear means "just count". Site capture sets it in every claimed slot whenever capture starts or a
-//! recorded block comes alive ([`divert_all`]), and each owner clears its own again, lazily, in the
-//! slow path once capture is off and no recorded block is left. So with capture off the allocator
-//! reads no shared flag at all: the thread-local read, this word and the counters are the whole
-//! fast path. A thread without a slot points at a static slot that is always diverted, so the
-//! same test covers "no slot yet" too.
+//! counters: clear means "just count". Site capture sets it in every claimed slot whenever capture
+//! starts or a recorded block comes alive ([`divert_all`]), and each owner clears its own again,
+//! lazily, in the slow path once capture is off and no recorded block is left. So with capture off
+//! the allocator reads no shared flag at all: the thread-local read, this flag and the counters are
+//! the whole fast path. A thread without a slot points at a static slot that is always diverted,
+//! so the same test covers "no slot yet" too.
 //!
 //! A slot is returned when its thread exits through a POSIX thread-specific-data key destructor
 //! (`pthread_key_create`), not a Rust thread-local destructor: registering a Rust TLS destructor may
