@@ -74,7 +74,8 @@ struct Slot {
     /// Local live bytes (alloc - free, wrapping) at the last publication into `PUBLISHED_LIVE`.
     published: AtomicU64,
     /// Set, it sends the owner's calls to the slow path, which consults site capture's own flags.
-    /// Set by any thread ([`divert_all`]); cleared only by the owner ([`undivert_if_idle`]).
+    /// Set by any thread ([`divert_all`]); cleared only by the owner
+    /// ([`my_own_undiverted_if_idle`]).
     divert: AtomicBool,
 }
 
@@ -342,17 +343,20 @@ pub(crate) fn divert_all() {
     }
 }
 
-/// The owner of `s` lets its calls take the fast path again if site capture is idle. The flags are
-/// read again after clearing (all `SeqCst`): a [`divert_all`] racing with this either comes after
-/// the clear, or its flag store is seen by the second read.
+/// This thread's own slot, if it has one, on entry to a slow path: if site capture is idle, the
+/// slot's divert flag is cleared so that later calls take the fast path again. The flags are read
+/// again after clearing (all `SeqCst`): a [`divert_all`] racing with this either comes after the
+/// clear, or its flag store is seen by the second read.
 #[inline] // called only from the cold paths; inlined there it costs capture one call less
-fn undivert_if_idle(s: &Slot) {
+fn my_own_undiverted_if_idle() -> Option<&'static Slot> {
+    let s = my_own()?;
     if !capture::capturing_fast() && !capture::tracked_fast() {
         s.divert.store(false, SeqCst);
         if capture::capturing_fast() || capture::tracked_fast() {
             s.divert.store(true, SeqCst);
         }
     }
+    Some(s)
 }
 
 /// The slot `MY_OWN` points to: this thread's own, or [`UNOWNED`].
@@ -446,11 +450,8 @@ fn count_free_slow(size: u64) {
 #[cold]
 #[inline(never)]
 fn on_alloc_slow(p: *mut u8, size: usize) {
-    match my_own() {
-        Some(s) => {
-            undivert_if_idle(s);
-            owned_alloc(s, size as u64);
-        }
+    match my_own_undiverted_if_idle() {
+        Some(s) => owned_alloc(s, size as u64),
         None => count_alloc_slow(size as u64),
     }
     if capture::capturing_fast() {
@@ -463,10 +464,7 @@ fn on_alloc_slow(p: *mut u8, size: usize) {
 #[cold]
 #[inline(never)]
 fn on_free_slow(p: *mut u8, size: usize) {
-    let own = my_own();
-    if let Some(s) = own {
-        undivert_if_idle(s);
-    }
+    let own = my_own_undiverted_if_idle();
     if capture::tracked_fast() {
         capture::on_free(p);
     }
@@ -565,9 +563,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAlloc<A> {
             }
             return p;
         }
-        if let Some(s) = my_own() {
-            undivert_if_idle(s);
-        }
+        let _ = my_own_undiverted_if_idle(); // counted below through `count_free` / `count_alloc`
         let old_site = if capture::tracked_fast() {
             capture::on_free(ptr)
         } else {
