@@ -32,6 +32,7 @@ use leakproof_sample::{FdInfo, FdKind, ProbeError, TreeSample};
 use leakproof_trend::{analyze, Analysis, Config, TrendError, Verdict, Warmup};
 
 use crate::report::{Isolation, Report, Resource, ResourceReport, RunConfig};
+use crate::settle::reread_while_up;
 
 pub use ready::{HttpUrl, Readiness};
 pub use target::{describe_status, group_alive, group_members, stop_all_targets, Target};
@@ -462,23 +463,21 @@ fn settled_sample(
     probe: &mut TreeSampler,
     previous: Option<(u64, u64)>,
 ) -> Result<TreeSample, ProbeError> {
-    let mut sample = probe.sample()?;
+    let sample = probe.sample()?;
     let Some((fds, threads)) = previous else {
         return Ok(sample);
     };
-    for pause in SETTLE {
-        if sample.fds <= fds && sample.threads <= threads {
-            break;
-        }
-        std::thread::sleep(pause);
-        let again = probe.sample()?;
-        sample = TreeSample {
-            fds: sample.fds.min(again.fds),
-            threads: sample.threads.min(again.threads),
+    reread_while_up(
+        sample,
+        &SETTLE,
+        |s| s.fds > fds || s.threads > threads,
+        || probe.sample(),
+        |kept, again| TreeSample {
+            fds: kept.fds.min(again.fds),
+            threads: kept.threads.min(again.threads),
             ..again
-        };
-    }
-    Ok(sample)
+        },
+    )
 }
 
 /// The analyses of a drive's series: RSS, then (when tracked) fds and threads.

@@ -32,6 +32,7 @@ mod env;
 mod format;
 mod report;
 mod runner;
+mod settle;
 mod svg;
 pub mod testing;
 

@@ -8,6 +8,7 @@ use leakproof_sample::{FdProbe, Probe, ProbeError, RssProbe, ThreadProbe};
 use leakproof_trend::{analyze, Config, TrendError, Verdict, Warmup};
 
 use crate::report::{Isolation, Report, Resource, ResourceReport, RunConfig};
+use crate::settle::reread_while_up;
 
 /// Default number of iterations of a run before any extension.
 pub const DEFAULT_ITERATIONS: usize = 300;
@@ -552,7 +553,7 @@ fn sample_all(series: &mut Vec<Series>, notes: &mut Vec<String>) -> Result<(), H
 /// One sample of `s`: a read, and if it rose above the previous sample, the lowest of up to four
 /// re-reads after [`SETTLE_PAUSES`] while the series' settle budget lasts.
 fn settled_read(s: &mut Series) -> Result<f64, ProbeError> {
-    let mut value = s.read()?;
+    let value = s.read()?;
     let Some(previous) = s.samples.last().copied().filter(|_| s.settles()) else {
         return Ok(value);
     };
@@ -560,17 +561,13 @@ fn settled_read(s: &mut Series) -> Result<f64, ProbeError> {
         return Ok(value);
     }
     let started = Instant::now();
-    for pause in SETTLE_PAUSES {
-        if pause.is_zero() {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(pause);
-        }
-        value = value.min(s.read()?);
-        if value <= previous {
-            break;
-        }
-    }
+    let value = reread_while_up(
+        value,
+        &SETTLE_PAUSES,
+        |v| *v > previous,
+        || s.read(),
+        f64::min,
+    )?;
     let spent = started.elapsed();
     s.settle_left = s.settle_left.saturating_sub(spent);
     if value > previous {
