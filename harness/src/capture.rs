@@ -1,170 +1,42 @@
-//! The second phase of a failing run: re-run the workload with allocation-site capture on and say
-//! where memory grew, which descriptors were opened and which threads were left running.
+//! What the locate phase reports: the allocation sites that grew, which descriptors were opened and
+//! which threads were left running.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use leakproof_diff::{compare, growing, sort_diffs, GroupBy, Snapshot, StatDiff, Symbolizer};
-use leakproof_sample::{capture, list_fds, FdInfo, FdKind};
+use leakproof_sample::{FdInfo, FdKind};
 use leakproof_trend::Verdict;
 
 use crate::report::{Report, Resource};
-use crate::runner::{run_once, Harness};
 
 /// How many growing sites the report lists.
 pub const TOP_SITES: usize = 5;
-/// Iterations run with capture on before the first snapshot, so that blocks a fresh iteration
-/// allocates and frees in the next one are not counted as growth.
-const LEAD_IN: usize = 3;
 
-/// Re-run `f` for `capture_iterations` iterations and fill the report's `sites` and per-resource
-/// `detail`. Only called when the run did not pass.
-pub(crate) fn second_phase<F: FnMut()>(harness: &Harness, f: &mut F, report: &mut Report) {
-    let not_stable = |r: Resource| {
-        report
-            .resource(r)
-            .is_some_and(|rr| rr.analysis.verdict != Verdict::Stable)
-    };
-    let memory_grew = not_stable(Resource::Heap) || not_stable(Resource::Rss);
-    let fds_grew = not_stable(Resource::Fds);
-    let threads_grew = not_stable(Resource::Threads);
-    let heap_capture = leakproof_sample::is_tracking() && (memory_grew || fds_grew || threads_grew);
-    let k = match report
-        .resources
-        .first()
-        .filter(|r| r.resource.is_memory() && r.analysis.verdict != Verdict::Stable)
-    {
-        // A staircase (a buffer that doubles, an arena that grows in chunks) rises only every
-        // so often: capture over at least two of its steps, or the snapshots may see none.
-        Some(memory) => capture_span(
-            &memory.samples,
-            memory.analysis.warmup_end,
-            harness.capture_iterations.max(1),
-            report.duration_secs / report.iterations.max(1) as f64,
-        ),
-        None => harness.capture_iterations.max(1),
-    };
+/// The sites that grew from `old` to `new` (symbolized here), one per user line, biggest first,
+/// at most [`TOP_SITES`].
+pub(crate) fn growing_sites(mut old: Snapshot, mut new: Snapshot) -> Vec<StatDiff> {
+    let mut symbolizer = Symbolizer::new();
+    old.symbolize(&mut symbolizer);
+    new.symbolize(&mut symbolizer);
+    let mut diffs = merge_by_user_line(growing(&compare(&old, &new, GroupBy::Traceback, false)));
+    sort_diffs(&mut diffs);
+    diffs.truncate(TOP_SITES);
+    diffs
+}
 
-    let phase_started = std::time::Instant::now();
-    let fds_before = if fds_grew { list_fds(None).ok() } else { None };
-    let threads_before = if threads_grew { thread_names() } else { None };
-
-    let mut first = None;
-    let mut failed = None;
-    if heap_capture || fds_grew || threads_grew {
-        let _guard = heap_capture.then(|| {
-            capture::clear();
-            capture::start()
-        });
-        for i in 0..LEAD_IN + k {
-            if i == LEAD_IN && heap_capture {
-                first = Some(capture::snapshot());
-            }
-            if let Err(message) = run_once(f) {
-                failed = Some(message);
-                break;
-            }
-        }
-    }
-    if let Some(message) = failed {
-        report.notes.push(format!(
-            "the capture phase stopped: the workload panicked: {message}"
-        ));
-    }
-    let last = heap_capture.then(capture::snapshot);
-    if heap_capture {
-        capture::clear();
-    }
-
-    if let (Some(first), Some(last)) = (first, last) {
-        let to_snapshot = |raw: capture::RawSnapshot| {
-            Snapshot::from_ips(raw.sites.into_iter().map(|s| (s.ips, s.bytes, s.blocks)))
-        };
-        let (mut old, mut new) = (to_snapshot(first), to_snapshot(last));
-        let capture_ms = phase_started.elapsed().as_secs_f64() * 1e3;
-        let symbolize_started = std::time::Instant::now();
-        let mut symbolizer = Symbolizer::new();
-        old.symbolize(&mut symbolizer);
-        new.symbolize(&mut symbolizer);
-        let symbolize_ms = symbolize_started.elapsed().as_secs_f64() * 1e3;
-        let mut diffs =
-            merge_by_user_line(growing(&compare(&old, &new, GroupBy::Traceback, false)));
-        sort_diffs(&mut diffs);
-        diffs.truncate(TOP_SITES);
-        if diffs.is_empty() {
-            report.notes.push(format!(
-                "no allocation site grew during {k} more iterations with capture on"
-            ));
-        } else {
-            report.notes.push(format!(
-                "allocation sites: growth over {k} more iterations with capture on \
-                 ({capture_ms:.0} ms, symbolization {symbolize_ms:.0} ms)"
-            ));
-        }
-        report.sites = diffs;
-    } else if memory_grew && !leakproof_sample::is_tracking() {
-        report
-            .notes
-            .push("allocation sites unknown: TrackingAlloc is not the global allocator".to_owned());
-    }
-
-    if let (Some(before), Ok(after)) = (fds_before, list_fds(None)) {
-        let detail = describe_new_fds(&before, &after, LEAD_IN + k);
-        if let Some(r) = report
-            .resources
-            .iter_mut()
-            .find(|r| r.resource == Resource::Fds)
-        {
-            r.detail = Some(detail);
-        }
-    }
-    if let (Some(before), Some(after)) = (threads_before, thread_names()) {
-        let detail = describe_new_threads(&before, &after, LEAD_IN + k);
-        if let Some(r) = report
-            .resources
-            .iter_mut()
-            .find(|r| r.resource == Resource::Threads)
-        {
-            r.detail = Some(detail);
-        }
+/// Sets the `detail` of `resource` in `report`, when it is tracked.
+pub(crate) fn set_detail(report: &mut Report, resource: Resource, detail: String) {
+    if let Some(r) = report.resources.iter_mut().find(|r| r.resource == resource) {
+        r.detail = Some(detail);
     }
 }
 
-/// Longest capture phase, in iterations.
-const MAX_CAPTURE_ITERATIONS: usize = 2000;
-/// Wall time the capture phase may take at the measured pace (capture slows allocations further).
-const MAX_CAPTURE_SECS: f64 = 5.0;
-
-/// Iterations to capture: at least `base`. When the series after the warm-up rises only now and
-/// then (a staircase: a buffer that doubles, an arena that grows in chunks), at least twice the
-/// longest stretch without a rise and at least as many iterations as have run so far (a capacity
-/// that doubles is next reallocated within that many), within [`MAX_CAPTURE_ITERATIONS`] and
-/// [`MAX_CAPTURE_SECS`] at the measured pace.
-pub(crate) fn capture_span(
-    samples: &[f64],
-    warmup_end: usize,
-    base: usize,
-    secs_per_iteration: f64,
-) -> usize {
-    let tail = samples.get(warmup_end..).unwrap_or(&[]);
-    let rises: Vec<usize> = tail
-        .windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[1] > w[0])
-        .map(|(i, _)| i)
-        .collect();
-    // Rising on most samples: steady growth, which any span sees.
-    if tail.len() < 2 || rises.len() * 4 >= tail.len() - 1 {
-        return base;
-    }
-    let longest = rises.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    let wanted = (2 * longest + 1).max(samples.len());
-    let by_time = if secs_per_iteration > 0.0 {
-        (MAX_CAPTURE_SECS / secs_per_iteration) as usize
-    } else {
-        usize::MAX
-    };
-    wanted.min(MAX_CAPTURE_ITERATIONS).min(by_time).max(base)
+/// True when `resource` is tracked and not proven Stable.
+pub(crate) fn grew(report: &Report, resource: Resource) -> bool {
+    report
+        .resource(resource)
+        .is_some_and(|r| r.analysis.verdict != Verdict::Stable)
 }
 
 /// Tracebacks that reach the same user line (e.g. the several allocations of one `format!`) are
@@ -218,19 +90,27 @@ fn kind_name(kind: FdKind, n: usize) -> &'static str {
     }
 }
 
-/// What the descriptors opened during the capture phase's iterations are.
-pub(crate) fn describe_new_fds(before: &[FdInfo], after: &[FdInfo], iterations: usize) -> String {
-    let old: BTreeSet<(i32, &str)> = before.iter().map(|f| (f.fd, f.target.as_str())).collect();
+/// The descriptors of one or more processes: (pid, descriptor).
+pub(crate) type Descriptors = [(u32, FdInfo)];
+
+/// What the descriptors opened between two listings are; `span` says over what, e.g. `over 40
+/// more iterations` or `since the warm-up`.
+pub(crate) fn describe_new_fds(before: &Descriptors, after: &Descriptors, span: &str) -> String {
+    let old: BTreeSet<(u32, i32, &str)> = before
+        .iter()
+        .map(|(p, f)| (*p, f.fd, f.target.as_str()))
+        .collect();
     let new: Vec<&FdInfo> = after
         .iter()
-        .filter(|f| !old.contains(&(f.fd, f.target.as_str())))
+        .filter(|(p, f)| !old.contains(&(*p, f.fd, f.target.as_str())))
+        .map(|(_, f)| f)
         .collect();
     let closed = before.len() as i64 + new.len() as i64 - after.len() as i64;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "new file descriptors over {} more iterations: {} opened and still open{}",
-        iterations,
+        "new file descriptors {}: {} opened and still open{}",
+        span,
         new.len(),
         if closed > 0 {
             format!(" ({closed} of the earlier ones closed)")
@@ -327,12 +207,13 @@ pub(crate) fn describe_new_threads(
 mod tests {
     use super::*;
 
-    fn fd(fd: i32, kind: FdKind, target: &str) -> FdInfo {
-        FdInfo {
+    fn fd(fd: i32, kind: FdKind, target: &str) -> (u32, FdInfo) {
+        let info = FdInfo {
             fd,
             kind,
             target: target.to_owned(),
-        }
+        };
+        (1, info)
     }
 
     #[test]
@@ -348,7 +229,11 @@ mod tests {
             fd(5, FdKind::File, "/tmp/b"),
             fd(6, FdKind::Socket, "socket:[9]"),
         ];
-        let text = describe_new_fds(&before, &after, 10);
+        let text = describe_new_fds(&before, &after, "over 10 more iterations");
+        assert!(
+            text.starts_with("new file descriptors over 10 more iterations: "),
+            "{text}"
+        );
         assert!(text.contains("3 opened and still open"), "{text}");
         assert!(
             text.contains("2 regular files or directories, e.g. /tmp/a, /tmp/b"),
@@ -359,39 +244,23 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_fd_number_with_a_new_target_is_new() {
+    fn the_same_fd_number_in_another_process_is_new() {
         let before = vec![fd(4, FdKind::File, "/tmp/a")];
-        let after = vec![fd(4, FdKind::File, "/tmp/b")];
-        let text = describe_new_fds(&before, &after, 1);
-        assert!(text.contains("1 opened"), "{text}");
-        assert!(text.contains("1 of the earlier ones closed"), "{text}");
+        let after = vec![
+            fd(4, FdKind::File, "/tmp/a"),
+            (2, fd(4, FdKind::File, "/tmp/a").1),
+        ];
+        let text = describe_new_fds(&before, &after, "since the warm-up");
+        assert!(text.contains("1 opened and still open"), "{text}");
     }
 
     #[test]
-    fn capture_spans_cover_two_steps_of_a_staircase() {
-        // Steady growth: the base span is enough.
-        let steady: Vec<f64> = (0..300).map(f64::from).collect();
-        assert_eq!(capture_span(&steady, 0, 40, 1e-5), 40);
-        // A step every 100 samples: two steps' worth, and at least the 300 run so far.
-        let stairs: Vec<f64> = (0..300).map(|i| f64::from(i / 100)).collect();
-        assert_eq!(capture_span(&stairs, 0, 40, 1e-5), 300);
-        let stairs: Vec<f64> = (0..1000).map(|i| f64::from(i / 400)).collect();
-        assert_eq!(capture_span(&stairs, 0, 40, 1e-5), 1000);
-        // Doubling capacity (steps at 64, 128, 256): the next one comes within as many again.
-        let doubling: Vec<f64> = (1..=300u32)
-            .map(|i| f64::from(i.next_power_of_two()))
-            .collect();
-        assert_eq!(capture_span(&doubling, 0, 40, 1e-5), 300);
-        // Bounded by the ceiling and by time, never below the base.
-        let sparse: Vec<f64> = (0..9000).map(|i| f64::from(i / 2500)).collect();
-        assert_eq!(capture_span(&sparse, 0, 40, 1e-5), MAX_CAPTURE_ITERATIONS);
-        let stairs: Vec<f64> = (0..300).map(|i| f64::from(i / 100)).collect();
-        assert_eq!(
-            capture_span(&stairs, 0, 40, 0.1),
-            50,
-            "5 s at 0.1 s per iteration"
-        );
-        assert_eq!(capture_span(&stairs, 0, 40, 1.0), 40);
+    fn a_reused_fd_number_with_a_new_target_is_new() {
+        let before = vec![fd(4, FdKind::File, "/tmp/a")];
+        let after = vec![fd(4, FdKind::File, "/tmp/b")];
+        let text = describe_new_fds(&before, &after, "over 1 more iterations");
+        assert!(text.contains("1 opened"), "{text}");
+        assert!(text.contains("1 of the earlier ones closed"), "{text}");
     }
 
     #[test]

@@ -28,19 +28,25 @@
 mod capture;
 mod chart;
 pub mod drive;
+mod engine;
 mod env;
 mod format;
 mod report;
 mod runner;
-mod settle;
+mod samplers;
 mod svg;
 pub mod testing;
+mod watch;
 
 pub use chart::text_chart;
 pub use drive::{Drive, DriveError};
+pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
 pub use env::{ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
-pub use report::{worst, Isolation, Report, Resource, ResourceReport, RunConfig};
+pub use report::{
+    worst, Breach, Isolation, Report, Resource, ResourceReport, RunConfig, SCHEMA_VERSION,
+};
 pub use runner::{
     Harness, HarnessError, MemoryProbe, DEFAULT_CAPTURE_ITERATIONS, DEFAULT_EXTENSION_FACTOR,
     DEFAULT_ITERATIONS, DEFAULT_TIME_BUDGET,
 };
+pub use watch::{Watch, WatchError};

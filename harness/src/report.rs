@@ -49,6 +49,15 @@ impl Resource {
         }
     }
 
+    /// The trend preset that judges this resource: exact heap, noisy page-quantized RSS, counts.
+    pub fn preset(self) -> leakproof_trend::Config {
+        match self {
+            Resource::Heap => leakproof_trend::Config::heap(),
+            Resource::Rss => leakproof_trend::Config::rss(),
+            Resource::Fds | Resource::Threads => leakproof_trend::Config::counts(),
+        }
+    }
+
     /// Format one value of this resource for people (`1.5 KiB`, `12 fds`).
     pub fn format_value(self, value: f64) -> String {
         if self.is_memory() {
@@ -116,11 +125,36 @@ pub struct RunConfig {
     pub capture_sites: bool,
     /// How the run was isolated.
     pub isolation: Isolation,
+    /// Seconds between samples when the run samples over time (`watch`): slopes in the text and
+    /// the report's top-level `slope` are then per second. `None`: per iteration.
+    #[serde(default)]
+    pub interval_secs: Option<f64>,
 }
+
+/// A ceiling crossed during a run (`leakproof watch --max-rss`): the run stopped there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Breach {
+    /// The resource that crossed its ceiling.
+    pub resource: Resource,
+    /// The ceiling.
+    pub limit: f64,
+    /// The value that crossed it.
+    pub value: f64,
+    /// The sample (1-based) at which it was crossed.
+    pub iteration: usize,
+    /// Seconds since the run started.
+    pub at_secs: f64,
+}
+
+/// The version of the report's JSON shape, in its `schema` field.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// What a leak run found. Serialized as JSON by the CLI, the report directory and the re-exec child.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The version of this JSON shape ([`SCHEMA_VERSION`]).
+    #[serde(default = "schema_version")]
+    pub schema: u32,
     /// Test or workload name.
     pub name: String,
     /// Overall verdict: the worst of the resources (Leaking > Inconclusive > Stable).
@@ -148,6 +182,13 @@ pub struct Report {
     pub notes: Vec<String>,
     /// The workload (or target) failed: its panic message or exit status. The verdict is void then.
     pub failure: Option<String>,
+    /// A ceiling crossed, which ended the run (exit code 1 whatever the verdict).
+    #[serde(default)]
+    pub breach: Option<Breach>,
+}
+
+fn schema_version() -> u32 {
+    SCHEMA_VERSION
 }
 
 /// The worse of two verdicts: Leaking > Inconclusive > Stable.
@@ -180,6 +221,7 @@ impl Report {
             .fold(Verdict::Stable, worst);
         let primary = resources.first();
         Report {
+            schema: SCHEMA_VERSION,
             name: name.into(),
             verdict,
             slope: primary.map_or(0.0, |r| r.analysis.slope),
@@ -193,12 +235,24 @@ impl Report {
             sites: Vec::new(),
             notes: Vec::new(),
             failure: None,
+            breach: None,
+        }
+    }
+
+    /// A report of `iterations` that were too few to judge (no resources, verdict Inconclusive).
+    pub(crate) fn unjudged(name: &str, iterations: usize, duration_secs: f64) -> Report {
+        Report {
+            iterations,
+            duration_secs,
+            failure: None,
+            ..Report::failed(name, "")
         }
     }
 
     /// A report for a workload that failed (panicked, or a target that exited) before a verdict.
     pub fn failed(name: impl Into<String>, failure: impl Into<String>) -> Report {
         Report {
+            schema: SCHEMA_VERSION,
             name: name.into(),
             verdict: Verdict::Inconclusive,
             slope: 0.0,
@@ -212,12 +266,14 @@ impl Report {
             sites: Vec::new(),
             notes: Vec::new(),
             failure: Some(failure.into()),
+            breach: None,
         }
     }
 
-    /// True when the run proved every tracked resource Stable and the workload did not fail.
+    /// True when the run proved every tracked resource Stable, crossed no ceiling, and the
+    /// workload did not fail.
     pub fn passed(&self) -> bool {
-        self.failure.is_none() && self.verdict == Verdict::Stable
+        self.failure.is_none() && self.breach.is_none() && self.verdict == Verdict::Stable
     }
 
     /// The report of one resource, if it was tracked.
@@ -225,10 +281,14 @@ impl Report {
         self.resources.iter().find(|r| r.resource == resource)
     }
 
-    /// Process exit code for this report: 0 Stable, 1 Leaking, 3 Inconclusive, 4 the workload failed.
+    /// Process exit code for this report: 0 Stable, 1 Leaking (or a ceiling crossed), 3
+    /// Inconclusive, 4 the workload failed.
     pub fn exit_code(&self) -> u8 {
         if self.failure.is_some() {
             return 4;
+        }
+        if self.breach.is_some() {
+            return 1;
         }
         match self.verdict {
             Verdict::Stable => 0,
@@ -271,27 +331,29 @@ impl Report {
             .map(|r| r.resource.name().len())
             .max()
             .unwrap_or(4);
+        let steps = Steps::of(&self.config);
         for r in &self.resources {
             let a = &r.analysis;
             let _ = writeln!(
                 out,
-                "  {:<width$}  {:<12}  {}/iteration (95% CI {} .. {})  [{}]",
+                "  {:<width$}  {:<12}  {}/{} (95% CI {} .. {})  [{}]",
                 r.resource.name(),
                 verdict_word(a.verdict),
-                format_slope(r.resource, a.slope),
-                format_slope(r.resource, a.slope_ci.0),
-                format_slope(r.resource, a.slope_ci.1),
+                format_slope(r.resource, a.slope / steps.scale),
+                steps.per,
+                format_slope(r.resource, a.slope_ci.0 / steps.scale),
+                format_slope(r.resource, a.slope_ci.1 / steps.scale),
                 r.source,
             );
         }
         let _ = writeln!(
             out,
-            "  iterations: {} (warm-up: {}), {:.2} s",
-            self.iterations, self.warmup, self.duration_secs
+            "  {}s: {} (warm-up: {}), {:.2} s",
+            steps.noun, self.iterations, self.warmup, self.duration_secs
         );
         for r in &self.resources {
             if r.analysis.verdict != Verdict::Stable {
-                let _ = writeln!(out, "  why ({}): {}", r.resource, why(r));
+                let _ = writeln!(out, "  why ({}): {}", r.resource, why(r, steps));
             }
         }
         if self.verdict == Verdict::Inconclusive {
@@ -415,22 +477,52 @@ fn format_rate(resource: Resource, value: f64, signed: bool) -> String {
 /// Why a resource is not Stable, in its own unit, built from the analysis (leakproof-trend's
 /// `reason` speaks of unit-neutral samples): the rate with its interval over the judged
 /// iterations, the warm-up, and for an Inconclusive series the plateau seen and what would decide.
-fn why(r: &ResourceReport) -> String {
+/// What one sample stands for in the text: an iteration, or a time interval (slopes per second).
+#[derive(Clone, Copy)]
+struct Steps {
+    /// The unit of a slope's denominator: `iteration` or `s`.
+    per: &'static str,
+    /// What one sample is called: `iteration` or `sample`.
+    noun: &'static str,
+    /// Units of `per` in one sample.
+    scale: f64,
+}
+
+impl Steps {
+    fn of(config: &RunConfig) -> Steps {
+        match config.interval_secs {
+            Some(secs) if secs > 0.0 => Steps {
+                per: "s",
+                noun: "sample",
+                scale: secs,
+            },
+            _ => Steps {
+                per: "iteration",
+                noun: "iteration",
+                scale: 1.0,
+            },
+        }
+    }
+}
+
+fn why(r: &ResourceReport, steps: Steps) -> String {
     let a = &r.analysis;
     let leaking = a.verdict == Verdict::Leaking;
-    let rate = |v: f64| format_rate(r.resource, v, !leaking);
+    let rate = |v: f64| format_rate(r.resource, v / steps.scale, !leaking);
     let judged = a.samples.saturating_sub(a.warmup_end);
+    let noun = steps.noun;
     let mut out = format!(
-        "{}{}/iteration ({:.0}% CI {} .. {}) over {judged} iteration{}",
+        "{}{}/{} ({:.0}% CI {} .. {}) over {judged} {noun}{}",
         if leaking { "grew " } else { "" },
         rate(a.slope),
+        steps.per,
         a.confidence * 100.0,
         rate(a.slope_ci.0),
         rate(a.slope_ci.1),
         if judged == 1 { "" } else { "s" },
     );
     if a.warmup_end > 0 {
-        let _ = write!(out, " after a {}-iteration warm-up", a.warmup_end);
+        let _ = write!(out, " after a {}-{noun} warm-up", a.warmup_end);
     }
     if let Some(cycles) = a.cycles {
         let _ = write!(
@@ -442,13 +534,13 @@ fn why(r: &ResourceReport) -> String {
         if let Some(plateau) = &a.plateau {
             let _ = write!(
                 out,
-                "; flat at {} from iteration {}",
+                "; flat at {} from {noun} {}",
                 r.resource.format_value(plateau.level),
                 plateau.start + 1
             );
         }
         if let Some(more) = a.more_samples {
-            let _ = write!(out, "; about {more} more iterations would decide it");
+            let _ = write!(out, "; about {more} more {noun}s would decide it");
         }
     }
     out

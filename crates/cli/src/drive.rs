@@ -10,7 +10,8 @@ use leakproof_harness::drive::{Drive, DriveError, Target};
 use crate::args::DriveArgs;
 use crate::progress::Progress;
 use crate::{
-    install_signal_handler, wait_if_interrupted, ExitWith, Outcome, EXIT_FAILED, EXIT_USAGE,
+    install_signal_handler, print_report, wait_if_interrupted, ExitWith, Outcome, EXIT_FAILED,
+    EXIT_USAGE,
 };
 
 /// Runs one iteration of the workload.
@@ -60,7 +61,7 @@ impl Driver {
 
 fn drive_error_code(e: &DriveError) -> u8 {
     match e {
-        DriveError::Config(_) => EXIT_USAGE,
+        DriveError::Settings(_) | DriveError::BadUrl { .. } => EXIT_USAGE,
         _ => EXIT_FAILED,
     }
 }
@@ -110,18 +111,7 @@ pub(crate) fn run(args: DriveArgs) -> Outcome {
             iteration += 1;
             driver.call(iteration)
         },
-        |p| {
-            progress.update(
-                p.iteration as u64,
-                p.planned as u64,
-                &format!(
-                    "rss {}, {} fds, {} threads",
-                    leakproof_diff::format_bytes(p.sample.rss_bytes),
-                    p.sample.fds,
-                    p.sample.threads
-                ),
-            );
-        },
+        |p| progress.update(p.iteration as u64, p.planned as u64, &p.summary()),
     );
     progress.finish();
     wait_if_interrupted();
@@ -132,23 +122,5 @@ pub(crate) fn run(args: DriveArgs) -> Outcome {
             return Err(anyhow!(e)).exit_with(code);
         }
     };
-    if let Some(dir) = &args.report {
-        report
-            .write_artifacts(dir, "drive")
-            .with_context(|| format!("cannot write the report to {}", dir.display()))
-            .exit_with(EXIT_USAGE)?;
-        eprintln!("leakproof: report written to {}", dir.display());
-    }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).exit_with(EXIT_FAILED)?
-        );
-    } else {
-        print!("{}", report.render_text());
-    }
-    if let Some(failure) = &report.failure {
-        eprintln!("leakproof: error: {failure}");
-    }
-    Ok(report.exit_code())
+    print_report(&report, args.json, args.report.as_deref())
 }

@@ -102,6 +102,45 @@ pub(crate) fn verdict_code(verdict: leakproof_trend::Verdict) -> u8 {
     }
 }
 
+/// Writes the report's artifacts to `dir` (when given), prints it as text or JSON, says a failure
+/// or a crossed ceiling in one line on stderr, and returns its exit code.
+pub(crate) fn print_report(
+    report: &leakproof_harness::Report,
+    json: bool,
+    dir: Option<&std::path::Path>,
+) -> Outcome {
+    use anyhow::Context;
+    if let Some(dir) = dir {
+        report
+            .write_artifacts(dir, "drive")
+            .with_context(|| format!("cannot write the report to {}", dir.display()))
+            .exit_with(EXIT_USAGE)?;
+        eprintln!("leakproof: report written to {}", dir.display());
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).exit_with(EXIT_FAILED)?
+        );
+    } else {
+        print!("{}", report.render_text());
+    }
+    if let Some(failure) = &report.failure {
+        eprintln!("leakproof: error: {failure}");
+    }
+    if let Some(b) = &report.breach {
+        eprintln!(
+            "leakproof: ceiling crossed: {} is {}, above --max-{} {}, after {:.1} s",
+            b.resource,
+            b.resource.format_value(b.value),
+            b.resource,
+            b.resource.format_value(b.limit),
+            b.at_secs
+        );
+    }
+    Ok(report.exit_code())
+}
+
 fn run(cli: Cli) -> Outcome {
     match cli.command {
         args::Command::Analyze(a) => analyze::run(a),

@@ -42,9 +42,12 @@ pub struct HttpUrl {
 }
 
 impl HttpUrl {
-    /// Parses a plain-HTTP URL; `https://` and malformed URLs are [`DriveError::Config`].
+    /// Parses a plain-HTTP URL; `https://` and malformed URLs are [`DriveError::BadUrl`].
     pub fn parse(url: &str) -> Result<HttpUrl, DriveError> {
-        let bad = |why: &str| DriveError::Config(format!("invalid URL `{url}`: {why}"));
+        let bad = |why: &str| DriveError::BadUrl {
+            url: url.to_owned(),
+            reason: why.to_owned(),
+        };
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| bad("only plain http:// URLs are supported"))?;

@@ -1,5 +1,4 @@
-//! Re-reading a sample that rose, shared by in-process runs (`runner`) and external targets
-//! (`drive`): work an iteration handed elsewhere (a worker dropping a buffer, a thread still
+//! Re-reading a sample that rose, for every sampler of the engine: work an iteration handed elsewhere (a worker dropping a buffer, a thread still
 //! exiting, a connection still closing) can still be finishing when the sample is taken, while a
 //! leaked block, descriptor or thread is there on every re-read.
 

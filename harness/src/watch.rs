@@ -1,0 +1,237 @@
+//! Watching a process over time: sample its tree (RSS, open descriptors, threads) every interval
+//! for a duration, stop at a ceiling, and judge growth per second. What `leakproof watch` does.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use leakproof_harness::Watch;
+//!
+//! let report = Watch::pid(4242)
+//!     .interval(Duration::from_millis(500))
+//!     .duration(Duration::from_secs(60))
+//!     .max_rss(500.0 * 1024.0 * 1024.0)
+//!     .run()?;
+//! println!("{}", report.render_text());
+//! # Ok::<(), leakproof_harness::WatchError>(())
+//! ```
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use leakproof_sample::ProbeError;
+use leakproof_trend::TrendError;
+
+use crate::drive::{describe_status, Target};
+use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
+use crate::report::{Isolation, Report, Resource, RunConfig};
+use crate::samplers::tree::ProcessTree;
+
+/// How often a watched tree is searched for new descendants.
+const RESCAN: Duration = Duration::from_millis(250);
+
+/// Why a watch could not produce a [`Report`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WatchError {
+    /// No process has the PID given.
+    #[error("no process with PID {0}")]
+    NoSuchProcess(u32),
+    /// The process ended before it could be sampled once.
+    #[error("process {pid} ended before the first sample ({status}): too few samples to judge")]
+    EndedAtOnce {
+        /// The process.
+        pid: u32,
+        /// How it ended.
+        status: String,
+    },
+    /// The interval and duration leave fewer than two samples.
+    #[error("invalid watch settings: {0} (--duration must be at least one --interval)")]
+    Settings(#[from] SettingsError),
+    /// A zero interval.
+    #[error("the interval must be greater than zero")]
+    ZeroInterval,
+    /// The command could not be started.
+    #[error(transparent)]
+    Spawn(#[from] crate::DriveError),
+    /// The process could not be inspected.
+    #[error("cannot watch the process: {0}")]
+    Probe(#[from] ProbeError),
+    /// The statistics rejected the series.
+    #[error("cannot analyze the samples: {0}")]
+    Trend(#[from] TrendError),
+}
+
+/// What is watched.
+#[derive(Debug)]
+enum Subject {
+    Pid(u32),
+    Command(Command),
+}
+
+/// Builder of a watch; see the [module docs](self).
+#[derive(Debug)]
+pub struct Watch {
+    subject: Subject,
+    interval: Duration,
+    duration: Duration,
+    ceilings: Vec<(Resource, f64)>,
+}
+
+impl Watch {
+    fn new(subject: Subject) -> Watch {
+        Watch {
+            subject,
+            interval: Duration::from_secs(1),
+            duration: Duration::from_secs(60),
+            ceilings: Vec::new(),
+        }
+    }
+
+    /// Watch a running process and its descendants.
+    pub fn pid(pid: u32) -> Watch {
+        Watch::new(Subject::Pid(pid))
+    }
+
+    /// Start `command` (in its own process group, stopped at the end) and watch it.
+    pub fn command(command: Command) -> Watch {
+        Watch::new(Subject::Command(command))
+    }
+
+    /// Time between samples (default 1 s).
+    pub fn interval(mut self, interval: Duration) -> Watch {
+        self.interval = interval;
+        self
+    }
+
+    /// How long to watch (default 60 s); a process that ends sooner is judged on what was seen.
+    pub fn duration(mut self, duration: Duration) -> Watch {
+        self.duration = duration;
+        self
+    }
+
+    /// Stop with a breach (exit code 1) as soon as the tree's RSS is above `bytes`.
+    pub fn max_rss(mut self, bytes: f64) -> Watch {
+        self.ceilings.push((Resource::Rss, bytes));
+        self
+    }
+
+    /// Stop with a breach as soon as the tree has more than `fds` open descriptors.
+    pub fn max_fds(mut self, fds: u64) -> Watch {
+        self.ceilings.push((Resource::Fds, fds as f64));
+        self
+    }
+
+    /// Runs the watch.
+    pub fn run(self) -> Result<Report, WatchError> {
+        self.run_with_progress(|_| {})
+    }
+
+    /// [`Watch::run`], calling `progress` after every sample.
+    pub fn run_with_progress(
+        self,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<Report, WatchError> {
+        if self.interval.is_zero() {
+            return Err(WatchError::ZeroInterval);
+        }
+        let samples = (self.duration.as_secs_f64() / self.interval.as_secs_f64()).floor() as usize;
+        let settings = Settings::new(samples.saturating_add(1), None, 0, None, 1)?;
+        let (pid, mut target) = match self.subject {
+            Subject::Pid(pid) => (pid, None),
+            Subject::Command(cmd) => {
+                let target = Target::spawn(cmd)?;
+                (target.pid(), Some(target))
+            }
+        };
+        let tree = match ProcessTree::new(pid, RESCAN, true) {
+            Ok(tree) => tree,
+            Err(ProbeError::Gone { .. }) => return Err(ended_at_once(pid, target.as_mut())),
+            Err(e) => return Err(e.into()),
+        };
+        let mut engine = Engine::new(settings);
+        engine.sampler(Box::new(tree), true);
+        for &(resource, limit) in &self.ceilings {
+            engine.ceiling(resource, limit);
+        }
+        let config = RunConfig {
+            iterations: settings.iterations,
+            warmup: None,
+            max_iterations: settings.ceiling,
+            time_budget_secs: Some(self.duration.as_secs_f64()),
+            probe: "tree-rss".to_owned(),
+            resources: engine.resources(),
+            capture_sites: false,
+            isolation: Isolation::Target,
+            interval_secs: Some(self.interval.as_secs_f64()),
+        };
+        let mut ticks = Ticks {
+            pid,
+            interval: self.interval,
+            started: None,
+            target: target.as_mut(),
+        };
+        let name = format!("pid {pid}");
+        let mut report = engine.run(&name, config, &mut ticks, &mut progress)?;
+        per_second(&mut report, self.interval.as_secs_f64());
+        Ok(report)
+    }
+}
+
+fn ended_at_once(pid: u32, target: Option<&mut Target>) -> WatchError {
+    match target {
+        None => WatchError::NoSuchProcess(pid),
+        Some(t) => WatchError::EndedAtOnce {
+            pid,
+            status: t
+                .wait_status(Duration::from_millis(500))
+                .map_or_else(|| "it exited".to_owned(), describe_status),
+        },
+    }
+}
+
+/// The report's top-level slope is per second for a run over time.
+fn per_second(report: &mut Report, interval: f64) {
+    report.slope /= interval;
+    report.slope_ci = (report.slope_ci.0 / interval, report.slope_ci.1 / interval);
+}
+
+/// The passing of time as the engine's workload: iteration `k` waits until `(k - 1)` intervals
+/// after the first.
+struct Ticks<'a> {
+    pid: u32,
+    interval: Duration,
+    started: Option<Instant>,
+    target: Option<&'a mut Target>,
+}
+
+impl Workload for Ticks<'_> {
+    fn iterate(&mut self, iteration: usize) -> Result<(), Stop> {
+        let started = *self.started.get_or_insert_with(Instant::now);
+        let due = self.interval * (iteration as u32).saturating_sub(1);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        Ok(())
+    }
+
+    fn sampling_failed(&mut self, _iteration: usize, error: &ProbeError) -> Stop {
+        let ProbeError::Gone { .. } = error else {
+            return Stop::Failed(format!("cannot sample PID {}: {error}", self.pid));
+        };
+        let status = self
+            .target
+            .as_mut()
+            .and_then(|t| t.wait_status(Duration::from_millis(500)))
+            .map_or_else(|| "it exited".to_owned(), describe_status);
+        let after = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        let mut note = format!("process {} ended after {after:.1} s ({status})", self.pid);
+        if let Some(last) = self.target.as_ref().and_then(|t| {
+            t.stderr_tail()
+                .into_iter()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+        }) {
+            note.push_str(&format!("; its last stderr line: {}", last.trim()));
+        }
+        Stop::Finished(note)
+    }
+}
