@@ -657,7 +657,9 @@ fn watch_max_fds_trips_exit_1() {
         &port.to_string(),
     ]);
     assert_code(&out, 1);
-    assert_eq!(json(&out)["ceiling"]["resource"], "fds");
+    let v = json(&out);
+    assert_eq!(v["breach"]["resource"], "fds", "{v}");
+    assert!(v["breach"]["value"].as_f64() > Some(2.0), "{v}");
 }
 
 #[test]
@@ -681,6 +683,25 @@ fn watch_a_steady_process_is_stable_exit_0() {
         "{v}"
     );
     assert!(v["slope_ci"].is_array());
+}
+
+#[test]
+fn watch_json_is_the_report_shape_of_drive() {
+    let out = leakproof(&[
+        "watch",
+        "--interval",
+        "10ms",
+        "--duration",
+        "300ms",
+        "--json",
+        "--",
+        "sleep",
+        "30",
+    ]);
+    assert_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["config"]["interval_secs"], 0.01, "{v}");
+    insta::assert_json_snapshot!("watch_json_shape", shape(&v, ""));
 }
 
 #[test]
@@ -716,13 +737,13 @@ fn watch_a_process_that_ends_after_enough_samples_is_judged() {
     ]);
     assert_code(&out, 0);
     let v = json(&out);
+    let notes = v["notes"].as_array().expect("notes");
     assert!(
-        v["exited"]
+        notes.iter().any(|n| n
             .as_str()
-            .is_some_and(|e| e.contains("exit status 0")),
+            .is_some_and(|n| n.contains("exit status 0") && n.contains("judged on the"))),
         "{v}"
     );
-    assert!(stderr(&out).contains("judging the"), "{}", stderr(&out));
 }
 
 #[test]
@@ -742,7 +763,7 @@ fn watch_a_running_pid_and_leave_it_running() {
         "500ms",
     ]);
     assert_code(&out, 0);
-    assert!(stdout(&out).contains("verdict: stable"), "{}", stdout(&out));
+    assert!(stdout(&out).contains(": STABLE"), "{}", stdout(&out));
     assert!(
         child.try_wait().expect("try_wait").is_none(),
         "watch --pid must not stop the process"

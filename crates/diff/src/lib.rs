@@ -7,7 +7,7 @@
 //!   ([`GroupBy`]), optionally cumulative, named after the *user frame* ([`Attribution`]: the first
 //!   frame outside std, the allocator, leakproof and, by default, cargo dependencies).
 //! - [`Filter`]: include / exclude sites by file glob or function.
-//! - [`render_table`], [`render_traceback`], [`format_bytes`]: text output.
+//! - [`render_table`], [`render_traceback`], [`format_size`]: text output.
 //! - [`smaps`]: `/proc/PID/smaps` of any process, diffed by kind of mapping.
 //!
 //! # Example
@@ -76,7 +76,8 @@ pub use error::DiffError;
 pub use filter::{Filter, FilterTarget};
 pub use model::{Frame, Site, Snapshot, FORMAT_VERSION};
 pub use render::{
-    format_bytes, format_bytes_signed, format_count_signed, label, render_line, render_table,
+    format_bytes, format_bytes_signed, format_count_signed, format_size, label, render_line,
+    render_table,
     render_traceback,
 };
 pub use symbolize::Symbolizer;

@@ -6,23 +6,44 @@ use crate::{display_path, Frame, StatDiff};
 
 const UNITS: &[&str] = &["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
 
-/// A byte count for humans: `512 B`, `1.2 MiB`, `12.5 KiB`, `977 KiB` (binary units; one decimal
-/// below 100, none above).
-pub fn format_bytes(bytes: u64) -> String {
-    if bytes < 1024 {
-        return format!("{bytes} B");
+/// A byte quantity for humans, in binary units: `512 B`, `8.5 B`, `12.5 KiB`, `977 KiB` (one
+/// decimal below 100 of a unit, none above); with `signed`, positive values get a leading `+`.
+/// The one size formatter of leakproof: tables, reports, slopes and the CLI all use it.
+pub fn format_size(value: f64, signed: bool) -> String {
+    if !value.is_finite() {
+        return format!("{value}");
     }
-    let mut v = bytes as f64 / 1024.0;
+    let sign = if value < 0.0 {
+        "-"
+    } else if signed && value > 0.0 {
+        "+"
+    } else {
+        ""
+    };
+    let abs = value.abs();
+    if abs < 1024.0 {
+        return if abs.fract() == 0.0 {
+            format!("{sign}{abs:.0} B")
+        } else {
+            format!("{sign}{abs:.1} B")
+        };
+    }
+    let mut v = abs / 1024.0;
     let mut unit = 0;
     while v >= 1024.0 && unit + 1 < UNITS.len() {
         v /= 1024.0;
         unit += 1;
     }
     if v < 99.95 {
-        format!("{v:.1} {}", UNITS[unit])
+        format!("{sign}{v:.1} {}", UNITS[unit])
     } else {
-        format!("{v:.0} {}", UNITS[unit])
+        format!("{sign}{v:.0} {}", UNITS[unit])
     }
+}
+
+/// A byte count for humans: `512 B`, `1.2 MiB` (see [`format_size`]).
+pub fn format_bytes(bytes: u64) -> String {
+    format_size(bytes as f64, false)
 }
 
 /// A signed byte difference: `+1.1 MiB`, `-3.0 KiB`, `+0 B`.

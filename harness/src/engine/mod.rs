@@ -526,8 +526,8 @@ pub(crate) fn extension_step(wanted: usize, done: usize) -> usize {
 /// A count leaking while memory is not: say that a memory check alone would miss it.
 fn cross_resource_notes(report: &mut Report) {
     let mut memory = report.resources.iter().filter(|r| r.resource.is_memory());
-    let memory_flat = memory.clone().next().is_some()
-        && memory.all(|r| r.analysis.verdict != Verdict::Leaking);
+    let memory_flat =
+        memory.clone().next().is_some() && memory.all(|r| r.analysis.verdict != Verdict::Leaking);
     if !memory_flat {
         return;
     }
