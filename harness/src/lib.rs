@@ -26,22 +26,20 @@
 //! ```
 
 mod capture;
-mod chart;
 pub mod drive;
 mod engine;
 mod env;
-mod format;
+mod render;
 mod report;
 mod runner;
 mod samplers;
-mod svg;
 pub mod testing;
 mod watch;
 
-pub use chart::text_chart;
 pub use drive::{Drive, DriveError};
 pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
 pub use env::{ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
+pub use render::text_chart;
 pub use report::{
     worst, Breach, Isolation, Report, Resource, ResourceReport, RunConfig, SCHEMA_VERSION,
 };

@@ -247,7 +247,7 @@ fn leak_test_result(
             };
             let json = serde_json::to_string(&report)
                 .map_err(|e| format!("leak test `{name}`: cannot serialize the report: {e}"))?;
-            crate::report::write_atomic(&path, json.as_bytes()).map_err(|e| {
+            crate::render::write_atomic(&path, json.as_bytes()).map_err(|e| {
                 format!(
                     "leak test `{name}`: cannot write the report to {}: {e}",
                     path.display()

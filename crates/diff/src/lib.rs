@@ -77,7 +77,6 @@ pub use filter::{Filter, FilterTarget};
 pub use model::{Frame, Site, Snapshot, FORMAT_VERSION};
 pub use render::{
     format_bytes, format_bytes_signed, format_count_signed, format_size, label, render_line,
-    render_table,
-    render_traceback,
+    render_table, render_traceback,
 };
 pub use symbolize::Symbolizer;

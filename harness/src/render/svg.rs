@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use leakproof_trend::Verdict;
 
-use crate::format::{format_slope, verdict_word};
+use super::units::format_slope;
 use crate::report::{Report, ResourceReport};
 
 const WIDTH: f64 = 640.0;
@@ -32,7 +32,7 @@ pub(crate) fn render(report: &Report) -> String {
         None => format!(
             "{}: {} ({} iterations, warm-up {})",
             report.name,
-            verdict_word(report.verdict),
+            Verdict::as_str(report.verdict),
             report.iterations,
             report.warmup
         ),
@@ -65,7 +65,7 @@ fn panel(out: &mut String, r: &ResourceReport, y0: f64) {
         r#"<text x="8" y="{:.1}" fill="{colour}">{} — {}: {}/iteration (95% CI {} .. {}) [{}]</text>"#,
         y0 + 16.0,
         r.resource,
-        verdict_word(a.verdict),
+        Verdict::as_str(a.verdict),
         escape(&format_slope(r.resource, a.slope)),
         escape(&format_slope(r.resource, a.slope_ci.0)),
         escape(&format_slope(r.resource, a.slope_ci.1)),

@@ -1,0 +1,417 @@
+//! The report for people: verdict, per-resource slopes with intervals, why, charts, sites, notes.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use leakproof_diff::StatDiff;
+use leakproof_trend::Verdict;
+
+use super::chart::text_chart;
+use super::units::{format_rate, format_slope};
+use crate::report::{Isolation, Report, ResourceReport, RunConfig};
+
+impl Report {
+    /// The report for people: verdict, per-resource slopes with confidence intervals, iterations and
+    /// warm-up, a text chart of every resource that is not stable (or of memory when all are), the
+    /// growing allocation sites, and notes.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        if let Some(failure) = &self.failure {
+            let _ = writeln!(out, "{}: the workload failed: {failure}", self.subject());
+            for note in &self.notes {
+                let _ = writeln!(out, "  note: {note}");
+            }
+            return out;
+        }
+        let grew: Vec<&str> = self
+            .resources
+            .iter()
+            .filter(|r| r.analysis.verdict != Verdict::Stable)
+            .map(|r| r.resource.name())
+            .collect();
+        let _ = write!(
+            out,
+            "{}: {}",
+            self.subject(),
+            self.verdict.as_str().to_uppercase()
+        );
+        if !grew.is_empty() {
+            let _ = write!(out, " ({})", grew.join(", "));
+        }
+        out.push('\n');
+        let width = self
+            .resources
+            .iter()
+            .map(|r| r.resource.name().len())
+            .max()
+            .unwrap_or(4);
+        let steps = Steps::of(&self.config);
+        for r in &self.resources {
+            let a = &r.analysis;
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:<12}  {}/{} (95% CI {} .. {})  [{}]",
+                r.resource.name(),
+                a.verdict.as_str(),
+                format_slope(r.resource, a.slope / steps.scale),
+                steps.per,
+                format_slope(r.resource, a.slope_ci.0 / steps.scale),
+                format_slope(r.resource, a.slope_ci.1 / steps.scale),
+                r.source,
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  {}s: {} (warm-up: {}), {:.2} s",
+            steps.noun, self.iterations, self.warmup, self.duration_secs
+        );
+        for r in &self.resources {
+            if r.analysis.verdict != Verdict::Stable {
+                let _ = writeln!(out, "  why ({}): {}", r.resource, why(r, steps));
+            }
+        }
+        if self.verdict == Verdict::Inconclusive {
+            let how = if self.config.isolation == Isolation::Target {
+                "`-n N` / `--max-iterations M`, or `Drive::iterations` / `Drive::max_iterations`"
+            } else {
+                "LEAKPROOF_ITERATIONS=N, or `iterations = N` / `max_iterations = N` on the test"
+            };
+            let _ = writeln!(
+                out,
+                "  to decide it: run more iterations ({how}), or make each iteration's work steadier"
+            );
+        }
+
+        let charted: Vec<&ResourceReport> = {
+            let bad: Vec<&ResourceReport> = self
+                .resources
+                .iter()
+                .filter(|r| r.analysis.verdict != Verdict::Stable)
+                .collect();
+            if bad.is_empty() {
+                self.resources.iter().take(1).collect()
+            } else {
+                bad
+            }
+        };
+        for r in charted {
+            out.push('\n');
+            let _ = writeln!(
+                out,
+                "{} after each iteration ({} samples; '.' = warm-up):",
+                r.resource,
+                r.samples.len()
+            );
+            out.push_str(&labelled_chart(r, 60, 6));
+            if let Some(detail) = &r.detail {
+                out.push('\n');
+                out.push_str(detail.trim_end());
+                out.push('\n');
+            }
+        }
+        if !self.sites.is_empty() {
+            out.push('\n');
+            let _ = writeln!(out, "growing allocation sites (user frame first):");
+            for (i, site) in self.sites.iter().enumerate() {
+                render_site(&mut out, i + 1, site);
+            }
+        }
+        if !self.notes.is_empty() {
+            out.push('\n');
+            for note in &self.notes {
+                let _ = writeln!(out, "note: {note}");
+            }
+        }
+        out
+    }
+
+    /// What the report is about: ``leak test `name` `` or, for a driven process, ``target `cmd` ``.
+    fn subject(&self) -> String {
+        let kind = if self.config.isolation == Isolation::Target {
+            "target"
+        } else {
+            "leak test"
+        };
+        format!("{kind} `{}`", self.name)
+    }
+}
+
+/// What one sample stands for in the text: an iteration, or a time interval (slopes per second).
+#[derive(Clone, Copy)]
+struct Steps {
+    /// The unit of a slope's denominator: `iteration` or `s`.
+    per: &'static str,
+    /// What one sample is called: `iteration` or `sample`.
+    noun: &'static str,
+    /// Units of `per` in one sample.
+    scale: f64,
+}
+
+impl Steps {
+    fn of(config: &RunConfig) -> Steps {
+        match config.interval_secs {
+            Some(secs) if secs > 0.0 => Steps {
+                per: "s",
+                noun: "sample",
+                scale: secs,
+            },
+            _ => Steps {
+                per: "iteration",
+                noun: "iteration",
+                scale: 1.0,
+            },
+        }
+    }
+}
+
+/// Why a resource is not Stable, in its own unit, built from the analysis (leakproof-trend's
+/// `reason` speaks of unit-neutral samples): the rate with its interval over the judged
+/// iterations, the warm-up, and for an Inconclusive series the plateau seen and what would decide.
+fn why(r: &ResourceReport, steps: Steps) -> String {
+    let a = &r.analysis;
+    let leaking = a.verdict == Verdict::Leaking;
+    let rate = |v: f64| format_rate(r.resource, v / steps.scale, !leaking);
+    let judged = a.samples.saturating_sub(a.warmup_end);
+    let noun = steps.noun;
+    let mut out = format!(
+        "{}{}/{} ({:.0}% CI {} .. {}) over {judged} {noun}{}",
+        if leaking { "grew " } else { "" },
+        rate(a.slope),
+        steps.per,
+        a.confidence * 100.0,
+        rate(a.slope_ci.0),
+        rate(a.slope_ci.1),
+        if judged == 1 { "" } else { "s" },
+    );
+    if a.warmup_end > 0 {
+        let _ = write!(out, " after a {}-{noun} warm-up", a.warmup_end);
+    }
+    if let Some(cycles) = a.cycles {
+        let _ = write!(
+            out,
+            ", judged on the low points of {cycles} saw-tooth cycles"
+        );
+    }
+    if !leaking {
+        if let Some(plateau) = &a.plateau {
+            let _ = write!(
+                out,
+                "; flat at {} from {noun} {}",
+                r.resource.format_value(plateau.level),
+                plateau.start + 1
+            );
+        }
+        if let Some(more) = a.more_samples {
+            let _ = write!(out, "; about {more} more {noun}s would decide it");
+        }
+    }
+    out
+}
+
+/// Frames shown after the user frame, at most.
+const FRAMES_AFTER_USER: usize = 6;
+/// Frames shown before (inside) the user frame, at most: the library call that allocated.
+const FRAMES_BEFORE_USER: usize = 2;
+
+/// One growing site: the user frame's `file:LINE` first, then the part of the traceback around it
+/// (from the allocating library call out to the harness's closure call).
+fn render_site(out: &mut String, rank: usize, site: &StatDiff) {
+    let frames = &site.traceback;
+    let place = site
+        .user_frame
+        .and_then(|u| frames.get(u))
+        .map(display_location)
+        .unwrap_or_else(|| site.key.clone());
+    let each = if site.count_diff > 0 {
+        format!(
+            ", ~{} each",
+            leakproof_diff::format_size((site.size_diff / site.count_diff).max(0) as f64, false)
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "  #{rank} {place}  {} in {:+} blocks{each}",
+        leakproof_diff::format_bytes_signed(site.size_diff),
+        site.count_diff,
+    );
+    let (start, end) = match site.user_frame {
+        Some(u) => {
+            // Outward from the user frame, keep the user's own callers; stop at the first frame
+            // of the harness, the standard library or a dependency (e.g. an async runtime).
+            let attribution = leakproof_diff::Attribution::new();
+            let outer = frames
+                .iter()
+                .enumerate()
+                .skip(u + 1)
+                .find(|(_, f)| !attribution.is_user(f))
+                .map_or(frames.len(), |(j, _)| j);
+            (
+                u.saturating_sub(FRAMES_BEFORE_USER),
+                outer.min(u + 1 + FRAMES_AFTER_USER),
+            )
+        }
+        None => (
+            0,
+            frames.len().min(FRAMES_BEFORE_USER + 1 + FRAMES_AFTER_USER),
+        ),
+    };
+    for (j, frame) in frames.iter().enumerate().take(end).skip(start) {
+        let marker = if site.user_frame == Some(j) {
+            "->"
+        } else {
+            "  "
+        };
+        match (&frame.function, &frame.file) {
+            (Some(function), Some(_)) => {
+                let _ = writeln!(out, "     {marker} {function}  {}", display_location(frame));
+            }
+            _ => {
+                let _ = writeln!(out, "     {marker} {}", display_location(frame));
+            }
+        }
+    }
+    if end < frames.len() {
+        let _ = writeln!(out, "        ... {} outer frames", frames.len() - end);
+    }
+}
+
+/// `file:line` with toolchain and registry prefixes cut and paths under the current directory made
+/// relative, so the user's own line reads `src/cache.rs:42`.
+fn display_location(frame: &leakproof_diff::Frame) -> String {
+    let Some(file) = frame.file.as_deref() else {
+        return frame.location();
+    };
+    let mut path = leakproof_diff::display_path(file);
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Ok(rel) = Path::new(&path).strip_prefix(&cwd) {
+            path = rel.display().to_string();
+        }
+    }
+    match frame.line {
+        Some(line) => format!("{path}:{line}"),
+        None => path,
+    }
+}
+
+/// A text chart with the largest and smallest value written at the left.
+fn labelled_chart(r: &ResourceReport, width: usize, height: usize) -> String {
+    let chart = text_chart(&r.samples, r.analysis.warmup_end, width, height);
+    let (lo, hi) = r
+        .samples
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
+    let bottom = r.resource.format_value(lo);
+    let mut top = r.resource.format_value(hi);
+    if top == bottom && hi > lo {
+        // A small rise on a large level: label the top by how far it is above the bottom.
+        top = if r.resource.is_memory() {
+            leakproof_diff::format_size(hi - lo, true)
+        } else {
+            format!("+{:.0}", hi - lo)
+        };
+    }
+    let label_width = top.len().max(bottom.len());
+    let lines: Vec<&str> = chart.lines().collect();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let label = if i == 0 {
+            top.as_str()
+        } else if i + 1 == lines.len() {
+            bottom.as_str()
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {label:>label_width$} |{line}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::fixtures::{analysis, leaking_report};
+    use crate::report::*;
+    use leakproof_trend::{Plateau, Verdict};
+
+    #[test]
+    fn render_text_leaking() {
+        insta::assert_snapshot!(leaking_report().render_text());
+    }
+
+    #[test]
+    fn render_text_failed_workload() {
+        let mut r = Report::failed("tests::parse", "panicked in iteration 3: bad input");
+        r.notes.push("fds not tracked".into());
+        insta::assert_snapshot!(r.render_text());
+    }
+
+    #[test]
+    fn render_text_inconclusive_says_how_to_decide() {
+        let mut r = leaking_report();
+        r.resources.truncate(1);
+        r.resources[0].analysis.verdict = Verdict::Inconclusive;
+        r.resources[0].analysis.reason = "still climbing toward what may be a plateau".into();
+        let r = Report::from_resources("tests::warming", r.resources, 1.5);
+        let text = r.render_text();
+        assert!(text.contains("INCONCLUSIVE (heap)"), "{text}");
+        assert!(text.contains("LEAKPROOF_ITERATIONS"), "{text}");
+    }
+
+    #[test]
+    fn render_text_target_inconclusive() {
+        let n = 40;
+        let rss: Vec<f64> = (0..n)
+            .map(|i| 50.0 * 1024.0 * 1024.0 + (i.min(30) as f64) * 65_536.0)
+            .collect();
+        let mut a = analysis(Verdict::Inconclusive, 65_536.0, (-512.0, 131_072.0), 1, n);
+        a.plateau = Some(Plateau {
+            start: 30,
+            level: rss[35],
+        });
+        a.more_samples = Some(18);
+        let resources = vec![ResourceReport {
+            resource: Resource::Rss,
+            source: "RSS of the target process tree (pid 42)".into(),
+            samples: rss,
+            analysis: a,
+            detail: None,
+        }];
+        let mut r = Report::from_resources("./server --port 8080", resources, 2.0);
+        r.config.isolation = Isolation::Target;
+        insta::assert_snapshot!(r.render_text());
+    }
+
+    #[test]
+    fn render_svg_leaking() {
+        insta::assert_snapshot!(leaking_report().render_svg());
+    }
+
+    #[test]
+    fn svg_is_well_formed_enough() {
+        let svg = leaking_report().render_svg();
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        assert_eq!(svg.matches("fitted slope").count(), 3);
+        assert!(svg.contains("warm-up: 10 iterations"));
+    }
+
+    #[test]
+    fn artifacts_are_written_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = leaking_report();
+        r.write_artifacts(&dir.path().join("new"), "tests__cache_grows")
+            .unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("new"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut names = names;
+        names.sort();
+        assert_eq!(names, ["tests__cache_grows.json", "tests__cache_grows.svg"]);
+    }
+}

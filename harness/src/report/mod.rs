@@ -1,0 +1,391 @@
+//! The result of a run: what was measured, the verdict per resource, and where it grew. This is the
+//! data model only (serde, the serialized boundary between the harness, the test runner and the
+//! CLI); its renderings (text, SVG, artifacts) live in `crate::render`.
+
+mod resource;
+
+use leakproof_diff::StatDiff;
+use leakproof_trend::{Analysis, Verdict};
+use serde::{Deserialize, Serialize};
+
+pub use resource::Resource;
+
+/// The series of one resource and its analysis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceReport {
+    /// Which resource.
+    pub resource: Resource,
+    /// Where the numbers came from, e.g. `live heap bytes (TrackingAlloc)`.
+    pub source: String,
+    /// One sample after each iteration.
+    pub samples: Vec<f64>,
+    /// The verdict of leakproof-trend on `samples`.
+    pub analysis: Analysis,
+    /// What else is known when it grew (new descriptors' kinds, new threads' names), if anything.
+    pub detail: Option<String>,
+}
+
+/// How a run was isolated from other code that could move its series.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Measured in the calling process (a [`crate::Harness`] used directly).
+    #[default]
+    InProcess,
+    /// A leak test measured alone in a re-executed test process.
+    Reexec,
+    /// A leak test under nextest, which runs each test in a process of its own.
+    Nextest,
+    /// A leak test measured in-process while other tests may run beside it.
+    Shared,
+    /// An external target process, driven from outside and sampled as a process tree.
+    Target,
+}
+
+/// The settings a run was made with, so a report can be read (and reproduced) on its own.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Iterations asked for before any extension.
+    pub iterations: usize,
+    /// Fixed warm-up iterations, or `None` when the warm-up was detected.
+    pub warmup: Option<usize>,
+    /// Ceiling on iterations when an Inconclusive run is extended.
+    pub max_iterations: usize,
+    /// Wall-time budget for extensions in seconds, when there is one.
+    pub time_budget_secs: Option<f64>,
+    /// The memory probe asked for: `auto`, `heap` or `rss` in-process, `tree-rss` for a target.
+    pub probe: String,
+    /// The resources tracked from the start, memory first.
+    pub resources: Vec<Resource>,
+    /// Whether a failing run re-runs the workload with allocation-site capture.
+    pub capture_sites: bool,
+    /// How the run was isolated.
+    pub isolation: Isolation,
+    /// Seconds between samples when the run samples over time (`watch`): slopes in the text and
+    /// the report's top-level `slope` are then per second. `None`: per iteration.
+    #[serde(default)]
+    pub interval_secs: Option<f64>,
+}
+
+/// A ceiling crossed during a run (`leakproof watch --max-rss`): the run stopped there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Breach {
+    /// The resource that crossed its ceiling.
+    pub resource: Resource,
+    /// The ceiling.
+    pub limit: f64,
+    /// The value that crossed it.
+    pub value: f64,
+    /// The sample (1-based) at which it was crossed.
+    pub iteration: usize,
+    /// Seconds since the run started.
+    pub at_secs: f64,
+}
+
+/// The version of the report's JSON shape, in its `schema` field.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a leak run found. Serialized as JSON by the CLI, the report directory and the re-exec child.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The version of this JSON shape ([`SCHEMA_VERSION`]).
+    #[serde(default = "schema_version")]
+    pub schema: u32,
+    /// Test or workload name.
+    pub name: String,
+    /// Overall verdict: the worst of the resources (Leaking > Inconclusive > Stable).
+    pub verdict: Verdict,
+    /// Slope of the primary memory series, in bytes per iteration.
+    pub slope: f64,
+    /// Confidence interval of `slope`.
+    pub slope_ci: (f64, f64),
+    /// Samples of the primary memory series.
+    pub samples: Vec<f64>,
+    /// Every tracked resource: memory first, then fds, then threads.
+    pub resources: Vec<ResourceReport>,
+    /// Iterations run (after any extension).
+    pub iterations: usize,
+    /// Warm-up iterations excluded from the trend of the primary memory series.
+    pub warmup: usize,
+    /// Wall time of the measured run in seconds (the capture phase excluded).
+    pub duration_secs: f64,
+    /// The settings of the run (missing in reports written before it existed: defaults then).
+    #[serde(default)]
+    pub config: RunConfig,
+    /// Growing allocation sites, biggest first, when they were captured.
+    pub sites: Vec<StatDiff>,
+    /// Remarks for people: which probe and why, extensions, what was not tracked.
+    pub notes: Vec<String>,
+    /// The workload (or target) failed: its panic message or exit status. The verdict is void then.
+    pub failure: Option<String>,
+    /// A ceiling crossed, which ended the run (exit code 1 whatever the verdict).
+    #[serde(default)]
+    pub breach: Option<Breach>,
+}
+
+fn schema_version() -> u32 {
+    SCHEMA_VERSION
+}
+
+/// The worse of two verdicts: Leaking > Inconclusive > Stable.
+pub fn worst(a: Verdict, b: Verdict) -> Verdict {
+    fn rank(v: Verdict) -> u8 {
+        match v {
+            Verdict::Stable => 0,
+            Verdict::Inconclusive => 1,
+            Verdict::Leaking => 2,
+        }
+    }
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+impl Report {
+    /// Build a report from resource series (memory first); the overall verdict and the primary
+    /// slope are derived from them.
+    pub fn from_resources(
+        name: impl Into<String>,
+        resources: Vec<ResourceReport>,
+        duration_secs: f64,
+    ) -> Report {
+        let verdict = resources
+            .iter()
+            .map(|r| r.analysis.verdict)
+            .fold(Verdict::Stable, worst);
+        let primary = resources.first();
+        Report {
+            schema: SCHEMA_VERSION,
+            name: name.into(),
+            verdict,
+            slope: primary.map_or(0.0, |r| r.analysis.slope),
+            slope_ci: primary.map_or((0.0, 0.0), |r| r.analysis.slope_ci),
+            samples: primary.map_or_else(Vec::new, |r| r.samples.clone()),
+            iterations: primary.map_or(0, |r| r.samples.len()),
+            warmup: primary.map_or(0, |r| r.analysis.warmup_end),
+            resources,
+            duration_secs,
+            config: RunConfig::default(),
+            sites: Vec::new(),
+            notes: Vec::new(),
+            failure: None,
+            breach: None,
+        }
+    }
+
+    /// A report of `iterations` that were too few to judge (no resources, verdict Inconclusive).
+    pub(crate) fn unjudged(name: &str, iterations: usize, duration_secs: f64) -> Report {
+        Report {
+            iterations,
+            duration_secs,
+            failure: None,
+            ..Report::failed(name, "")
+        }
+    }
+
+    /// A report for a workload that failed (panicked, or a target that exited) before a verdict.
+    pub fn failed(name: impl Into<String>, failure: impl Into<String>) -> Report {
+        Report {
+            schema: SCHEMA_VERSION,
+            name: name.into(),
+            verdict: Verdict::Inconclusive,
+            slope: 0.0,
+            slope_ci: (0.0, 0.0),
+            samples: Vec::new(),
+            resources: Vec::new(),
+            iterations: 0,
+            warmup: 0,
+            duration_secs: 0.0,
+            config: RunConfig::default(),
+            sites: Vec::new(),
+            notes: Vec::new(),
+            failure: Some(failure.into()),
+            breach: None,
+        }
+    }
+
+    /// True when the run proved every tracked resource Stable, crossed no ceiling, and the
+    /// workload did not fail.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none() && self.breach.is_none() && self.verdict == Verdict::Stable
+    }
+
+    /// The report of one resource, if it was tracked.
+    pub fn resource(&self, resource: Resource) -> Option<&ResourceReport> {
+        self.resources.iter().find(|r| r.resource == resource)
+    }
+
+    /// Process exit code for this report: 0 Stable, 1 Leaking (or a ceiling crossed), 3
+    /// Inconclusive, 4 the workload failed.
+    pub fn exit_code(&self) -> u8 {
+        if self.failure.is_some() {
+            return 4;
+        }
+        if self.breach.is_some() {
+            return 1;
+        }
+        match self.verdict {
+            Verdict::Stable => 0,
+            Verdict::Leaking => 1,
+            Verdict::Inconclusive => 3,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use leakproof_diff::Frame;
+    use leakproof_trend::{Plateau, TrendTest};
+
+    pub(crate) fn analysis(
+        verdict: Verdict,
+        slope: f64,
+        ci: (f64, f64),
+        warmup_end: usize,
+        n: usize,
+    ) -> Analysis {
+        Analysis {
+            verdict,
+            slope,
+            slope_ci: ci,
+            confidence: 0.95,
+            warmup_end,
+            plateau: (verdict == Verdict::Stable).then_some(Plateau {
+                start: warmup_end,
+                level: 4.0,
+            }),
+            trend: TrendTest {
+                statistic: 0.0,
+                p_value: 0.5,
+            },
+            total_growth: slope * n as f64,
+            samples: n,
+            more_samples: None,
+            floor: 8.0,
+            cycles: None,
+            reason: match verdict {
+                Verdict::Leaking => format!("grew {slope} units/sample over {n} samples"),
+                _ => "flat".to_owned(),
+            },
+        }
+    }
+
+    /// A leaking heap (64 B/iteration after a 10-iteration warm-up) and fds, stable threads, one site.
+    pub(crate) fn leaking_report() -> Report {
+        let n = 40;
+        let heap: Vec<f64> = (0..n)
+            .map(|i| {
+                1000.0
+                    + if i < 10 {
+                        i as f64 * 200.0
+                    } else {
+                        2000.0 + (i - 10) as f64 * 64.0
+                    }
+            })
+            .collect();
+        let fds: Vec<f64> = (0..n).map(|i| 5.0 + (i / 4) as f64).collect();
+        let threads = vec![2.0; n];
+        let resources = vec![
+            ResourceReport {
+                resource: Resource::Heap,
+                source: "live heap bytes (TrackingAlloc)".into(),
+                samples: heap,
+                analysis: analysis(Verdict::Leaking, 64.0, (63.5, 64.5), 10, n),
+                detail: None,
+            },
+            ResourceReport {
+                resource: Resource::Fds,
+                source: "open file descriptors".into(),
+                samples: fds,
+                analysis: analysis(Verdict::Leaking, 0.25, (0.25, 0.25), 0, n),
+                detail: Some(
+                    "new file descriptors over 40 more iterations: 10 opened and still open\n  \
+                     10 regular files or directories, e.g. /tmp/a, /tmp/b"
+                        .into(),
+                ),
+            },
+            ResourceReport {
+                resource: Resource::Threads,
+                source: "live threads".into(),
+                samples: threads,
+                analysis: analysis(Verdict::Stable, 0.0, (0.0, 0.0), 0, n),
+                detail: None,
+            },
+        ];
+        let mut report = Report::from_resources("tests::cache_grows", resources, 0.25);
+        report.sites = vec![StatDiff {
+            key: "src/cache.rs:42".into(),
+            size: 2560,
+            size_diff: 2560,
+            count: 40,
+            count_diff: 40,
+            traceback: vec![
+                Frame::at("alloc::alloc::alloc", "library/alloc/src/alloc.rs", 94),
+                Frame::at(
+                    "alloc::vec::Vec::push",
+                    "library/alloc/src/vec/mod.rs",
+                    2000,
+                ),
+                Frame::at("myapp::cache::Cache::insert", "src/cache.rs", 42),
+                Frame::at("myapp::handle", "src/lib.rs", 17),
+                Frame::at("run_once<F>", "harness/src/runner.rs", 404),
+                Frame::at("main", "src/main.rs", 3),
+            ],
+            user_frame: Some(2),
+        }];
+        report.notes =
+            vec!["allocation sites: growth over 40 more iterations with capture on".into()];
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::leaking_report;
+    use super::*;
+
+    #[test]
+    fn overall_verdict_is_the_worst() {
+        assert_eq!(
+            worst(Verdict::Stable, Verdict::Inconclusive),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            worst(Verdict::Leaking, Verdict::Inconclusive),
+            Verdict::Leaking
+        );
+        assert_eq!(worst(Verdict::Stable, Verdict::Stable), Verdict::Stable);
+        let r = leaking_report();
+        assert_eq!(r.verdict, Verdict::Leaking);
+        assert_eq!(r.slope, 64.0);
+        assert_eq!(r.iterations, 40);
+        assert_eq!(r.warmup, 10);
+        assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn exit_codes() {
+        let mut r = leaking_report();
+        r.verdict = Verdict::Inconclusive;
+        assert_eq!(r.exit_code(), 3);
+        r.verdict = Verdict::Stable;
+        assert_eq!(r.exit_code(), 0);
+        r.failure = Some("panicked".into());
+        assert_eq!(r.exit_code(), 4);
+        assert!(!r.passed());
+    }
+
+    #[test]
+    fn json_round_trips_with_lowercase_names() {
+        let r = leaking_report();
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""verdict":"leaking""#), "{json}");
+        assert!(json.contains(r#""resource":"fds""#), "{json}");
+        assert!(json.contains(r#""slope_ci":[63.5,64.5]"#), "{json}");
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+    }
+}
