@@ -399,7 +399,7 @@ fn drive_a_socket_leak_with_flat_rss_is_exit_1_and_says_so() {
         "{fds}"
     );
     let notes = report["notes"].to_string();
-    assert!(notes.contains("File descriptor leak"), "{notes}");
+    assert!(notes.contains("file descriptor leak"), "{notes}");
     assert_group_gone(&pid_file);
 }
 

@@ -19,6 +19,7 @@
 //! # Ok::<(), leakproof_harness::drive::DriveError>(())
 //! ```
 
+mod each;
 mod ready;
 mod target;
 mod tree;
@@ -35,6 +36,7 @@ use crate::report::{Isolation, Report, RunConfig};
 use crate::runner::DEFAULT_CAPTURE_ITERATIONS;
 use crate::samplers::tree::ProcessTree;
 
+pub use each::shell_step;
 pub use ready::{HttpUrl, Readiness};
 pub use target::{describe_status, group_alive, group_members, stop_all_targets, Target};
 pub use tree::{TreeSampler, TreeSeries};

@@ -1,6 +1,6 @@
 //! Environment overrides for CI: `LEAKPROOF_ITERATIONS`, `LEAKPROOF_WARMUP`, `LEAKPROOF_REPORT_DIR`.
 
-use crate::runner::{Harness, HarnessError};
+use std::path::PathBuf;
 
 /// Iterations of every leak test (overrides the attribute and builder values).
 pub const ITERATIONS_VAR: &str = "LEAKPROOF_ITERATIONS";
@@ -9,61 +9,69 @@ pub const WARMUP_VAR: &str = "LEAKPROOF_WARMUP";
 /// Directory for `<test>.json` and `<test>.svg` of every leak test.
 pub const REPORT_DIR_VAR: &str = "LEAKPROOF_REPORT_DIR";
 
-/// Apply the overrides found by `get` (a lookup of environment variables) to `harness`.
-pub(crate) fn apply(
-    mut harness: Harness,
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Harness, HarnessError> {
-    if let Some(value) = get(ITERATIONS_VAR) {
-        let n = parse_count(
-            ITERATIONS_VAR,
-            &value,
-            "number of iterations (an integer >= 2)",
-        )?;
-        if n < 2 {
-            return Err(HarnessError::BadEnv {
-                var: ITERATIONS_VAR,
-                value,
-                expected: "number of iterations (an integer >= 2)",
-            });
-        }
-        harness.iterations = n;
-        if let Some(max) = harness.max_iterations {
-            harness.max_iterations = Some(max.max(n));
-        }
-        if harness.warmup.is_some_and(|w| w >= n) {
-            harness.warmup = None;
-        }
-    }
-    if let Some(value) = get(WARMUP_VAR) {
-        let w = parse_count(WARMUP_VAR, &value, "number of warm-up iterations")?;
-        if w >= harness.iterations {
-            return Err(HarnessError::BadEnv {
-                var: WARMUP_VAR,
-                value,
-                expected: "number of warm-up iterations smaller than the iterations",
-            });
-        }
-        harness.warmup = Some(w);
-    }
-    if let Some(dir) = get(REPORT_DIR_VAR) {
-        if !dir.trim().is_empty() {
-            harness.report_dir = Some(dir.into());
-        }
-    }
-    Ok(harness)
+/// An environment override whose value is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {var}={value:?} is not a valid {expected}")]
+pub struct EnvError {
+    /// The variable, e.g. `LEAKPROOF_ITERATIONS`.
+    pub var: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What was expected, e.g. `number of iterations`.
+    pub expected: &'static str,
 }
 
-fn parse_count(
-    var: &'static str,
-    value: &str,
-    expected: &'static str,
-) -> Result<usize, HarnessError> {
-    value.trim().parse().map_err(|_| HarnessError::BadEnv {
+/// The overrides set in an environment (looked up with `get`), parsed but not yet applied.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Overrides {
+    /// `LEAKPROOF_ITERATIONS`, at least 2.
+    pub iterations: Option<usize>,
+    /// `LEAKPROOF_WARMUP` (checked against the iterations where it is applied).
+    pub warmup: Option<(usize, String)>,
+    /// `LEAKPROOF_REPORT_DIR`, when not blank.
+    pub report_dir: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// Reads and parses the overrides found by `get`.
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Overrides, EnvError> {
+        const ITERATIONS: &str = "number of iterations (an integer >= 2)";
+        let iterations = match get(ITERATIONS_VAR) {
+            Some(value) => match parse_count(ITERATIONS_VAR, &value, ITERATIONS)? {
+                n if n < 2 => return Err(bad(ITERATIONS_VAR, &value, ITERATIONS)),
+                n => Some(n),
+            },
+            None => None,
+        };
+        let warmup = match get(WARMUP_VAR) {
+            Some(value) => Some((
+                parse_count(WARMUP_VAR, &value, "number of warm-up iterations")?,
+                value,
+            )),
+            None => None,
+        };
+        let report_dir = get(REPORT_DIR_VAR)
+            .filter(|d| !d.trim().is_empty())
+            .map(PathBuf::from);
+        Ok(Overrides {
+            iterations,
+            warmup,
+            report_dir,
+        })
+    }
+}
+
+/// The error for `var`'s `value`.
+pub(crate) fn bad(var: &'static str, value: &str, expected: &'static str) -> EnvError {
+    EnvError {
         var,
         value: value.to_owned(),
         expected,
-    })
+    }
+}
+
+fn parse_count(var: &'static str, value: &str, expected: &'static str) -> Result<usize, EnvError> {
+    value.trim().parse().map_err(|_| bad(var, value, expected))
 }
 
 /// A stand-in for `std::env::var` in tests: looks `var` up in `pairs`.
@@ -82,31 +90,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overrides_apply() {
-        let h = apply(
-            Harness::new().iterations(100).max_iterations(200),
-            env(&[
-                ("LEAKPROOF_ITERATIONS", "500"),
-                ("LEAKPROOF_WARMUP", " 20 "),
-                ("LEAKPROOF_REPORT_DIR", "/tmp/r"),
-            ]),
-        )
+    fn overrides_are_parsed() {
+        let o = Overrides::read(env(&[
+            ("LEAKPROOF_ITERATIONS", "500"),
+            ("LEAKPROOF_WARMUP", " 20 "),
+            ("LEAKPROOF_REPORT_DIR", "/tmp/r"),
+        ]))
         .unwrap();
-        assert_eq!(h.iterations, 500);
-        assert_eq!(h.max_iterations, Some(500));
-        assert_eq!(h.warmup, Some(20));
+        assert_eq!(o.iterations, Some(500));
+        assert_eq!(o.warmup, Some((20, " 20 ".to_owned())));
         assert_eq!(
-            h.report_dir.as_deref(),
+            o.report_dir.as_deref(),
             Some(std::path::Path::new("/tmp/r"))
         );
-    }
-
-    #[test]
-    fn nothing_set_changes_nothing() {
-        let h = apply(Harness::new().iterations(42), env(&[])).unwrap();
-        assert_eq!(h.iterations, 42);
-        assert_eq!(h.warmup, None);
-        assert_eq!(h.report_dir, None);
+        assert_eq!(Overrides::read(env(&[])).unwrap(), Overrides::default());
     }
 
     #[test]
@@ -115,12 +112,9 @@ mod tests {
             ("LEAKPROOF_ITERATIONS", "lots"),
             ("LEAKPROOF_ITERATIONS", "1"),
             ("LEAKPROOF_WARMUP", "-3"),
-            ("LEAKPROOF_WARMUP", "400"),
         ] {
-            let err = apply(Harness::new(), env(&[(var, value)])).unwrap_err();
-            let message = err.to_string();
-            assert!(message.contains(var), "{message}");
-            assert!(message.contains(value), "{message}");
+            let err = Overrides::read(env(&[(var, value)])).unwrap_err();
+            assert_eq!((err.var, err.value.as_str()), (var, value));
         }
     }
 }

@@ -38,7 +38,7 @@ mod watch;
 
 pub use drive::{Drive, DriveError};
 pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
-pub use env::{ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
+pub use env::{EnvError, ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
 pub use render::text_chart;
 pub use report::{
     worst, Breach, Isolation, Report, Resource, ResourceReport, RunConfig, SCHEMA_VERSION,

@@ -8,6 +8,7 @@ use leakproof_sample::ProbeError;
 use leakproof_trend::TrendError;
 
 use crate::engine::{Engine, Sampler, Settings, SettingsError, Stop, Workload};
+use crate::env::{EnvError, Overrides, WARMUP_VAR};
 use crate::report::{Isolation, Report, Resource, RunConfig};
 use crate::samplers::own::{HeapSampler, OwnFds, OwnRss, OwnThreads};
 
@@ -56,15 +57,8 @@ pub enum HarnessError {
     #[error("trend analysis failed: {0}")]
     Trend(#[from] TrendError),
     /// An environment override is not a valid value.
-    #[error("environment variable {var}={value:?} is not a valid {expected}")]
-    BadEnv {
-        /// The variable, e.g. `LEAKPROOF_ITERATIONS`.
-        var: &'static str,
-        /// Its value.
-        value: String,
-        /// What was expected, e.g. `number of iterations`.
-        expected: &'static str,
-    },
+    #[error(transparent)]
+    BadEnv(#[from] EnvError),
 }
 
 /// Runs a workload many times and judges its memory, file descriptors and threads.
@@ -188,7 +182,31 @@ impl Harness {
     /// Apply `LEAKPROOF_ITERATIONS`, `LEAKPROOF_WARMUP` and `LEAKPROOF_REPORT_DIR` from the
     /// environment over the current settings.
     pub fn env_overrides(self) -> Result<Self, HarnessError> {
-        crate::env::apply(self, |var| std::env::var(var).ok())
+        self.apply_env(|var| std::env::var(var).ok())
+    }
+
+    /// Applies the overrides found by `get` (a lookup of environment variables).
+    pub(crate) fn apply_env(
+        mut self,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, HarnessError> {
+        let overrides = Overrides::read(get)?;
+        if let Some(n) = overrides.iterations {
+            self.iterations = n;
+            self.max_iterations = self.max_iterations.map(|max| max.max(n));
+            self.warmup = self.warmup.filter(|&w| w < n);
+        }
+        if let Some((w, value)) = overrides.warmup {
+            if w >= self.iterations {
+                let expected = "number of warm-up iterations smaller than the iterations";
+                return Err(crate::env::bad(WARMUP_VAR, &value, expected).into());
+            }
+            self.warmup = Some(w);
+        }
+        if let Some(dir) = overrides.report_dir {
+            self.report_dir = Some(dir);
+        }
+        Ok(self)
     }
 
     fn ceiling(&self) -> usize {
@@ -347,6 +365,36 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environment_overrides_apply() {
+        let env = crate::env::env;
+        let h = Harness::new()
+            .iterations(100)
+            .max_iterations(200)
+            .warmup(150)
+            .apply_env(env(&[
+                ("LEAKPROOF_ITERATIONS", "500"),
+                ("LEAKPROOF_REPORT_DIR", "/tmp/r"),
+            ]))
+            .unwrap();
+        assert_eq!((h.iterations, h.max_iterations), (500, Some(500)));
+        assert_eq!(h.warmup, Some(150));
+        let h = Harness::new().iterations(100).warmup(60);
+        let h = h.apply_env(env(&[("LEAKPROOF_ITERATIONS", "50")])).unwrap();
+        assert_eq!(
+            h.warmup, None,
+            "a warm-up longer than the new run is dropped"
+        );
+        assert_eq!(h.report_dir, None);
+        let err = Harness::new()
+            .apply_env(env(&[("LEAKPROOF_WARMUP", "400")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("LEAKPROOF_WARMUP=\"400\""),
+            "{err}"
+        );
+    }
 
     #[test]
     fn stems_are_file_names() {

@@ -430,43 +430,11 @@ fn describe_status(outcome: ChildOutcome) -> String {
 }
 
 fn describe_exit(status: ExitStatus) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt as _;
-        if let Some(signal) = status.signal() {
-            return format!(
-                "was killed by signal {signal} ({}){}",
-                signal_name(signal),
-                if status.core_dumped() {
-                    ", core dumped"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
     match status.code() {
-        Some(0) => "exited with status 0 (did it run the test? a filter that matches nothing \
+        Some(0) => "ended (exit status 0: did it run the test? a filter that matches nothing \
                     runs 0 tests)"
             .to_owned(),
-        Some(code) => format!("exited with status {code}"),
-        None => format!("ended with {status}"),
-    }
-}
-
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        4 => "SIGILL",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        _ => "signal",
+        _ => format!("ended ({})", crate::drive::describe_status(status)),
     }
 }
 
@@ -580,8 +548,11 @@ mod tests {
     fn signals_are_named() {
         use std::os::unix::process::ExitStatusExt as _;
         let status = ExitStatus::from_raw(6); // killed by SIGABRT
-        assert!(describe_exit(status).contains("signal 6 (SIGABRT)"));
+        assert_eq!(
+            describe_exit(status),
+            "ended (killed by signal 6 (SIGABRT))"
+        );
         let status = ExitStatus::from_raw(101 << 8);
-        assert_eq!(describe_exit(status), "exited with status 101");
+        assert_eq!(describe_exit(status), "ended (exit status 101)");
     }
 }

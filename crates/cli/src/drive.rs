@@ -1,7 +1,7 @@
 //! `leakproof drive`: a thin layer over [`leakproof_harness::drive::Drive`].
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
@@ -24,25 +24,7 @@ impl Driver {
     fn call(&mut self, iteration: usize) -> anyhow::Result<()> {
         match self {
             Driver::Shell(line) => {
-                let out = Command::new("sh")
-                    .arg("-c")
-                    .arg(line.as_str())
-                    .env("LEAKPROOF_ITERATION", iteration.to_string())
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .output()
-                    .context("cannot run the --each command")?;
-                if out.status.success() {
-                    return Ok(());
-                }
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-                Err(anyhow!(
-                    "`{line}` failed ({}){}",
-                    leakproof_harness::drive::describe_status(out.status),
-                    last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
-                ))
+                leakproof_harness::drive::shell_step(line, iteration).map_err(|e| anyhow!(e))
             }
             Driver::Http { agent, url } => {
                 let response = agent.get(url).call().map_err(|e| anyhow!("{e}"))?;
