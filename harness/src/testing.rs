@@ -265,11 +265,8 @@ fn leak_test_result(
 
 /// Pass a Stable report; fail anything else with the rendered report.
 fn judge(report: &Report) -> Result<(), String> {
-    if let Some(failure) = &report.failure {
-        return Err(format!(
-            "leak test `{}`: the workload {failure}",
-            report.name
-        ));
+    if report.failure.is_some() {
+        return Err(report.render_text());
     }
     if report.passed() {
         Ok(())

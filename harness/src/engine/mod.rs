@@ -262,6 +262,15 @@ impl<'s> Engine<'s> {
                 if done == mark {
                     self.slots.iter_mut().for_each(|s| s.sampler.mark());
                 }
+                if interim_due(done, planned, self.settings.iterations) && self.interim_leaking()? {
+                    self.notes.push(format!(
+                        "stopped early: leaking at the interim look after {done} iterations \
+                         (judged at {:.1}% confidence there)",
+                        INTERIM_CONFIDENCE * 100.0
+                    ));
+                    let analyses = self.analyze()?;
+                    return Ok(self.finish(analyses, &extensions, None));
+                }
             }
             let analyses = self.analyze()?;
             match self.extension(&analyses, done, started) {
@@ -327,14 +336,26 @@ impl<'s> Engine<'s> {
 
     fn analyze(&self) -> Result<Vec<Analysis>, TrendError> {
         self.series()
-            .map(|s| {
-                let config = match self.settings.warmup {
-                    Some(w) => s.column.config.clone().with_warmup(Warmup::Fixed(w)),
-                    None => s.column.config.clone(),
-                };
-                analyze(&s.samples, &config)
-            })
+            .map(|s| analyze(&s.samples, &self.config_of(s)))
             .collect()
+    }
+
+    fn config_of(&self, s: &Series) -> Config {
+        match self.settings.warmup {
+            Some(w) => s.column.config.clone().with_warmup(Warmup::Fixed(w)),
+            None => s.column.config.clone(),
+        }
+    }
+
+    /// An interim look: is any series Leaking at the stricter [`INTERIM_CONFIDENCE`]?
+    fn interim_leaking(&self) -> Result<bool, TrendError> {
+        for s in self.series() {
+            let config = self.config_of(s).with_confidence(INTERIM_CONFIDENCE);
+            if analyze(&s.samples, &config)?.verdict == Verdict::Leaking {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The next planned end of an Inconclusive run, or why it is not extended. See
@@ -514,6 +535,23 @@ struct Measured {
 enum ExtensionEnd {
     Ceiling,
     Budget,
+}
+
+/// Samples between interim looks, and the first look.
+pub(crate) const INTERIM_EVERY: usize = 50;
+
+/// Confidence of an interim look (a Haybittle–Peto boundary: p < 0.001 at every interim look, the
+/// nominal level at every planned end), so that stopping early on an overwhelming leak adds at most
+/// 0.1 percentage point of false alarms per look; docs/detection.md gives the measured rate.
+pub(crate) const INTERIM_CONFIDENCE: f64 = 0.999;
+
+/// Whether iteration `done` is an interim look: every [`INTERIM_EVERY`] samples while a run that
+/// was Inconclusive after its `first` planned iterations is extended (not at an extension's end,
+/// which is judged anyway). Only Leaking is decided early, never Stable. Never inside the first
+/// planned run: there a cache still filling looks exactly like a leak (crates/trend/tests/interim.rs
+/// measures it: looks every 50 samples there call all 200 labelled warm-ups Leaking).
+fn interim_due(done: usize, planned: usize, first: usize) -> bool {
+    done > first && done % INTERIM_EVERY == 0 && done < planned
 }
 
 /// The one extension rule: run what the analysis asks for, and at least a quarter of what has

@@ -329,6 +329,43 @@ fn the_locate_protocol_runs_in_order_only_when_the_run_did_not_pass() {
 }
 
 #[test]
+fn an_overwhelming_leak_stops_at_an_interim_look_during_an_extension() {
+    // Flat for 100 iterations, then a steady leak: Inconclusive at the planned end (the leak has
+    // only just started), Leaking at the first interim look of the extension.
+    let mut engine = Engine::new(settings(120, 3000));
+    let late = |i: usize| {
+        if i < 100 {
+            1e6
+        } else {
+            1e6 + 4096.0 * (i - 100) as f64
+        }
+    };
+    engine.sampler(Box::new(Scripted::counting(Resource::Heap, late)), true);
+    let report = run(engine, &mut Counter::default());
+    assert_eq!(report.verdict, Verdict::Leaking, "{:?}", report.notes);
+    assert_eq!(report.iterations % INTERIM_EVERY, 0, "{:?}", report.notes);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("stopped early: leaking at the interim look")),
+        "{:?}",
+        report.notes
+    );
+    // Stable is never decided early, and no look is taken inside the planned run.
+    let mut engine = Engine::new(settings(300, 300));
+    engine.sampler(Box::new(Scripted::counting(Resource::Heap, |_| 64.0)), true);
+    let report = run(engine, &mut Counter::default());
+    assert_eq!((report.verdict, report.iterations), (Verdict::Stable, 300));
+    assert!(interim_due(350, 600, 300) && !interim_due(300, 600, 300));
+    assert!(!interim_due(250, 300, 300) && !interim_due(375, 600, 300));
+    assert!(
+        !interim_due(600, 600, 300),
+        "an extension's end is judged anyway"
+    );
+}
+
+#[test]
 fn a_count_leaking_while_memory_is_flat_is_called_out() {
     let mut engine = Engine::new(settings(100, 100));
     engine.sampler(Box::new(Scripted::counting(Resource::Rss, |_| 1e6)), true);

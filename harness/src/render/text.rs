@@ -18,6 +18,7 @@ impl Report {
         let mut out = String::new();
         if let Some(failure) = &self.failure {
             let _ = writeln!(out, "{}: the workload failed: {failure}", self.subject());
+            out.push_str(&self.render_before_failure());
             for note in &self.notes {
                 let _ = writeln!(out, "  note: {note}");
             }
@@ -120,6 +121,25 @@ impl Report {
             out.push('\n');
             for note in &self.notes {
                 let _ = writeln!(out, "note: {note}");
+            }
+        }
+        out
+    }
+
+    /// What the samples taken before a failure showed: every resource that was not Stable, with
+    /// its rate, so a leak that exhausted a limit (`Too many open files`) is named as one.
+    fn render_before_failure(&self) -> String {
+        let steps = Steps::of(&self.config);
+        let mut out = String::new();
+        for r in self.resources.iter() {
+            if r.analysis.verdict != Verdict::Stable {
+                let _ = writeln!(
+                    out,
+                    "  before it failed, {} was {}: {}",
+                    r.resource,
+                    r.analysis.verdict,
+                    why(r, steps)
+                );
             }
         }
         out
@@ -347,6 +367,28 @@ mod tests {
         let mut r = Report::failed("tests::parse", "panicked in iteration 3: bad input");
         r.notes.push("fds not tracked".into());
         insta::assert_snapshot!(r.render_text());
+    }
+
+    #[test]
+    fn render_text_failed_after_a_leak_names_the_leak() {
+        let mut r = Report::from_resources(
+            "tests::watcher",
+            vec![ResourceReport {
+                resource: Resource::Fds,
+                source: "open file descriptors".into(),
+                samples: (0..128).map(|i| f64::from(i + 3)).collect(),
+                analysis: analysis(Verdict::Leaking, 1.0, (1.0, 1.0), 0, 128),
+                detail: None,
+            }],
+            0.5,
+        );
+        r.failure = Some("panicked in iteration 129: Too many open files (os error 24)".into());
+        let text = r.render_text();
+        assert!(
+            text.contains("before it failed, fds was leaking: grew +1.00 fds/iteration"),
+            "{text}"
+        );
+        insta::assert_snapshot!(text);
     }
 
     #[test]
