@@ -7,6 +7,7 @@ use crate::TrendError;
 /// How the samples were measured, which decides how the noise level is estimated.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum NoiseModel {
     /// Exact counts (heap bytes from a counting allocator, open fds, threads). When most first differences
     /// are exactly zero, levels are compared exactly: any change is a change.
@@ -22,6 +23,7 @@ pub enum NoiseModel {
 /// Where the warm-up ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Warmup {
     /// Found from the data: the start of the final plateau, or where the series joins its late trend.
     Auto,
