@@ -110,6 +110,26 @@ impl Config {
         }
     }
 
+    /// The preset whose noise model and floors this configuration has: `"heap"`, `"rss"`, `"counts"`, or
+    /// `"custom"` when the noise model or a floor was changed (confidence, warm-up and plateau settings do
+    /// not count). Reasons name it beside the floor.
+    pub fn model_name(&self) -> &'static str {
+        let same = |p: Config| {
+            p.noise == self.noise
+                && p.min_slope == self.min_slope
+                && p.min_relative_slope == self.min_relative_slope
+        };
+        if same(Config::heap()) {
+            "heap"
+        } else if same(Config::rss()) {
+            "rss"
+        } else if same(Config::counts()) {
+            "counts"
+        } else {
+            "custom"
+        }
+    }
+
     /// Sets the confidence level (in (0.5, 1)).
     pub fn with_confidence(mut self, confidence: f64) -> Self {
         self.confidence = confidence;

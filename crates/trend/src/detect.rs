@@ -56,18 +56,22 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
         NoiseModel::Noisy { .. } => HAMPEL_HALF,
     };
     let drops = sawtooth_drops(raw, sigma, lookback);
-    let input = |pts, sigma| Input {
+    let input = |pts, sigma, baselines| Input {
         config,
         raw,
         pts,
         sigma,
+        baselines,
         n,
         offset,
     };
     let analysis = if drops.len() >= 3 {
         let pts = cycle_minima(y, &drops, offset);
+        // On the raw samples: the burst filter's window straddles every drop.
+        let baselines = cycle_baselines(raw, &drops, offset);
+        let b_sigma = noise_sigma(&baselines.y, quantum);
         let sigma = noise_sigma(&pts.y, quantum);
-        let mut a = judge(&input(&pts, sigma), None);
+        let mut a = judge(&input(&pts, sigma, Some((&baselines, b_sigma))), None);
         a.cycles = Some(pts.y.len());
         a
     } else {
@@ -82,7 +86,7 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
             let c = cycle_minima(y, &drops, offset);
             Some(c.y.windows(2).all(|w| w[1] > w[0]))
         };
-        judge(&input(&pts, sigma), minima_rise)
+        judge(&input(&pts, sigma, None), minima_rise)
     };
     Ok(analysis)
 }
@@ -177,6 +181,33 @@ pub(crate) struct Points {
     pub t: Vec<f64>,
     pub y: Vec<f64>,
     pub start: Vec<usize>,
+}
+
+/// The baseline of every full cycle (between two drops): the intercept at the cycle's first sample of
+/// the least-squares line through the cycle. It averages the noise of the whole cycle, where a cycle's
+/// minimum carries the noise of one sample; the line's slope absorbs the fill.
+fn cycle_baselines(y: &[f64], drops: &[usize], offset: usize) -> Points {
+    let mut pts = Points {
+        t: Vec::new(),
+        y: Vec::new(),
+        start: Vec::new(),
+    };
+    for w in drops.windows(2) {
+        let cycle = &y[w[0]..w[1]];
+        let len = cycle.len() as f64;
+        let mean_j = (len - 1.0) / 2.0;
+        let mean_y = cycle.iter().sum::<f64>() / len;
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for (j, v) in cycle.iter().enumerate() {
+            sxy += (j as f64 - mean_j) * (v - mean_y);
+            sxx += (j as f64 - mean_j) * (j as f64 - mean_j);
+        }
+        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        pts.t.push((offset + w[0]) as f64);
+        pts.y.push(mean_y - slope * mean_j);
+        pts.start.push(offset + w[0]);
+    }
+    pts
 }
 
 fn cycle_minima(y: &[f64], drops: &[usize], offset: usize) -> Points {
@@ -402,5 +433,89 @@ mod tests {
             a.reason,
             "grew 8.0 units/sample (95% CI 8.0..8.0) over 270 samples after a 30-sample warm-up"
         );
+    }
+}
+
+#[cfg(test)]
+mod floor_and_sawtooth_tests {
+    use super::*;
+    use crate::Verdict;
+
+    /// Uniform numbers in [-0.5, 0.5) from a fixed LCG.
+    fn jitter() -> impl FnMut() -> f64 {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        move || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        }
+    }
+
+    #[test]
+    fn a_stable_series_growing_below_the_floor_says_so() {
+        // Heap: 0.5 B/sample under +-2000 B of jitter on 10 MB (floor 1 B/sample).
+        let mut r = jitter();
+        let heap: Vec<f64> = (0..1000)
+            .map(|t| (1e7 + 0.5 * t as f64 + r() * 4000.0).round())
+            .collect();
+        let a = analyze(&heap, &Config::heap()).unwrap();
+        assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+        assert!(a.slope_ci.0 > 0.0, "{:?}", a.slope_ci);
+        assert!(
+            a.reason
+                .ends_with("above zero but below the floor of 1.0 units/sample (heap model)"),
+            "{}",
+            a.reason
+        );
+        // RSS: 20 B/sample in pages under +-8 KiB of noise (floor 40.96 B/sample).
+        let rss: Vec<f64> = (0..1000)
+            .map(|t| ((5e7 + 20.0 * t as f64 + r() * 16384.0) / 4096.0).round() * 4096.0)
+            .collect();
+        let a = analyze(&rss, &Config::rss()).unwrap();
+        assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+        assert!(a.slope_ci.0 > 0.0, "{:?}", a.slope_ci);
+        assert!(
+            a.reason.starts_with("flat within the floor at ")
+                && a.reason
+                    .ends_with("below the floor of 41.0 units/sample (rss model)"),
+            "{}",
+            a.reason
+        );
+    }
+
+    #[test]
+    fn a_gc_sawtooth_on_rss_is_stable_from_its_cycle_baselines() {
+        // 11 cycles of 40 samples (10 full ones between drops), 4 MiB each, +-16 KiB of noise.
+        let mut r = jitter();
+        let rss: Vec<f64> = (0..440)
+            .map(|t| {
+                let x = ((t + 17) % 40) as f64 / 40.0;
+                ((5e7 + 4_194_304.0 * x + r() * 32768.0) / 4096.0).round() * 4096.0
+            })
+            .collect();
+        let a = analyze(&rss, &Config::rss()).unwrap();
+        assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+        assert!(
+            a.reason.starts_with("a saw-tooth whose last "),
+            "{}",
+            a.reason
+        );
+    }
+
+    #[test]
+    fn baselines_are_cycle_intercepts() {
+        // Two full cycles rising 10 per sample from 100 and from 120.
+        let y: Vec<f64> = (0..30)
+            .map(|t| match t {
+                0..=9 => 500.0,
+                10..=19 => 100.0 + 10.0 * (t - 10) as f64,
+                _ => 120.0 + 10.0 * (t - 20) as f64,
+            })
+            .collect();
+        let b = cycle_baselines(&y, &[10, 20, 30], 5);
+        assert_eq!(b.start, vec![15, 25]);
+        assert_eq!(b.t, vec![15.0, 25.0]);
+        assert!((b.y[0] - 100.0).abs() < 1e-9 && (b.y[1] - 120.0).abs() < 1e-9);
     }
 }

@@ -14,6 +14,8 @@ const PERSIST_MAX_POINTS: usize = 2048;
 /// How many quantum-step gaps (quantum / slope samples) a flat stretch of quantized data must span
 /// before it counts as growth that stopped: a slow leak in 4 KiB pages is flat between its steps.
 const STOPPED_STEP_GAPS: f64 = 4.0;
+/// The fewest full saw-tooth cycles whose baselines can prove a final level flat (rule 3).
+const BASELINE_MIN_CYCLES: usize = 8;
 /// A noisy plateau too short to prove its slope counts as growth that stopped when its one-sided
 /// Mann–Kendall p-value is at least this (no upward tendency at all).
 const QUIET_P: f64 = 0.2;
@@ -26,6 +28,8 @@ pub(crate) struct Input<'a> {
     pub raw: &'a [f64],
     pub pts: &'a Points,
     pub sigma: f64,
+    /// When `pts` are a saw-tooth's cycle minima: the baselines of its full cycles and their noise.
+    pub baselines: Option<(&'a Points, f64)>,
     pub n: usize,
     pub offset: usize,
 }
@@ -58,6 +62,8 @@ struct PlateauFacts {
     level: f64,
     /// The floor at that level.
     floor: f64,
+    /// Points in the final level.
+    points: usize,
     /// Mann–Kendall and Theil–Sen on the final level, when it is at least `min_plateau` long.
     fit: Option<Fit>,
 }
@@ -95,8 +101,11 @@ pub(crate) fn judge(input: &Input, minima_rise: Option<bool>) -> Analysis {
         };
         return too_short_analysis(&[], cfg, input.offset, outcome);
     };
-    if let (Some(outcome), Some(fit)) = (decide_plateau(&plateau, cfg), plateau.fit.as_ref()) {
-        return stable_analysis(input, &plateau, fit, outcome);
+    if let Some((outcome, fit)) = decide_plateau(&plateau, cfg, false) {
+        return plateau_analysis(input, &plateau, fit, outcome);
+    }
+    if let Some(analysis) = baselines_plateau(input) {
+        return analysis;
     }
     let trend = trend_facts(input);
     let outcome = decide_trend(&plateau, &trend, cfg, minima_rise);
@@ -159,6 +168,7 @@ fn plateau_facts(input: &Input) -> Option<PlateauFacts> {
         growth: start - clock.start,
         level,
         floor: floor_at(cfg, level),
+        points: pts.y.len() - last.a,
         fit,
     })
 }
@@ -270,6 +280,15 @@ fn plateau_proven(f: &PlateauFacts, config: &Config) -> bool {
         && f.flat_len > f.clock.reset_plateau
 }
 
+/// Whether a plateau whose slope interval lies strictly above zero (proven growth, below the floor) may
+/// be Stable: yes for measured data (the floor is the tolerance for drift) and for exact data with a
+/// relative floor (heap bytes, where 1% of flat jittered series show such an interval by chance); no
+/// for exact data with an absolute floor only (counts of fds or threads, where every unit is a resource
+/// and a chance interval above zero is rare).
+fn stable_may_grow_below_floor(config: &Config) -> bool {
+    !(config.noise == NoiseModel::Exact && config.min_relative_slope == 0.0)
+}
+
 /// Rule 7: a significant increasing Mann–Kendall trend (one-sided p below `alpha`) with a positive slope.
 fn significant_growth(fit: &Fit, alpha: f64) -> bool {
     fit.mk.p_increasing < alpha && fit.sen.slope > 0.0
@@ -320,27 +339,57 @@ fn growth_persists(late: &[f64], alpha: f64) -> bool {
 
 // ---- Deciding ----
 
-/// Stable by the plateau rule, or `None`.
-fn decide_plateau(f: &PlateauFacts, config: &Config) -> Option<Outcome> {
+/// Stable by the plateau rule (or, for exact counts still rising within the floor, Inconclusive), with
+/// the fit that proved the final level flat; `None` when the plateau rule does not hold. `baselines`:
+/// the points are saw-tooth cycle baselines, of which the final level must hold `BASELINE_MIN_CYCLES`.
+fn decide_plateau<'f>(
+    f: &'f PlateauFacts,
+    config: &Config,
+    baselines: bool,
+) -> Option<(Outcome, &'f Fit)> {
     let fit = f.fit.as_ref().filter(|_| plateau_proven(f, config))?;
+    if baselines && f.points < BASELINE_MIN_CYCLES {
+        return None;
+    }
     let slope = slope_of(fit.sen, config.confidence);
     let plateau = Level {
         value: f.level,
         samples: f.flat_len,
     };
-    Some(if f.growth > 0 {
+    let (floor, model) = (f.floor, config.model_name());
+    let outcome = if slope.lo > 0.0 && !stable_may_grow_below_floor(config) {
+        Outcome::RisingWithinFloor {
+            plateau,
+            slope,
+            floor,
+            model,
+            more: f.flat_len,
+        }
+    } else if baselines {
+        Outcome::BaselinesFlat {
+            plateau,
+            cycles: f.points,
+            slope,
+            floor,
+            model,
+        }
+    } else if f.growth > 0 {
         Outcome::PlateauProven {
             plateau,
             growth: f.growth,
             slope,
+            floor,
+            model,
         }
     } else {
         Outcome::FlatThroughout {
             plateau,
             slope,
-            floor: f.floor,
+            floor,
+            model,
         }
-    })
+    };
+    Some((outcome, fit))
 }
 
 /// Leaking, or why not: the trend rules on a series the plateau rule did not prove Stable.
@@ -460,10 +509,27 @@ fn slope_of(sen: SenFit, confidence: f64) -> Slope {
     }
 }
 
+/// Rule 3, saw-tooth baselines: the plateau rule on the baselines of a saw-tooth's full cycles, whose
+/// final level must hold at least `BASELINE_MIN_CYCLES` of them. A cycle's minimum carries the noise of
+/// one sample; its baseline, that of the whole cycle averaged.
+fn baselines_plateau(input: &Input) -> Option<Analysis> {
+    let (pts, sigma) = input.baselines?;
+    let b = Input {
+        pts,
+        sigma,
+        baselines: None,
+        ..*input
+    };
+    let f = plateau_facts(&b)?;
+    let (outcome, fit) = decide_plateau(&f, input.config, true)?;
+    Some(plateau_analysis(&b, &f, fit, outcome))
+}
+
 // ---- Writing the analysis ----
 
-/// A Stable analysis: slope and trend test of the plateau, the warm-up ends where it starts.
-fn stable_analysis(input: &Input, f: &PlateauFacts, fit: &Fit, outcome: Outcome) -> Analysis {
+/// The analysis of a proven plateau: slope and trend test of the fit that proved it flat, the warm-up
+/// ends where it starts.
+fn plateau_analysis(input: &Input, f: &PlateauFacts, fit: &Fit, outcome: Outcome) -> Analysis {
     analysis(
         input,
         outcome,
@@ -580,6 +646,7 @@ mod tests {
             growth,
             level: 100.0,
             floor: 1.0,
+            points: flat_len,
             fit,
         }
     }
@@ -642,6 +709,43 @@ mod tests {
         let mut after_reset = facts(150, 100, flat);
         after_reset.clock.reset_plateau = 150;
         assert!(!plateau_proven(&after_reset, &cfg));
+    }
+
+    #[test]
+    fn proven_growth_below_the_floor_is_stable_except_for_counts() {
+        assert!(stable_may_grow_below_floor(&Config::heap()));
+        assert!(stable_may_grow_below_floor(&Config::rss()));
+        assert!(!stable_may_grow_below_floor(&Config::counts()));
+        let rising = Some(fit_of(0.2, 0.6, 0.01));
+        let f = facts(150, 100, rising);
+        let (heap, _) = decide_plateau(&f, &Config::heap(), false).unwrap();
+        assert_eq!(heap.verdict(), Verdict::Stable);
+        assert!(heap.to_string().ends_with(
+            "it grows 0.400 units/sample (95% CI 0.200..0.600), above zero but below the floor of 1.0 \
+             units/sample (heap model)"
+        ));
+        let (counts, _) = decide_plateau(&f, &Config::counts(), false).unwrap();
+        assert!(matches!(
+            counts,
+            Outcome::RisingWithinFloor { more: 150, .. }
+        ));
+        assert_eq!(counts.verdict(), Verdict::Inconclusive);
+        // An interval reaching zero is no proof of growth: Stable with either.
+        let f = facts(150, 100, Some(fit_of(0.0, 0.6, 0.01)));
+        let (counts, _) = decide_plateau(&f, &Config::counts(), false).unwrap();
+        assert_eq!(counts.verdict(), Verdict::Stable);
+    }
+
+    #[test]
+    fn cycle_baselines_need_eight_cycles_in_the_final_level() {
+        let flat = Some(fit_of(-0.5, 0.5, 0.5));
+        let mut f = facts(150, 0, flat);
+        f.points = 7;
+        assert_eq!(decide_plateau(&f, &Config::rss(), true), None);
+        f.points = 8;
+        let (o, _) = decide_plateau(&f, &Config::rss(), true).unwrap();
+        assert!(matches!(o, Outcome::BaselinesFlat { cycles: 8, .. }));
+        assert_eq!(o.verdict(), Verdict::Stable);
     }
 
     #[test]
@@ -722,14 +826,15 @@ mod tests {
     fn decisions_name_their_outcome() {
         let cfg = Config::heap();
         let flat = Some(fit_of(-0.5, 0.5, 0.5));
-        let proven = decide_plateau(&facts(150, 100, flat), &cfg);
+        let decide = |f: &PlateauFacts| decide_plateau(f, &cfg, false).map(|(o, _)| o);
+        let proven = decide(&facts(150, 100, flat));
         assert!(matches!(
             proven,
             Some(Outcome::PlateauProven { growth: 100, .. })
         ));
-        let throughout = decide_plateau(&facts(150, 0, flat), &cfg);
+        let throughout = decide(&facts(150, 0, flat));
         assert!(matches!(throughout, Some(Outcome::FlatThroughout { .. })));
-        assert_eq!(decide_plateau(&facts(100, 100, flat), &cfg), None);
+        assert_eq!(decide(&facts(100, 100, flat)), None);
 
         let trend = |clears: bool, persists: bool| TrendFacts {
             judged: Judged {

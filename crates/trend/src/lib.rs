@@ -11,11 +11,14 @@
 //! 1. **Noise** is estimated robustly from the second differences (MAD), never below the quantization error
 //!    of a [`NoiseModel::Noisy`] series.
 //! 2. **Saw-tooths**: drops larger than `max(8σ√2, 5% of the range)` are detected; with three or more, each
-//!    cycle is represented by its minimum and the cycle minima are judged instead of the raw samples.
+//!    cycle is represented by its minimum and the cycle minima are judged instead of the raw samples; when
+//!    they prove no plateau, the baselines of at least 8 full cycles (each cycle's fitted line at its
+//!    start, which averages the cycle's noise) may.
 //! 3. **Levels** are segmented (runs of equal values for exact data, binary segmentation otherwise).
 //! 4. **Plateau rule**: the series is [`Verdict::Stable`] when its final flat stretch is at least
 //!    [`Config::plateau_margin`] (1.5) times as long as the growth before it and its Theil–Sen slope
-//!    interval lies below the floor. The growth clock restarts after an earlier plateau that lasted more
+//!    interval lies below the floor (an interval above zero, growth below the floor, is Stable for the
+//!    `heap` and `rss` models, said so in the reason, but not for `counts`). The growth clock restarts after an earlier plateau that lasted more
 //!    than twice its start; the final plateau must then also outlast that earlier one.
 //! 5. **Trend**: after the warm-up (where the series joins its late trend line), a Mann–Kendall test with
 //!    tie correction and a Theil–Sen slope with its confidence interval. [`Verdict::Leaking`] needs a

@@ -39,17 +39,38 @@ pub(crate) enum Outcome {
         min_samples: usize,
         offset: usize,
     },
-    /// Plateau rule: flat for long enough after `growth` samples of growth (Stable).
+    /// Plateau rule: flat for long enough after `growth` samples of growth (Stable). `model` names the
+    /// preset of the floor.
     PlateauProven {
         plateau: Level,
         growth: usize,
         slope: Slope,
+        floor: f64,
+        model: &'static str,
     },
     /// Plateau rule with no growth since the clock started: flat throughout (Stable).
     FlatThroughout {
         plateau: Level,
         slope: Slope,
         floor: f64,
+        model: &'static str,
+    },
+    /// Plateau rule on the baselines of a saw-tooth's last `cycles` full cycles (Stable).
+    BaselinesFlat {
+        plateau: Level,
+        cycles: usize,
+        slope: Slope,
+        floor: f64,
+        model: &'static str,
+    },
+    /// A plateau by the rule whose interval lies strictly above zero, of exact counts: growth below the
+    /// floor, but counts that grow are not Stable (Inconclusive).
+    RisingWithinFloor {
+        plateau: Level,
+        slope: Slope,
+        floor: f64,
+        model: &'static str,
+        more: usize,
     },
     /// Trend rule: significant growth whose whole interval clears the floor, still growing (Leaking).
     GrowthProven { slope: Slope, judged: Judged },
@@ -100,7 +121,9 @@ impl Outcome {
     /// The verdict this outcome gives.
     pub(crate) fn verdict(&self) -> Verdict {
         match self {
-            Outcome::PlateauProven { .. } | Outcome::FlatThroughout { .. } => Verdict::Stable,
+            Outcome::PlateauProven { .. }
+            | Outcome::FlatThroughout { .. }
+            | Outcome::BaselinesFlat { .. } => Verdict::Stable,
             Outcome::GrowthProven { .. } => Verdict::Leaking,
             _ => Verdict::Inconclusive,
         }
@@ -115,9 +138,11 @@ impl Outcome {
             } => return Some(needed.saturating_sub(samples).max(1)),
             Outcome::PlateauProven { .. }
             | Outcome::FlatThroughout { .. }
+            | Outcome::BaselinesFlat { .. }
             | Outcome::GrowthProven { .. } => return None,
             Outcome::PlateauAfterStep { need, .. } | Outcome::PlateauTooShort { need, .. } => need,
-            Outcome::GrowthFaded { more, .. }
+            Outcome::RisingWithinFloor { more, .. }
+            | Outcome::GrowthFaded { more, .. }
             | Outcome::DropsAmbiguous { more, .. }
             | Outcome::FloorNotCleared { more, .. }
             | Outcome::GrowthBelowFloor { more, .. }
@@ -169,27 +194,78 @@ impl fmt::Display for Outcome {
                 plateau,
                 growth,
                 slope,
-            } => write!(
-                f,
-                "flat at {} units for the last {} samples, {} times the {growth} samples of growth before \
-                 it (slope {} units/sample, {slope})",
-                fmt_num(plateau.value),
-                plateau.samples,
-                fmt_num(plateau.samples as f64 / *growth as f64),
-                fmt_num(slope.slope),
-            ),
+                floor,
+                model,
+            } => {
+                let times = fmt_num(plateau.samples as f64 / *growth as f64);
+                if slope.lo > 0.0 {
+                    write!(
+                        f,
+                        "flat within the floor at {} units for the last {} samples, {times} times the \
+                         {growth} samples of growth before it: ",
+                        fmt_num(plateau.value),
+                        plateau.samples
+                    )?;
+                    return below_floor(f, "it grows", slope, *floor, model);
+                }
+                write!(
+                    f,
+                    "flat at {} units for the last {} samples, {times} times the {growth} samples of \
+                     growth before it (slope {} units/sample, {slope})",
+                    fmt_num(plateau.value),
+                    plateau.samples,
+                    fmt_num(slope.slope),
+                )
+            }
             Outcome::FlatThroughout {
                 plateau,
                 slope,
                 floor,
-            } => write!(
-                f,
-                "flat at {} units over {} samples (slope {} units/sample, {slope}, below the floor of {})",
-                fmt_num(plateau.value),
-                plateau.samples,
-                fmt_num(slope.slope),
-                fmt_num(*floor)
-            ),
+                model,
+            } => {
+                if slope.lo > 0.0 {
+                    write!(
+                        f,
+                        "flat within the floor at {} units over {} samples: ",
+                        fmt_num(plateau.value),
+                        plateau.samples
+                    )?;
+                    return below_floor(f, "it grows", slope, *floor, model);
+                }
+                write!(
+                    f,
+                    "flat at {} units over {} samples (slope {} units/sample, {slope}, below the floor \
+                     of {})",
+                    fmt_num(plateau.value),
+                    plateau.samples,
+                    fmt_num(slope.slope),
+                    fmt_num(*floor)
+                )
+            }
+            Outcome::BaselinesFlat {
+                plateau,
+                cycles,
+                slope,
+                floor,
+                model,
+            } => {
+                write!(
+                    f,
+                    "a saw-tooth whose last {cycles} full cycles start from a flat baseline (cycle minima \
+                     at {} units over {} samples): ",
+                    fmt_num(plateau.value),
+                    plateau.samples
+                )?;
+                if slope.lo > 0.0 {
+                    return below_floor(f, "the baseline grows", slope, *floor, model);
+                }
+                write!(
+                    f,
+                    "baseline slope {} units/sample ({slope}), below the floor of {}",
+                    fmt_num(slope.slope),
+                    fmt_num(*floor)
+                )
+            }
             Outcome::GrowthProven { slope, judged } => write!(
                 f,
                 "grew {} units/sample ({slope}) over {} samples{judged}",
@@ -201,9 +277,47 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// `"<what> 22.2 units/sample (95% CI 18.8..25.5), above zero but below the floor of 41.0 units/sample
+/// (rss model)"`: a Stable reason must say so when its interval lies above zero.
+fn below_floor(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    slope: &Slope,
+    floor: f64,
+    model: &str,
+) -> fmt::Result {
+    write!(
+        f,
+        "{what} {} units/sample ({slope}), above zero but below the floor of {} units/sample ({model} \
+         model)",
+        fmt_num(slope.slope),
+        fmt_num(floor)
+    )
+}
+
 /// The reasons of the Inconclusive outcomes after the warm-up was judged.
 fn fmt_inconclusive(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match outcome {
+        Outcome::RisingWithinFloor {
+            plateau,
+            slope,
+            floor,
+            model,
+            more,
+        } => {
+            write!(
+                f,
+                "flat within the floor at {} units for {} samples, but ",
+                fmt_num(plateau.value),
+                plateau.samples
+            )?;
+            below_floor(f, "still growing", slope, *floor, model)?;
+            write!(
+                f,
+                ": counts that grow are not Stable; about {more} more samples would show whether it levels \
+                 off"
+            )
+        }
         Outcome::PlateauAfterStep {
             plateau,
             step_at,
