@@ -190,58 +190,6 @@ impl fmt::Display for Outcome {
                 "only {samples} samples; at least {needed} are needed ({min_samples} after a warm-up of \
                  {offset})"
             ),
-            Outcome::PlateauProven {
-                plateau,
-                growth,
-                slope,
-                floor,
-                model,
-            } => {
-                let times = fmt_num(plateau.samples as f64 / *growth as f64);
-                if slope.lo > 0.0 {
-                    write!(
-                        f,
-                        "flat within the floor at {} units for the last {} samples, {times} times the \
-                         {growth} samples of growth before it: ",
-                        fmt_num(plateau.value),
-                        plateau.samples
-                    )?;
-                    return below_floor(f, "it grows", slope, *floor, model);
-                }
-                write!(
-                    f,
-                    "flat at {} units for the last {} samples, {times} times the {growth} samples of \
-                     growth before it (slope {} units/sample, {slope})",
-                    fmt_num(plateau.value),
-                    plateau.samples,
-                    fmt_num(slope.slope),
-                )
-            }
-            Outcome::FlatThroughout {
-                plateau,
-                slope,
-                floor,
-                model,
-            } => {
-                if slope.lo > 0.0 {
-                    write!(
-                        f,
-                        "flat within the floor at {} units over {} samples: ",
-                        fmt_num(plateau.value),
-                        plateau.samples
-                    )?;
-                    return below_floor(f, "it grows", slope, *floor, model);
-                }
-                write!(
-                    f,
-                    "flat at {} units over {} samples (slope {} units/sample, {slope}, below the floor \
-                     of {})",
-                    fmt_num(plateau.value),
-                    plateau.samples,
-                    fmt_num(slope.slope),
-                    fmt_num(*floor)
-                )
-            }
             Outcome::BaselinesFlat {
                 plateau,
                 cycles,
@@ -272,8 +220,72 @@ impl fmt::Display for Outcome {
                 fmt_num(slope.slope),
                 judged.samples
             ),
-            _ => fmt_inconclusive(self, f),
+            Outcome::PlateauProven { .. } | Outcome::FlatThroughout { .. } => fmt_plateau(self, f),
+            Outcome::RisingWithinFloor { .. }
+            | Outcome::PlateauAfterStep { .. }
+            | Outcome::PlateauTooShort { .. } => fmt_flat_inconclusive(self, f),
+            _ => fmt_unproven_growth(self, f),
         }
+    }
+}
+
+/// The reasons of the plateau rule's Stable outcomes.
+fn fmt_plateau(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match outcome {
+        Outcome::PlateauProven {
+            plateau,
+            growth,
+            slope,
+            floor,
+            model,
+        } => {
+            let times = fmt_num(plateau.samples as f64 / *growth as f64);
+            if slope.lo > 0.0 {
+                write!(
+                    f,
+                    "flat within the floor at {} units for the last {} samples, {times} times the \
+                     {growth} samples of growth before it: ",
+                    fmt_num(plateau.value),
+                    plateau.samples
+                )?;
+                return below_floor(f, "it grows", slope, *floor, model);
+            }
+            write!(
+                f,
+                "flat at {} units for the last {} samples, {times} times the {growth} samples of \
+                 growth before it (slope {} units/sample, {slope})",
+                fmt_num(plateau.value),
+                plateau.samples,
+                fmt_num(slope.slope),
+            )
+        }
+        Outcome::FlatThroughout {
+            plateau,
+            slope,
+            floor,
+            model,
+        } => {
+            if slope.lo > 0.0 {
+                write!(
+                    f,
+                    "flat within the floor at {} units over {} samples: ",
+                    fmt_num(plateau.value),
+                    plateau.samples
+                )?;
+                return below_floor(f, "it grows", slope, *floor, model);
+            }
+            write!(
+                f,
+                "flat at {} units over {} samples (slope {} units/sample, {slope}, below the floor \
+                 of {})",
+                fmt_num(plateau.value),
+                plateau.samples,
+                fmt_num(slope.slope),
+                fmt_num(*floor)
+            )
+        }
+        // Not reached: `Outcome::fmt` sends only the outcomes above here.
+        other => write!(f, "{other}"),
     }
 }
 
@@ -295,8 +307,8 @@ fn below_floor(
     )
 }
 
-/// The reasons of the Inconclusive outcomes after the warm-up was judged.
-fn fmt_inconclusive(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The reasons of the Inconclusive outcomes with a flat final level that is not (yet) a plateau.
+fn fmt_flat_inconclusive(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match outcome {
         Outcome::RisingWithinFloor {
             plateau,
@@ -341,6 +353,14 @@ fn fmt_inconclusive(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Resul
             fmt_num(plateau.value),
             plateau.samples
         ),
+        // Not reached: `Outcome::fmt` sends only the outcomes above here.
+        other => write!(f, "{other}"),
+    }
+}
+
+/// The reasons of the Inconclusive outcomes of growth not proven.
+fn fmt_unproven_growth(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match outcome {
         Outcome::GrowthFaded { slope, judged, .. } => write!(
             f,
             "grew {} units/sample ({slope}) over {} samples{judged}, but not significantly in the later \
@@ -385,7 +405,7 @@ fn fmt_inconclusive(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Resul
             fmt_num(slope.slope),
             fmt_p(*p_value)
         ),
-        // The decided outcomes are written by `Outcome::fmt`.
+        // Not reached: `Outcome::fmt` sends only the outcomes above here.
         other => write!(f, "{other}"),
     }
 }
