@@ -7,6 +7,7 @@ use crate::TrendError;
 /// How the samples were measured, which decides how the noise level is estimated.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum NoiseModel {
     /// Exact counts (heap bytes from a counting allocator, open fds, threads). When most first differences
     /// are exactly zero, levels are compared exactly: any change is a change.
@@ -22,6 +23,7 @@ pub enum NoiseModel {
 /// Where the warm-up ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Warmup {
     /// Found from the data: the start of the final plateau, or where the series joins its late trend.
     Auto,
@@ -105,6 +107,26 @@ impl Config {
             min_samples: 20,
             plateau_margin: 1.5,
             min_plateau: 10,
+        }
+    }
+
+    /// The preset whose noise model and floors this configuration has: `"heap"`, `"rss"`, `"counts"`, or
+    /// `"custom"` when the noise model or a floor was changed (confidence, warm-up and plateau settings do
+    /// not count). Reasons name it beside the floor.
+    pub fn model_name(&self) -> &'static str {
+        let same = |p: Config| {
+            p.noise == self.noise
+                && p.min_slope == self.min_slope
+                && p.min_relative_slope == self.min_relative_slope
+        };
+        if same(Config::heap()) {
+            "heap"
+        } else if same(Config::rss()) {
+            "rss"
+        } else if same(Config::counts()) {
+            "counts"
+        } else {
+            "custom"
         }
     }
 

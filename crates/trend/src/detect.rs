@@ -1,9 +1,11 @@
-//! The decision: saw-tooth handling, segmentation, the plateau rule, the trend and its floor.
+//! Preparing a series for the decision: fixed warm-up, noise, bursts, saw-tooth drops and cycle minima,
+//! and the fits the rules use (Mann–Kendall with Theil–Sen, the warm-up before a trend, levels).
 
 use crate::config::{Config, NoiseModel, Warmup};
-use crate::segment::{segments, Segment};
+use crate::judge::{judge, too_short_analysis, Input};
+use crate::outcome::Outcome;
 use crate::stats::{mad_mut, mann_kendall, median, sen_slope, theil_sen, MannKendall, SenFit};
-use crate::{Analysis, Plateau, TrendError, TrendTest, Verdict};
+use crate::{Analysis, TrendError};
 
 /// MAD to standard deviation for Gaussian noise.
 const MAD_TO_SIGMA: f64 = 1.4826;
@@ -12,7 +14,7 @@ const MAD_TO_SIGMA: f64 = 1.4826;
 ///
 /// Errors: [`TrendError::NonFinite`] for a NaN or infinite sample, [`TrendError::InvalidConfig`] for an
 /// out-of-range [`Config`]. A series shorter than [`Config::min_samples`] (after a fixed warm-up) is
-/// [`Verdict::Inconclusive`]. Never panics.
+/// [`Verdict::Inconclusive`](crate::Verdict::Inconclusive). Never panics.
 pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError> {
     config.validate()?;
     if let Some(index) = samples.iter().position(|v| !v.is_finite()) {
@@ -25,7 +27,13 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
     };
     let needed = offset.saturating_add(config.min_samples);
     if n < needed {
-        return Ok(too_short(samples, config, offset, needed));
+        let outcome = Outcome::TooShort {
+            samples: n,
+            needed,
+            min_samples: config.min_samples,
+            offset,
+        };
+        return Ok(too_short_analysis(samples, config, offset, outcome));
     }
     let raw = &samples[offset..];
     let quantum = match config.noise {
@@ -48,18 +56,23 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
         NoiseModel::Noisy { .. } => HAMPEL_HALF,
     };
     let drops = sawtooth_drops(raw, sigma, lookback);
-    let ctx = Ctx {
+    let input = |pts, sigma, baselines| Input {
         config,
         raw,
+        pts,
+        sigma,
+        baselines,
         n,
         offset,
     };
     let analysis = if drops.len() >= 3 {
         let pts = cycle_minima(y, &drops, offset);
+        // On the raw samples: the burst filter's window straddles every drop.
+        let baselines = cycle_baselines(raw, &drops, offset);
+        let b_sigma = noise_sigma(&baselines.y, quantum);
         let sigma = noise_sigma(&pts.y, quantum);
-        let cycles = pts.y.len();
-        let mut a = judge(&ctx, &pts, sigma, None);
-        a.cycles = Some(cycles);
+        let mut a = judge(&input(&pts, sigma, Some((&baselines, b_sigma))), None);
+        a.cycles = Some(pts.y.len());
         a
     } else {
         let pts = Points {
@@ -73,7 +86,7 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
             let c = cycle_minima(y, &drops, offset);
             Some(c.y.windows(2).all(|w| w[1] > w[0]))
         };
-        judge(&ctx, &pts, sigma, minima_rise)
+        judge(&input(&pts, sigma, None), minima_rise)
     };
     Ok(analysis)
 }
@@ -163,19 +176,38 @@ fn sawtooth_drops(y: &[f64], sigma: f64, lookback: usize) -> Vec<usize> {
     drops
 }
 
-struct Ctx<'a> {
-    config: &'a Config,
-    /// The samples after a fixed warm-up.
-    raw: &'a [f64],
-    n: usize,
-    offset: usize,
+/// Points to judge: each covers samples `[start[k], start[k+1])`, sits at time `t[k]` with value `y[k]`.
+pub(crate) struct Points {
+    pub t: Vec<f64>,
+    pub y: Vec<f64>,
+    pub start: Vec<usize>,
 }
 
-/// Points to judge: each covers samples `[start[k], start[k+1])`, sits at time `t[k]` with value `y[k]`.
-struct Points {
-    t: Vec<f64>,
-    y: Vec<f64>,
-    start: Vec<usize>,
+/// The baseline of every full cycle (between two drops): the intercept at the cycle's first sample of
+/// the least-squares line through the cycle. It averages the noise of the whole cycle, where a cycle's
+/// minimum carries the noise of one sample; the line's slope absorbs the fill.
+fn cycle_baselines(y: &[f64], drops: &[usize], offset: usize) -> Points {
+    let mut pts = Points {
+        t: Vec::new(),
+        y: Vec::new(),
+        start: Vec::new(),
+    };
+    for w in drops.windows(2) {
+        let cycle = &y[w[0]..w[1]];
+        let len = cycle.len() as f64;
+        let mean_j = (len - 1.0) / 2.0;
+        let mean_y = cycle.iter().sum::<f64>() / len;
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for (j, v) in cycle.iter().enumerate() {
+            sxy += (j as f64 - mean_j) * (v - mean_y);
+            sxx += (j as f64 - mean_j) * (j as f64 - mean_j);
+        }
+        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        pts.t.push((offset + w[0]) as f64);
+        pts.y.push(mean_y - slope * mean_j);
+        pts.start.push(offset + w[0]);
+    }
+    pts
 }
 
 fn cycle_minima(y: &[f64], drops: &[usize], offset: usize) -> Points {
@@ -206,15 +238,11 @@ fn cycle_minima(y: &[f64], drops: &[usize], offset: usize) -> Points {
     pts
 }
 
-fn floor_at(config: &Config, level: f64) -> f64 {
-    config
-        .min_slope
-        .max(config.min_relative_slope * level.abs())
-}
-
-struct Fit {
-    mk: MannKendall,
-    sen: SenFit,
+/// The trend test and the slope of the same points.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Fit {
+    pub mk: MannKendall,
+    pub sen: SenFit,
 }
 
 /// Mann–Kendall runs on at most this many points: longer series are thinned systematically (every k-th
@@ -223,14 +251,8 @@ struct Fit {
 /// (m / m')³, the order of Var S in m (tie groups shrink by the same factor).
 pub(crate) const MK_MAX_POINTS: usize = 8192;
 
-/// The persistence check (is the later half still growing?) looks at no more than this many points.
-const PERSIST_MAX_POINTS: usize = 2048;
-/// How many quantum-step gaps (quantum / slope samples) a flat stretch of quantized data must span
-/// before it counts as growth that stopped: a slow leak in 4 KiB pages is flat between its steps.
-const STOPPED_STEP_GAPS: f64 = 4.0;
-
 /// Every k-th point, so that at most `max` remain.
-fn thin(y: &[f64], max: usize) -> std::borrow::Cow<'_, [f64]> {
+pub(crate) fn thin(y: &[f64], max: usize) -> std::borrow::Cow<'_, [f64]> {
     if y.len() <= max {
         std::borrow::Cow::Borrowed(y)
     } else {
@@ -239,7 +261,8 @@ fn thin(y: &[f64], max: usize) -> std::borrow::Cow<'_, [f64]> {
     }
 }
 
-fn fit(t: &[f64], y: &[f64], confidence: f64) -> Fit {
+/// Mann–Kendall on at most [`MK_MAX_POINTS`] points and Theil–Sen with its interval at `confidence`.
+pub(crate) fn fit(t: &[f64], y: &[f64], confidence: f64) -> Fit {
     let m = y.len();
     let (mk, var_full) = if m > MK_MAX_POINTS {
         let k = m.div_ceil(MK_MAX_POINTS);
@@ -257,7 +280,7 @@ fn fit(t: &[f64], y: &[f64], confidence: f64) -> Fit {
 
 /// Point index where the warm-up ends: the earliest point after which every point stays within the band
 /// of residuals around the Theil–Sen line of the second half.
-fn tail_warmup(pts: &Points, sigma: f64) -> usize {
+pub(crate) fn tail_warmup(pts: &Points, sigma: f64) -> usize {
     let m = pts.y.len();
     if m < 8 {
         return 0;
@@ -335,311 +358,9 @@ fn median_mut_f(v: &mut [f64]) -> f64 {
     }
 }
 
-fn judge(ctx: &Ctx, pts: &Points, sigma: f64, minima_rise: Option<bool>) -> Analysis {
-    let cfg = ctx.config;
-    let m = pts.y.len();
-    let n = ctx.n;
-    let mut segs = segments(&pts.y, sigma, cfg.min_plateau);
-    let seg_mean = |s: &Segment| pts.y[s.a..s.b].iter().sum::<f64>() / (s.b - s.a).max(1) as f64;
-    let span = |s: &Segment| {
-        let a = pts.start[s.a];
-        let b = if s.b < m { pts.start[s.b] } else { n };
-        (a, b)
-    };
-    if matches!(cfg.noise, NoiseModel::Noisy { .. }) && segs.len() > 1 {
-        // Measured data: a significant but irrelevant level change (smaller than growth at the floor rate
-        // over the two segments would make) is not growth. Exact data keeps every change, so that a drip
-        // below the floor still never looks like a plateau.
-        let floor = floor_at(cfg, level_of(&pts.y));
-        let mut merged: Vec<Segment> = Vec::with_capacity(segs.len());
-        for s in segs {
-            if let Some(prev) = merged.last_mut() {
-                let (pa, pb) = span(prev);
-                let (sa, sb) = span(&s);
-                let reach = floor * ((pb - pa) + (sb - sa)) as f64 / 2.0;
-                if (seg_mean(&s) - seg_mean(prev)).abs() < reach {
-                    prev.b = s.b;
-                    continue;
-                }
-            }
-            merged.push(s);
-        }
-        segs = merged;
-    }
-    let Some(last) = segs.last().copied() else {
-        return too_short(&[], cfg, ctx.offset, cfg.min_samples);
-    };
-    let (p, _) = span(&last);
-    let flat_len = n - p;
-    // Growth clock: restarts after an earlier plateau that lasted more than twice its start.
-    // After such a reset the final plateau must also outlast the plateau that reset the clock, so that a
-    // regular staircase with long steps is never Stable.
-    let mut clock = ctx.offset;
-    let mut clock_level = seg_mean(&segs[0]);
-    let mut reset_plateau = 0usize;
-    let mut longest_pause = 0usize;
-    for s in &segs[..segs.len() - 1] {
-        let (a, b) = span(s);
-        let len = b - a;
-        if len >= cfg.min_plateau && len > 2 * (a - ctx.offset) {
-            clock = b;
-            clock_level = seg_mean(s);
-            reset_plateau = len;
-            longest_pause = 0;
-        } else {
-            longest_pause = longest_pause.max(len);
-        }
-    }
-    let growth = p - clock;
-    let plat_t = &pts.t[last.a..];
-    let plat_y = &pts.y[last.a..];
-    let plat_level = level_of(plat_y);
-    let plat_floor = floor_at(cfg, plat_level);
-    // The plateau's own fit is only needed when it is long enough to count.
-    let plat_fit = (flat_len >= cfg.min_plateau && plat_y.len() >= 2)
-        .then(|| fit(plat_t, plat_y, cfg.confidence));
-    let plateau_flat = plat_fit.as_ref().is_some_and(|f| f.sen.hi <= plat_floor);
-    let total_growth = total_growth(ctx.raw);
-    let conf_pct = fmt_pct(cfg.confidence);
-
-    if let Some(plat_fit) = plat_fit.as_ref().filter(|_| {
-        plateau_flat
-            && flat_len as f64 >= cfg.plateau_margin * growth as f64
-            && flat_len > reset_plateau
-    }) {
-        let s = plat_fit.sen;
-        let reason = if growth > 0 {
-            format!(
-                "flat at {} units for the last {} samples, {} times the {} samples of growth before it \
-                 (slope {} units/sample, {} CI {}..{})",
-                fmt_num(plat_level),
-                flat_len,
-                fmt_num(flat_len as f64 / growth as f64),
-                growth,
-                fmt_num(s.slope),
-                conf_pct,
-                fmt_num(s.lo),
-                fmt_num(s.hi)
-            )
-        } else {
-            format!(
-                "flat at {} units over {} samples (slope {} units/sample, {} CI {}..{}, below the floor of {})",
-                fmt_num(plat_level),
-                flat_len,
-                fmt_num(s.slope),
-                conf_pct,
-                fmt_num(s.lo),
-                fmt_num(s.hi),
-                fmt_num(plat_floor)
-            )
-        };
-        return Analysis {
-            verdict: Verdict::Stable,
-            slope: s.slope,
-            slope_ci: (s.lo, s.hi),
-            confidence: cfg.confidence,
-            warmup_end: p,
-            plateau: Some(Plateau {
-                start: p,
-                level: plat_level,
-            }),
-            trend: TrendTest {
-                statistic: plat_fit.mk.z,
-                p_value: plat_fit.mk.p_increasing,
-            },
-            total_growth,
-            samples: n,
-            more_samples: None,
-            floor: plat_floor,
-            cycles: None,
-            reason,
-        };
-    }
-
-    // Not proven flat: judge the trend after the warm-up.
-    let w = tail_warmup(pts, sigma);
-    let post = fit(&pts.t[w..], &pts.y[w..], cfg.confidence);
-    let warm = pts.start[w];
-    let post_samples = n - warm;
-    let level = level_of(&pts.y[w..]);
-    let floor = floor_at(cfg, level);
-    let alpha = 1.0 - cfg.confidence;
-    let s = post.sen;
-    let significant = post.mk.p_increasing < alpha && s.slope > 0.0;
-    let clears_floor = significant && s.lo > 0.0 && s.lo >= floor;
-    // Growth that has stopped: the final flat level (>= min_plateau samples, slope interval below the
-    // floor) is longer than every pause seen during the growth. Then the answer is Inconclusive.
-    // A noisy plateau too short to prove its slope below the floor also counts when it shows no upward
-    // tendency at all (one-sided p >= 0.2) and has lasted at least a quarter of the growth.
-    let plateau_quiet =
-        plat_fit.as_ref().is_some_and(|f| f.mk.p_increasing >= 0.2) && 4 * flat_len >= growth;
-    // Quantized data growing at rate r stays flat for about quantum / r samples between steps, so a flat
-    // stretch shows that growth stopped only when it spans several such gaps. r is the rate of the growth
-    // before the flat stretch (a cache that filled fast has short gaps; a slow leak in pages, long ones).
-    let growth_rate = if growth > 0 {
-        (plat_level - clock_level) / growth as f64
-    } else {
-        0.0
-    };
-    let step_gap = match cfg.noise {
-        NoiseModel::Noisy { quantum } if growth_rate > 0.0 && quantum > 0.0 => {
-            quantum / growth_rate
-        }
-        _ => 0.0,
-    };
-    let stopped = (plateau_flat || plateau_quiet)
-        && flat_len > longest_pause
-        && flat_len as f64 > STOPPED_STEP_GAPS * step_gap;
-    let ambiguous_drops = minima_rise == Some(false);
-    let trend = TrendTest {
-        statistic: post.mk.z,
-        p_value: post.mk.p_increasing,
-    };
-    let ci = format!("{} CI {}..{}", conf_pct, fmt_num(s.lo), fmt_num(s.hi));
-    let after = if warm > 0 {
-        format!(" after a {warm}-sample warm-up")
-    } else {
-        String::new()
-    };
-
-    // The growth must persist: the later half of the judged part must show a significant trend of its
-    // own (a noisy fill whose knee the segmentation could not place shows none there).
-    let late = w + (m - w) / 2;
-    let persists = !clears_floor
-        || m - late < 8
-        || mann_kendall(&thin(&pts.y[late..], PERSIST_MAX_POINTS)).p_increasing < alpha;
-    if clears_floor && !stopped && !ambiguous_drops && persists {
-        return Analysis {
-            verdict: Verdict::Leaking,
-            slope: s.slope,
-            slope_ci: (s.lo, s.hi),
-            confidence: cfg.confidence,
-            warmup_end: warm,
-            plateau: None,
-            trend,
-            total_growth,
-            samples: n,
-            more_samples: None,
-            floor,
-            cycles: None,
-            reason: format!(
-                "grew {} units/sample ({ci}) over {post_samples} samples{after}",
-                fmt_num(s.slope)
-            ),
-        };
-    }
-
-    // Inconclusive: say why and estimate what would decide it.
-    let plateau_need = ((cfg.plateau_margin * growth as f64).ceil() as usize)
-        .max(cfg.min_plateau)
-        .max(reset_plateau + 1)
-        .saturating_sub(flat_len)
-        .max(1);
-    let (reason, more) = if (stopped || (plateau_flat && !clears_floor))
-        && reset_plateau > 0
-        && flat_len <= reset_plateau
-    {
-        (
-            format!(
-                "flat at {} units for {flat_len} samples since a step at sample {p}, but the level before \
-                 it lasted {reset_plateau} samples; about {plateau_need} more samples would prove a plateau",
-                fmt_num(plat_level)
-            ),
-            plateau_need,
-        )
-    } else if stopped || (plateau_flat && !clears_floor) {
-        (
-            format!(
-                "flat at {} units for {flat_len} samples after {growth} samples of growth; \
-                 about {plateau_need} more samples would prove a plateau",
-                fmt_num(plat_level)
-            ),
-            plateau_need,
-        )
-    } else if clears_floor && !persists {
-        (
-            format!(
-                "grew {} units/sample ({ci}) over {post_samples} samples{after}, but not significantly in \
-                 the later half: the growth may have stopped",
-                fmt_num(s.slope)
-            ),
-            plateau_need.max(post_samples / 2),
-        )
-    } else if ambiguous_drops && clears_floor {
-        (
-            format!(
-                "grew {} units/sample ({ci}) but memory dropped back once or twice: a one-off free and a \
-                 saw-tooth cannot be told apart yet",
-                fmt_num(s.slope)
-            ),
-            n,
-        )
-    } else if significant && s.slope > floor {
-        let half = ((s.hi - s.lo) / 2.0).max(f64::MIN_POSITIVE);
-        let ratio = half / (s.slope - floor);
-        let target = (post_samples as f64 * ratio.powf(2.0 / 3.0)).ceil();
-        let more = if target.is_finite() {
-            (target as usize)
-                .saturating_sub(post_samples)
-                .max(post_samples / 4)
-                .max(1)
-        } else {
-            n
-        };
-        (
-            format!(
-                "grew {} units/sample ({ci}) over {post_samples} samples{after}, but the interval does \
-                 not clear the floor of {} units/sample",
-                fmt_num(s.slope),
-                fmt_num(floor)
-            ),
-            more,
-        )
-    } else if significant {
-        (
-            format!(
-                "grows {} units/sample ({ci}), below the floor of {} units/sample, and has not levelled off",
-                fmt_num(s.slope),
-                fmt_num(floor)
-            ),
-            plateau_need.max(n / 2),
-        )
-    } else {
-        (
-            format!(
-                "no significant trend (slope {} units/sample, {ci}, p = {}) but no plateau of at least \
-                 {} samples either",
-                fmt_num(s.slope),
-                fmt_p(post.mk.p_increasing),
-                cfg.min_plateau
-            ),
-            plateau_need,
-        )
-    };
-    let more = more.min(n.saturating_mul(10).max(1000));
-    Analysis {
-        verdict: Verdict::Inconclusive,
-        slope: s.slope,
-        slope_ci: (s.lo, s.hi),
-        confidence: cfg.confidence,
-        warmup_end: if plateau_flat { p } else { warm },
-        plateau: plateau_flat.then_some(Plateau {
-            start: p,
-            level: plat_level,
-        }),
-        trend,
-        total_growth,
-        samples: n,
-        more_samples: Some(more),
-        floor,
-        cycles: None,
-        reason,
-    }
-}
-
 /// Median level, of at most 4,097 evenly spaced points (the level only scales the relative floor and is
 /// reported; an exact median of a million points would cost more than it is worth).
-fn level_of(y: &[f64]) -> f64 {
+pub(crate) fn level_of(y: &[f64]) -> f64 {
     let step = y.len().div_ceil(4097).max(1);
     if step == 1 {
         return median(y);
@@ -648,90 +369,10 @@ fn level_of(y: &[f64]) -> f64 {
     median(&sample)
 }
 
-fn total_growth(y: &[f64]) -> f64 {
-    let n = y.len();
-    if n == 0 {
-        return 0.0;
-    }
-    let k = (n / 20).clamp(1, 50);
-    median(&y[n - k..]) - median(&y[..k])
-}
-
-fn too_short(samples: &[f64], config: &Config, offset: usize, needed: usize) -> Analysis {
-    let n = samples.len();
-    let more = needed.saturating_sub(n).max(1);
-    let judged = samples.get(offset..).unwrap_or(&[]);
-    Analysis {
-        verdict: Verdict::Inconclusive,
-        slope: 0.0,
-        slope_ci: (0.0, 0.0),
-        confidence: config.confidence,
-        warmup_end: offset.min(n),
-        plateau: None,
-        trend: TrendTest {
-            statistic: 0.0,
-            p_value: 1.0,
-        },
-        total_growth: total_growth(judged),
-        samples: n,
-        more_samples: Some(more),
-        floor: config.min_slope,
-        cycles: None,
-        reason: format!(
-            "only {n} samples; at least {needed} are needed ({} after a warm-up of {offset})",
-            config.min_samples
-        ),
-    }
-}
-
-/// Formats a number for a sentence: about three significant digits, no exponent for ordinary values.
-pub(crate) fn fmt_num(x: f64) -> String {
-    let a = x.abs();
-    if a == 0.0 {
-        "0.0".to_string()
-    } else if !(1e-4..1e15).contains(&a) {
-        format!("{x:.2e}")
-    } else if a >= 100.0 {
-        format!("{x:.0}")
-    } else if a >= 1.0 {
-        format!("{x:.1}")
-    } else {
-        let digits = (2 - a.log10().floor() as i32).clamp(2, 8) as usize;
-        format!("{x:.digits$}")
-    }
-}
-
-fn fmt_pct(c: f64) -> String {
-    let p = c * 100.0;
-    if (p - p.round()).abs() < 1e-9 {
-        format!("{p:.0}%")
-    } else {
-        format!("{p:.1}%")
-    }
-}
-
-fn fmt_p(p: f64) -> String {
-    if p < 1e-4 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.4}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn number_formatting() {
-        assert_eq!(fmt_num(8.0), "8.0");
-        assert_eq!(fmt_num(1234.4), "1234");
-        assert_eq!(fmt_num(0.125), "0.125");
-        assert_eq!(fmt_num(0.0), "0.0");
-        assert_eq!(fmt_num(-2.5), "-2.5");
-        assert_eq!(fmt_pct(0.95), "95%");
-        assert_eq!(fmt_pct(0.975), "97.5%");
-    }
+    use crate::Verdict;
 
     #[test]
     fn slow_warmup_tail_does_not_bias_the_slope() {
@@ -792,5 +433,89 @@ mod tests {
             a.reason,
             "grew 8.0 units/sample (95% CI 8.0..8.0) over 270 samples after a 30-sample warm-up"
         );
+    }
+}
+
+#[cfg(test)]
+mod floor_and_sawtooth_tests {
+    use super::*;
+    use crate::Verdict;
+
+    /// Uniform numbers in [-0.5, 0.5) from a fixed LCG.
+    fn jitter() -> impl FnMut() -> f64 {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        move || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        }
+    }
+
+    #[test]
+    fn a_stable_series_growing_below_the_floor_says_so() {
+        // Heap: 0.5 B/sample under +-2000 B of jitter on 10 MB (floor 1 B/sample).
+        let mut r = jitter();
+        let heap: Vec<f64> = (0..1000)
+            .map(|t| (1e7 + 0.5 * t as f64 + r() * 4000.0).round())
+            .collect();
+        let a = analyze(&heap, &Config::heap()).unwrap();
+        assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+        assert!(a.slope_ci.0 > 0.0, "{:?}", a.slope_ci);
+        assert!(
+            a.reason
+                .ends_with("above zero but below the floor of 1.0 units/sample (heap model)"),
+            "{}",
+            a.reason
+        );
+        // RSS: 20 B/sample in pages under +-8 KiB of noise (floor 40.96 B/sample).
+        let rss: Vec<f64> = (0..1000)
+            .map(|t| ((5e7 + 20.0 * t as f64 + r() * 16384.0) / 4096.0).round() * 4096.0)
+            .collect();
+        let a = analyze(&rss, &Config::rss()).unwrap();
+        assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+        assert!(a.slope_ci.0 > 0.0, "{:?}", a.slope_ci);
+        assert!(
+            a.reason.starts_with("flat within the floor at ")
+                && a.reason
+                    .ends_with("below the floor of 41.0 units/sample (rss model)"),
+            "{}",
+            a.reason
+        );
+    }
+
+    #[test]
+    fn a_gc_sawtooth_on_rss_is_stable_from_its_cycle_baselines() {
+        // 11 cycles of 40 samples (10 full ones between drops), 4 MiB each, +-16 KiB of noise.
+        let mut r = jitter();
+        let rss: Vec<f64> = (0..440)
+            .map(|t| {
+                let x = ((t + 17) % 40) as f64 / 40.0;
+                ((5e7 + 4_194_304.0 * x + r() * 32768.0) / 4096.0).round() * 4096.0
+            })
+            .collect();
+        let a = analyze(&rss, &Config::rss()).unwrap();
+        assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+        assert!(
+            a.reason.starts_with("a saw-tooth whose last "),
+            "{}",
+            a.reason
+        );
+    }
+
+    #[test]
+    fn baselines_are_cycle_intercepts() {
+        // Two full cycles rising 10 per sample from 100 and from 120.
+        let y: Vec<f64> = (0..30)
+            .map(|t| match t {
+                0..=9 => 500.0,
+                10..=19 => 100.0 + 10.0 * (t - 10) as f64,
+                _ => 120.0 + 10.0 * (t - 20) as f64,
+            })
+            .collect();
+        let b = cycle_baselines(&y, &[10, 20, 30], 5);
+        assert_eq!(b.start, vec![15, 25]);
+        assert_eq!(b.t, vec![15.0, 25.0]);
+        assert!((b.y[0] - 100.0).abs() < 1e-9 && (b.y[1] - 120.0).abs() < 1e-9);
     }
 }

@@ -11,11 +11,14 @@
 //! 1. **Noise** is estimated robustly from the second differences (MAD), never below the quantization error
 //!    of a [`NoiseModel::Noisy`] series.
 //! 2. **Saw-tooths**: drops larger than `max(8σ√2, 5% of the range)` are detected; with three or more, each
-//!    cycle is represented by its minimum and the cycle minima are judged instead of the raw samples.
+//!    cycle is represented by its minimum and the cycle minima are judged instead of the raw samples; when
+//!    they prove no plateau, the baselines of at least 8 full cycles (each cycle's fitted line at its
+//!    start, which averages the cycle's noise) may.
 //! 3. **Levels** are segmented (runs of equal values for exact data, binary segmentation otherwise).
 //! 4. **Plateau rule**: the series is [`Verdict::Stable`] when its final flat stretch is at least
 //!    [`Config::plateau_margin`] (1.5) times as long as the growth before it and its Theil–Sen slope
-//!    interval lies below the floor. The growth clock restarts after an earlier plateau that lasted more
+//!    interval lies below the floor (an interval above zero, growth below the floor, is Stable for the
+//!    `heap` and `rss` models, said so in the reason, but not for `counts`). The growth clock restarts after an earlier plateau that lasted more
 //!    than twice its start; the final plateau must then also outlast that earlier one.
 //! 5. **Trend**: after the warm-up (where the series joins its late trend line), a Mann–Kendall test with
 //!    tie correction and a Theil–Sen slope with its confidence interval. [`Verdict::Leaking`] needs a
@@ -52,6 +55,8 @@
 
 mod config;
 mod detect;
+mod judge;
+mod outcome;
 mod segment;
 mod stats;
 
@@ -61,15 +66,21 @@ pub use config::{Config, NoiseModel, Warmup};
 pub use detect::analyze;
 
 /// The judgement on a series.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Ordered by severity, `Stable < Inconclusive < Leaking`, so that the verdict of several series is
+/// their maximum (a leak anywhere outweighs a doubt, a doubt outweighs proof of stability).
+///
+/// Not `#[non_exhaustive]`: the three answers are the contract (each has its own exit code, see
+/// [`Verdict::exit_code`]) and callers are meant to match all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Proven not to grow by more than the floor: a final plateau, long enough.
     Stable,
-    /// Growing by at least the floor per sample, with the stated confidence.
-    Leaking,
     /// Not yet known: more samples are needed (see [`Analysis::more_samples`]).
     Inconclusive,
+    /// Growing by at least the floor per sample, with the stated confidence.
+    Leaking,
 }
 
 impl Verdict {
@@ -79,6 +90,16 @@ impl Verdict {
             Verdict::Stable => "stable",
             Verdict::Leaking => "leaking",
             Verdict::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// The process exit code of this verdict, the one source of these codes: 0 Stable, 1 Leaking,
+    /// 3 Inconclusive (2 is bad usage or input and 4 a failed workload, which are not verdicts).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Stable => 0,
+            Verdict::Leaking => 1,
+            Verdict::Inconclusive => 3,
         }
     }
 }
@@ -142,6 +163,7 @@ pub struct Analysis {
 
 /// Why a series could not be analyzed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrendError {
     /// A sample is NaN or infinite.
     #[error("sample {index} is not a finite number")]
@@ -152,4 +174,20 @@ pub enum TrendError {
     /// A configuration field is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Verdict;
+
+    #[test]
+    fn verdicts_order_by_severity_and_have_exit_codes() {
+        assert!(Verdict::Stable < Verdict::Inconclusive);
+        assert!(Verdict::Inconclusive < Verdict::Leaking);
+        assert_eq!(Verdict::Stable.max(Verdict::Leaking), Verdict::Leaking);
+        let codes: Vec<u8> = [Verdict::Stable, Verdict::Leaking, Verdict::Inconclusive]
+            .map(Verdict::exit_code)
+            .to_vec();
+        assert_eq!(codes, [0, 1, 3]);
+    }
 }

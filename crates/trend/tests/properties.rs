@@ -208,6 +208,42 @@ proptest! {
         prop_assert_ne!(an.verdict, Verdict::Stable, "{}", an.reason);
     }
 
+    /// 2b. A GC-like saw-tooth on RSS (4 KiB pages, +-4..16 KiB of noise) whose baseline is flat over at
+    /// least 10 full cycles of 40..80 samples is Stable, proven by its cycle baselines; the same with its
+    /// baseline rising visibly (the floor plus 4 to 32 times h, the 95% half-width of a slope from one
+    /// point per cycle with that noise) is never Stable.
+    #[test]
+    fn rss_sawtooth_is_stable_on_a_flat_baseline(period in 40usize..=80, full in 10usize..=16,
+                                                 extra in 0.0f64..1.0, noise in 4096.0f64..16384.0,
+                                                 amp_mib in 0.5f64..8.0, phase in 0.0f64..1.0,
+                                                 above in 4.0f64..32.0, seed in any::<u64>()) {
+        let n = (full + 1) * period + (extra * period as f64) as usize;
+        let phase = (phase * period as f64) as usize;
+        let sigma = (noise * noise / 3.0 + 4096.0 * 4096.0 / 12.0).sqrt();
+        let cycles = (n / period) as f64;
+        let h = 1.96 * sigma * 12f64.sqrt() / (cycles.powf(1.5) * period as f64);
+        let series = |leak: f64| -> Vec<f64> {
+            let mut x = seed | 1;
+            (0..n)
+                .map(|t| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let u = (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                    let fill = ((t + phase) % period) as f64 / period as f64;
+                    let v = 5e7 + amp_mib * 1_048_576.0 * fill + leak * t as f64 + u * noise;
+                    (v / 4096.0).round() * 4096.0
+                })
+                .collect()
+        };
+        let cfg = Config::rss();
+        let a = analyze(&series(0.0), &cfg).unwrap();
+        prop_assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+        let floor = cfg.min_slope.max(cfg.min_relative_slope * 5e7);
+        let b = analyze(&series(floor + above * h), &cfg).unwrap();
+        prop_assert_ne!(b.verdict, Verdict::Stable, "{}", b.reason);
+    }
+
     /// 6. Page-quantized RSS with noise of a few pages and bursts returned: never Leaking without a trend;
     /// Leaking with >= 2 pages per 100 samples over 1000 samples.
     #[test]

@@ -128,6 +128,16 @@ pub const CLASSES: &[(&str, &str, usize)] = &[
         100,
     ),
     (
+        "rss-sawtooth",
+        "RSS: GC-like saw-tooth, 8..16 full cycles of 40..80 samples, +-4..16 KiB noise, flat baseline",
+        100,
+    ),
+    (
+        "rss-sawtooth-leak",
+        "RSS: the same saw-tooth whose baseline rises visibly (floor + 4h .. 8x that, h from one point per cycle)",
+        100,
+    ),
+    (
         "counts-leak",
         "fds: +1 every k-th sample (k 1..10), 100..400 samples",
         100,
@@ -524,6 +534,48 @@ pub fn generate(class: &'static str, i: usize) -> Case {
                     Expect::Any
                 },
                 truth: None,
+            }
+        }
+        "rss-sawtooth" | "rss-sawtooth-leak" => {
+            let period = r.gen_range(40..=80usize);
+            let full = r.gen_range(8..=16usize);
+            let n = (full + 1) * period + r.gen_range(0..period);
+            let noise = r.gen_range(4096.0..16384.0f64);
+            let amp = log_uniform(r, 512.0 * 1024.0, 8.0 * 1_048_576.0);
+            let phase = r.gen_range(0..period);
+            let base = log_uniform(r, 2e7, 2e8);
+            let cfg = Config::rss();
+            // Visible: 4x the 95% half-width of a slope from one point per cycle (n / period points
+            // `period` samples apart) with this noise (uniform plus page rounding), above the floor.
+            let sigma = (noise * noise / 3.0 + PAGE * PAGE / 12.0).sqrt();
+            let cycles = (n / period) as f64;
+            let hw = 1.96 * sigma * 12f64.sqrt() / (cycles.powf(1.5) * period as f64);
+            let floor = cfg.min_slope.max(cfg.min_relative_slope * base);
+            let leak = if class == "rss-sawtooth" {
+                0.0
+            } else {
+                log_uniform(r, floor + 4.0 * hw, 8.0 * (floor + 4.0 * hw))
+            };
+            let series = (0..n)
+                .map(|t| {
+                    let x = ((t + phase) % period) as f64 / period as f64;
+                    let v = base + amp * x + leak * t as f64 + r.gen_range(-noise..=noise);
+                    (v / PAGE).round() * PAGE
+                })
+                .collect();
+            Case {
+                class,
+                series,
+                config: cfg,
+                expect: if class == "rss-sawtooth" {
+                    Expect::Stable
+                } else {
+                    Expect::Leak {
+                        must_leak: false,
+                        visible: true,
+                    }
+                },
+                truth: Some(leak),
             }
         }
         "counts-leak" => {
