@@ -52,6 +52,7 @@
 
 mod config;
 mod detect;
+mod infer;
 mod segment;
 mod stats;
 
@@ -59,6 +60,7 @@ use serde::{Deserialize, Serialize};
 
 pub use config::{Config, NoiseModel, Warmup};
 pub use detect::analyze;
+pub use infer::{infer_model, ModelChoice};
 
 /// The judgement on a series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
