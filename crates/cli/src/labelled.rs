@@ -131,10 +131,10 @@ fn judge<'a>(series: &'a LabelledSeries, args: &AnalyzeArgs, longest: usize) -> 
     if let (Some(median), Some(&max)) = (step, steps.last()) {
         if max > GAP_FACTOR * median {
             notes.push(format!(
-                "uneven steps: up to {}s against a median of {}s; the slope per second assumes the \
+                "uneven steps: up to {} against a median of {}; the slope per second assumes the \
                  median step",
-                sig(max),
-                sig(median)
+                secs(max),
+                secs(median)
             ));
         }
     }
@@ -160,6 +160,15 @@ fn sig(x: f64) -> String {
     }
     let digits = (2 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
     format!("{x:.digits$}")
+}
+
+/// Seconds: `15s`, `0.250s`.
+fn secs(s: f64) -> String {
+    if s.fract() == 0.0 && s.abs() < 1e15 {
+        format!("{s:.0}s")
+    } else {
+        format!("{}s", sig(s))
+    }
 }
 
 /// A signed rate for people: bytes as `+2.7 KiB` when the series is bytes, else a plain number.
@@ -199,7 +208,7 @@ fn render(rows: &[Row], input: &str, bytes: &dyn Fn(&LabelledSeries) -> bool) ->
             Ok(j) => (
                 j.per_second(j.analysis.slope),
                 j.per_second(j.analysis.slope * 3600.0),
-                j.step.map_or("-".into(), |s| format!("{}s", sig(s))),
+                j.step.map_or("-".into(), secs),
             ),
             Err(_) => (None, None, "-".into()),
         };
@@ -319,5 +328,7 @@ mod tests {
         assert_eq!(rate(Some(-0.5), true), "-0.500 B");
         assert_eq!(rate(Some(0.0), false), "0");
         assert_eq!(rate(None, false), "-");
+        assert_eq!(secs(15.0), "15s");
+        assert_eq!(secs(0.25), "0.250s");
     }
 }

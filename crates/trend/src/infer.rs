@@ -91,15 +91,15 @@ pub fn infer_model(samples: &[f64]) -> ModelChoice {
     if steady {
         let reason = format!(
             "whole multiples of {q} in steady steps: exact data such as a heap growing in {q}-unit \
-             blocks (floor {} per sample)",
+             blocks (floor {} per sample or 1e-7 of the level)",
             q / 100.0
         );
         let config = Config::heap().with_min_slope(q / 100.0);
         return choice(config, "heap", q, reason);
     }
     let reason = format!(
-        "whole multiples of {q} with noise: a quantized measurement such as RSS (quantum {q}, floor {} \
-         per sample)",
+        "whole multiples of {q} with noise: a quantized measurement such as RSS (floor {} per sample or \
+         1e-8 of the level)",
         q / 100.0
     );
     choice(quantized(q), "rss", q, reason)
