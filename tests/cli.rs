@@ -397,7 +397,10 @@ fn analyze_prometheus_notes_bad_series_and_judges_the_rest() {
     );
     assert!(text.lines().any(|l| l.starts_with("invalid")), "{text}");
     // The other two are judged (a plateau not yet proven below the floor).
-    let judged = text.lines().filter(|l| l.starts_with("inconclusive ")).count();
+    let judged = text
+        .lines()
+        .filter(|l| l.starts_with("inconclusive "))
+        .count();
     assert_eq!(judged, 2, "{text}");
     let v = json(&leakproof(&[
         "analyze",
