@@ -104,7 +104,8 @@ proptest! {
     }
 }
 
-/// Per class: (Stable, Leaking, Inconclusive, violations, model names seen).
+/// Per class: [Stable, Leaking, Inconclusive, violations] and the model names seen. A violation breaks
+/// the case's requirement, is a stable-class series called Leaking, or a visible leak called Stable.
 fn auto_run() -> Vec<(&'static str, [usize; 4], Vec<&'static str>)> {
     let cases = corpus();
     let mut rows: Vec<(&'static str, [usize; 4], Vec<&'static str>)> = CLASSES
@@ -121,7 +122,14 @@ fn auto_run() -> Vec<(&'static str, [usize; 4], Vec<&'static str>)> {
             Verdict::Inconclusive => row.1[2] += 1,
         }
         let false_alarm = case.expect == Expect::Stable && a.verdict == Verdict::Leaking;
-        if violates(case, a.verdict) || false_alarm {
+        let must_not_be_stable = matches!(
+            case.expect,
+            Expect::Leak { visible: true, .. } | Expect::NotStable
+        );
+        if violates(case, a.verdict)
+            || false_alarm
+            || (must_not_be_stable && a.verdict == Verdict::Stable)
+        {
             row.1[3] += 1;
         }
         if !row.2.contains(&choice.name) {
@@ -131,8 +139,9 @@ fn auto_run() -> Vec<(&'static str, [usize; 4], Vec<&'static str>)> {
     rows
 }
 
-/// The corpus judged with the inferred model never calls a leak Stable where its own preset may not,
-/// and calls at most 1% of each stable class Leaking.
+/// The corpus judged with the inferred model meets every requirement the labelled suite sets (no
+/// visible leak called Stable, plateaus never Leaking, ...) and calls at most 1% of each stable class
+/// Leaking.
 #[test]
 fn the_corpus_with_inferred_models_keeps_the_safety_bounds() {
     let mut failures = Vec::new();
