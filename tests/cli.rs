@@ -409,8 +409,9 @@ fn analyze_prometheus_notes_bad_series_and_judges_the_rest() {
         "--json",
         &file,
     ]));
-    assert_eq!(v["verdict"], "invalid");
-    assert_eq!(v["series"][2]["verdict"], "invalid");
+    assert_eq!(v["verdict"], "inconclusive"); // of the judged series
+    assert_eq!(v["invalid_series"], 1);
+    assert_eq!(v["series"][2]["verdict"], serde_json::Value::Null);
     assert!(v["series"][2]["error"]
         .as_str()
         .is_some_and(|e| e.contains("NaN")));
@@ -432,6 +433,22 @@ fn analyze_prometheus_notes_bad_series_and_judges_the_rest() {
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn analyze_prometheus_report_is_pinned() {
+    let input = std::fs::read_to_string(repo_file("examples/prometheus_rss.json")).expect("read");
+    let out = leakproof_stdin(&["analyze", "--format", "prometheus", "-"], &input);
+    assert_code(&out, 1);
+    insta::assert_snapshot!("analyze_prometheus_text", stdout(&out));
+    let input =
+        std::fs::read_to_string(repo_file("tests/data/prometheus_pods.json")).expect("read");
+    let out = leakproof_stdin(
+        &["analyze", "--format", "prometheus", "--json", "-"],
+        &input,
+    );
+    assert_code(&out, 2);
+    insta::assert_json_snapshot!("analyze_prometheus_json_shape", shape(&json(&out), ""));
 }
 
 #[test]

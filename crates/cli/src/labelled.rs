@@ -99,7 +99,9 @@ pub(crate) fn run(args: &AnalyzeArgs, text: &str, input: &str) -> Outcome {
                 .is_some_and(|m| m.ends_with("_bytes"))
     };
     if args.json {
-        let json = to_json(&rows, worst);
+        let json = to_json(&rows)
+            .ok_or_else(|| anyhow!("{input}: no series judged"))
+            .exit_with(EXIT_USAGE)?;
         println!(
             "{}",
             serde_json::to_string_pretty(&json).exit_with(EXIT_USAGE)?
@@ -252,8 +254,8 @@ fn render(rows: &[Row], input: &str, bytes: &dyn Fn(&LabelledSeries) -> bool) ->
 struct SeriesJson<'a> {
     name: String,
     labels: BTreeMap<&'a str, &'a str>,
-    /// "stable", "leaking", "inconclusive", or "invalid" (see `error`).
-    verdict: &'static str,
+    /// None when the series could not be judged (see `error`).
+    verdict: Option<Verdict>,
     samples: usize,
     median_step_secs: Option<f64>,
     slope_per_second: Option<f64>,
@@ -265,16 +267,19 @@ struct SeriesJson<'a> {
     notes: &'a [String],
 }
 
-/// `--json` of `--format prometheus`: the worst verdict and the series that decided it, then all.
+/// `--json` of `--format prometheus`: the worst verdict of the judged series and the series that
+/// decided it, how many could not be judged, then every series.
 #[derive(Serialize)]
 struct LabelledJson<'a> {
-    verdict: &'static str,
+    verdict: Verdict,
     /// Units per second, of the deciding series.
     slope: Option<f64>,
     slope_ci: Option<(f64, f64)>,
     /// Number of samples of the deciding series.
     samples: usize,
     deciding_series: String,
+    /// Series that could not be judged (a NaN, a negative value, timestamps going back).
+    invalid_series: usize,
     series: Vec<SeriesJson<'a>>,
 }
 
@@ -289,7 +294,7 @@ fn series_json<'a>(r: &'a Row) -> SeriesJson<'a> {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect(),
-        verdict: r.verdict(),
+        verdict: j.map(|j| j.analysis.verdict),
         samples: r.series.values.len(),
         median_step_secs: j.and_then(|j| j.step),
         slope_per_second: per_s(&|j| j.analysis.slope),
@@ -303,16 +308,27 @@ fn series_json<'a>(r: &'a Row) -> SeriesJson<'a> {
     }
 }
 
-fn to_json<'a>(rows: &'a [Row], worst: &'a Row) -> LabelledJson<'a> {
-    let w = series_json(worst);
-    LabelledJson {
-        verdict: worst.verdict(),
+fn to_json<'a>(rows: &'a [Row]) -> Option<LabelledJson<'a>> {
+    let severity = |v: Verdict| match v {
+        Verdict::Leaking => 2,
+        Verdict::Inconclusive => 1,
+        Verdict::Stable => 0,
+    };
+    let (_, decider, verdict) = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r, r.judged.as_ref().ok()?.analysis.verdict)))
+        .max_by_key(|&(i, _, v)| (severity(v), std::cmp::Reverse(i)))?;
+    let w = series_json(decider);
+    Some(LabelledJson {
+        verdict,
         slope: w.slope_per_second,
         slope_ci: w.slope_per_second_ci,
         samples: w.samples,
         deciding_series: w.name,
+        invalid_series: rows.iter().filter(|r| r.judged.is_err()).count(),
         series: rows.iter().map(series_json).collect(),
-    }
+    })
 }
 
 #[cfg(test)]
