@@ -84,13 +84,6 @@ pub(crate) fn run(args: &AnalyzeArgs, text: &str, input: &str) -> Outcome {
             return Err(anyhow!("{input}: {first}: {err}{more}")).exit_with(EXIT_USAGE);
         }
     }
-    let Some((_, worst)) = rows
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, r)| (r.rank(), std::cmp::Reverse(*i)))
-    else {
-        return Err(anyhow!("{input}: no series")).exit_with(EXIT_USAGE);
-    };
     let bytes = |s: &LabelledSeries| {
         args.bytes
             || s.name()
@@ -109,7 +102,15 @@ pub(crate) fn run(args: &AnalyzeArgs, text: &str, input: &str) -> Outcome {
     } else {
         print!("{}", render(&rows, input, &bytes));
     }
-    Ok(worst.code())
+    Ok(exit_code(&rows))
+}
+
+/// The exit code of the worst row: Leaking (1), then a series that could not be judged (2), then
+/// Inconclusive (3), then Stable (0).
+fn exit_code(rows: &[Row]) -> u8 {
+    rows.iter()
+        .max_by_key(|r| r.rank())
+        .map_or(EXIT_USAGE, Row::code)
 }
 
 fn judge<'a>(series: &'a LabelledSeries, args: &AnalyzeArgs, longest: usize) -> Row<'a> {
@@ -334,6 +335,58 @@ fn to_json<'a>(rows: &'a [Row]) -> Option<LabelledJson<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args::{Format, Model};
+
+    fn args() -> AnalyzeArgs {
+        AnalyzeArgs {
+            input: "-".into(),
+            column: None,
+            model: Model::Auto,
+            format: Format::Prometheus,
+            warmup: None,
+            bytes: false,
+            json: false,
+        }
+    }
+
+    fn every_10s(values: Vec<f64>) -> LabelledSeries {
+        let times = (0..values.len()).map(|i| 10.0 * i as f64).collect();
+        LabelledSeries::new(vec![("job".into(), "a".into())], times, values)
+    }
+
+    #[test]
+    fn slopes_per_second_use_the_median_step_and_gaps_are_noted() {
+        // +5 per sample, every 10 s but for one 300 s gap: 0.5 per second.
+        let mut s = every_10s((0..100).map(|i| 1000.0 + 5.0 * i as f64).collect());
+        for t in &mut s.times[50..] {
+            *t += 290.0;
+        }
+        let row = judge(&s, &args(), 100);
+        let j = row.judged.as_ref().expect("judged");
+        assert_eq!(j.analysis.verdict, Verdict::Leaking);
+        assert_eq!(j.step, Some(10.0));
+        assert_eq!(j.per_second(j.analysis.slope), Some(0.5));
+        assert_eq!(row.notes.len(), 1, "{:?}", row.notes);
+        assert!(row.notes[0].starts_with("uneven steps: up to 300s against a median of 10s"));
+        let short = judge(&s, &args(), 150);
+        assert!(short.notes[0].contains("100 samples, fewer than the longest series (150)"));
+    }
+
+    #[test]
+    fn the_exit_code_is_the_worst_verdict() {
+        let stable = every_10s(vec![50.0; 100]);
+        let leaking = every_10s((0..100).map(|i| 1000.0 + 5.0 * i as f64).collect());
+        let short = every_10s(vec![1.0, 2.0, 3.0]);
+        let bad = every_10s(vec![1.0, f64::NAN, 3.0]);
+        let code = |series: &[&LabelledSeries]| {
+            let rows: Vec<Row> = series.iter().map(|s| judge(s, &args(), 100)).collect();
+            exit_code(&rows)
+        };
+        assert_eq!(code(&[&stable]), 0);
+        assert_eq!(code(&[&stable, &short]), 3);
+        assert_eq!(code(&[&stable, &short, &bad]), 2);
+        assert_eq!(code(&[&bad, &leaking, &short]), 1);
+    }
 
     #[test]
     fn numbers_for_people() {

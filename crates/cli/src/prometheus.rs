@@ -26,7 +26,8 @@ pub(crate) struct LabelledSeries {
 }
 
 impl LabelledSeries {
-    fn new(labels: Vec<(String, String)>, times: Vec<f64>, values: Vec<f64>) -> Self {
+    /// A series, checked: `invalid` says what keeps it from being judged.
+    pub(crate) fn new(labels: Vec<(String, String)>, times: Vec<f64>, values: Vec<f64>) -> Self {
         let invalid = check(&times, &values);
         LabelledSeries {
             labels,
