@@ -180,8 +180,9 @@ fn number(s: &str) -> Option<f64> {
 }
 
 /// Long CSV: a header `timestamp,<label columns>...,value` (first column `timestamp` or `time`, last
-/// `value`; `,`, tab or `;` separated), then one row per sample; rows are grouped into series by
-/// their label values, in order of first appearance. Blank lines and `#` comments are skipped.
+/// `value`; `,`, tab or `;` separated; fields may be double-quoted), then one row per sample; rows are
+/// grouped into series by their label values, in order of first appearance. A single label column
+/// holding `name{k="v",...}` is read as those labels. Blank lines and `#` comments are skipped.
 fn parse_long_csv(text: &str) -> Result<Vec<LabelledSeries>, String> {
     let mut lines = text
         .lines()
@@ -195,11 +196,7 @@ fn parse_long_csv(text: &str) -> Result<Vec<LabelledSeries>, String> {
         .into_iter()
         .find(|&d| header.contains(d))
         .unwrap_or(',');
-    let split = |l: &str| -> Vec<String> {
-        l.split(delim)
-            .map(|f| f.trim().trim_matches('"').trim().to_string())
-            .collect()
-    };
+    let split = |l: &str| split_fields(l, delim);
     let names = split(header);
     let first = names[0].to_ascii_lowercase();
     let last = names[names.len() - 1].to_ascii_lowercase();
@@ -239,10 +236,73 @@ fn parse_long_csv(text: &str) -> Result<Vec<LabelledSeries>, String> {
     Ok(groups
         .into_iter()
         .map(|(key, times, values)| {
-            let labels = label_names.iter().cloned().zip(key).collect();
+            let labels = match &key[..] {
+                [one] if label_names.len() == 1 => selector(one),
+                _ => None,
+            }
+            .unwrap_or_else(|| label_names.iter().cloned().zip(key).collect());
             LabelledSeries::new(labels, times, values)
         })
         .collect())
+}
+
+/// Splits a CSV line: a field in double quotes may hold the delimiter, and `""` inside it is a quote.
+fn split_fields(line: &str, delim: char) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' if quoted => quoted = false,
+            '"' if field.trim().is_empty() => {
+                field.clear();
+                quoted = true;
+            }
+            c if c == delim && !quoted => {
+                fields.push(std::mem::take(&mut field).trim().to_string())
+            }
+            c => field.push(c),
+        }
+    }
+    fields.push(field.trim().to_string());
+    fields
+}
+
+/// The labels of a series written as Prometheus prints it, `name{k="v",...}` or `{k="v",...}`
+/// (a single `series` column of an export); None for anything else.
+fn selector(text: &str) -> Option<Vec<(String, String)>> {
+    let (name, rest) = text.trim().split_once('{')?;
+    let body = rest.strip_suffix('}')?;
+    let mut labels = Vec::new();
+    if !name.is_empty() {
+        labels.push(("__name__".to_string(), name.trim().to_string()));
+    }
+    let mut chars = body.chars().peekable();
+    loop {
+        while chars.next_if(|c| *c == ',' || c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Some(labels);
+        }
+        let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('"') {
+            return None;
+        }
+        let mut value = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => value.push(chars.next()?),
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        labels.push((key.trim().to_string(), value));
+    }
 }
 
 #[cfg(test)]
@@ -333,14 +393,47 @@ mod tests {
         assert_eq!(s[0].values, vec![10.0, 11.0, 12.0]);
         assert_eq!(s[1].times, vec![1.0, 2.0]);
         assert_eq!(s[1].values, vec![20.0, 21.0 * 1024.0]);
+        // One quoted `series` column holding Prometheus's own notation.
+        let text = "timestamp,series,value\n\
+                    1,\"rss_bytes{job=\"\"api\"\",pod=\"\"a,b\"\"}\",5\n\
+                    2,\"rss_bytes{job=\"\"api\"\",pod=\"\"a,b\"\"}\",6\n";
+        let s = parse(text).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].name(), r#"rss_bytes{job="api",pod="a,b"}"#);
+        assert_eq!(s[0].values, vec![5.0, 6.0]);
+        // Anything else in the column is one label.
+        let s = parse("time,series,value\n1,api-1,5\n").unwrap();
+        assert_eq!(s[0].name(), r#"{series="api-1"}"#);
         let tsv = parse("time\tvalue\n1\t5\n2\t6\n").unwrap();
         assert_eq!(tsv[0].name(), "{}");
         assert_eq!(tsv[0].values, vec![5.0, 6.0]);
     }
 
+    #[test]
+    fn selectors_and_quoted_fields() {
+        assert_eq!(
+            split_fields(r#" a ,"b,""c""", d"#, ','),
+            vec!["a", r#"b,"c""#, "d"]
+        );
+        assert_eq!(
+            selector(r#"up{job="a\"b", x = "1"}"#),
+            Some(vec![
+                ("__name__".into(), "up".into()),
+                ("job".into(), "a\"b".into()),
+                ("x".into(), "1".into())
+            ])
+        );
+        assert_eq!(selector("{}"), Some(vec![]));
+        for bad in ["up", "{job=a}", r#"{job="a"#, "x{"] {
+            assert_eq!(selector(bad), None, "{bad}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_text_never_panics(text in ".{0,300}") {
+            let _ = selector(&text);
+            let _ = split_fields(&text, ',');
             let _ = parse(&text);
             let _ = parse(&format!("{{{text}"));
             let _ = parse(&format!("timestamp,a,value\n{text}"));
