@@ -74,15 +74,17 @@ pub(crate) fn run(args: &AnalyzeArgs, text: &str, input: &str) -> Outcome {
         .exit_with(EXIT_USAGE)?;
     let longest = all.iter().map(|s| s.values.len()).max().unwrap_or(0);
     let rows: Vec<Row> = all.iter().map(|s| judge(s, args, longest)).collect();
-    if let Some(err) = rows.iter().find_map(|r| r.judged.as_ref().err()) {
-        if rows.iter().all(|r| r.judged.is_err()) {
-            let first = rows[0].series.name();
-            let more = match rows.len() {
-                1 => String::new(),
-                n => format!(" (none of the {n} series can be judged)"),
-            };
-            return Err(anyhow!("{input}: {first}: {err}{more}")).exit_with(EXIT_USAGE);
-        }
+    // Nothing to judge: one line, naming the first series' problem.
+    if rows.iter().all(|r| r.judged.is_err()) {
+        let (name, err) = rows
+            .first()
+            .and_then(|r| Some((r.series.name(), r.judged.as_ref().err()?.as_str())))
+            .unwrap_or_default();
+        let more = match rows.len() {
+            1 => String::new(),
+            n => format!(" (none of the {n} series can be judged)"),
+        };
+        return Err(anyhow!("{input}: {name}: {err}{more}")).exit_with(EXIT_USAGE);
     }
     let bytes = |s: &LabelledSeries| {
         args.bytes
