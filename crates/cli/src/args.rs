@@ -25,7 +25,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Judge a series of numbers: stable, leaking or inconclusive.
+    /// Judge a series of numbers, or every series of a Prometheus export: stable, leaking or
+    /// inconclusive.
     #[command(
         after_help = "Input (--format csv, the default): one number per line, or CSV/TSV with a \
 header row. Sizes like 12MiB or '4 KiB' are accepted; blank lines and # comments are skipped.
@@ -107,7 +108,7 @@ pub struct AnalyzeArgs {
     /// numeric column].
     #[arg(long, value_name = "NAME")]
     pub column: Option<String>,
-    /// Noise model of the series [auto: inferred from the data, and printed].
+    /// Noise model of the series (the one used is printed, with the reason).
     #[arg(long, value_enum, default_value = "auto")]
     pub model: Model,
     /// Input format.
