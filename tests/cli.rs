@@ -210,6 +210,284 @@ fn empty_input_is_exit_2_with_one_line() {
     assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
 }
 
+// analyze: the model inferred from the data (issue 15)
+
+#[test]
+fn analyze_infers_the_model_and_catches_small_heap_leaks() {
+    // The three series of issue 15 that the old `rss` default called Stable.
+    let steady = series(|i| 1_000_000.0 + 8.0 * i as f64, 300);
+    // +-64 of jitter (an LCG; whole numbers).
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let jittered: String = (0..300)
+        .map(|i| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            format!("{}\n", 1_000_000 + 8 * i + (x >> 33) % 129 - 64)
+        })
+        .collect();
+    let late = series(|i| 1_000_000.0 + 16.0 * i.saturating_sub(100) as f64, 300);
+    for (input, model) in [
+        (
+            &steady,
+            "model: heap, quantum 8 (inferred: whole multiples of 8",
+        ),
+        (&jittered, "model: heap, quantum 1 (inferred: whole numbers"),
+        (&late, "model: heap, quantum 16 (inferred"),
+    ] {
+        let out = leakproof_stdin(&["analyze", "-"], input);
+        assert_code(&out, 1);
+        assert!(
+            stdout(&out).contains("verdict: leaking"),
+            "{}",
+            stdout(&out)
+        );
+        assert!(stdout(&out).contains(model), "{}", stdout(&out));
+    }
+    // --model still overrides: the RSS floor (40.96 per sample) is above 8 per sample.
+    let out = leakproof_stdin(&["analyze", "--model", "rss", "-"], &steady);
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("model: rss, quantum 4096 (--model rss)"));
+    let out = leakproof_stdin(&["analyze", "--json", "-"], &steady);
+    let v = json(&out);
+    assert_eq!(v["model"], "heap");
+    assert_eq!(v["quantum"], 8.0);
+    assert!(v["model_reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("steady steps")));
+}
+
+#[test]
+fn analyze_reads_rss_in_kib_from_ps_as_page_quantized() {
+    // `ps -o rss=` prints KiB: whole pages are multiples of 4, noise of a few pages.
+    let mut x: u64 = 7;
+    let input: String = (0..300)
+        .map(|_| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            format!("{}\n", 4 * (30_000 + (x >> 33) % 7))
+        })
+        .collect();
+    let out = leakproof_stdin(&["analyze", "--json", "-"], &input);
+    assert_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["model"], "rss");
+    assert_eq!(v["quantum"], 4.0);
+    assert_eq!(v["analysis"]["floor"], 0.04);
+}
+
+#[test]
+fn analyze_rejects_negative_and_non_finite_samples_with_one_line() {
+    for (input, want) in [
+        ("10\n20\n-3\n40\n", "sample 3 is negative"),
+        ("10\nNaN\n30\n", "line 2"),
+        ("10\n20\ninf\n", "line 3"),
+    ] {
+        let out = leakproof_stdin(&["analyze", "-"], input);
+        assert_code(&out, 2);
+        assert_one_line_error(&out);
+        assert!(stderr(&out).contains(want), "{}", stderr(&out));
+    }
+}
+
+// analyze --format prometheus
+
+fn repo_file(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .to_str()
+        .expect("utf-8 path")
+        .to_string()
+}
+
+#[test]
+fn analyze_prometheus_judges_every_series_per_second() {
+    let file = repo_file("examples/prometheus_rss.json");
+    let out = leakproof(&["analyze", "--format", "prometheus", &file]);
+    assert_code(&out, 1); // the worst verdict: api-1 leaks
+    let text = stdout(&out);
+    let row = |instance: &str| {
+        text.lines()
+            .find(|l| l.contains(instance) && !l.contains(": "))
+            .unwrap_or_else(|| panic!("no row for {instance}:\n{text}"))
+            .to_string()
+    };
+    assert!(row("api-1").starts_with("leaking"), "{text}");
+    assert!(row("api-1").contains("+1.1 KiB"), "{text}");
+    assert!(row("worker-1").starts_with("stable"), "{text}");
+    assert!(row("db-1").starts_with("stable"), "{text}");
+    assert!(
+        text.contains("model: rss, quantum 4096 (inferred"),
+        "{text}"
+    );
+
+    let out = leakproof(&["analyze", "--format", "prometheus", "--json", &file]);
+    assert_code(&out, 1);
+    let v = json(&out);
+    assert_eq!(v["verdict"], "leaking");
+    assert_eq!(
+        v["deciding_series"],
+        r#"process_resident_memory_bytes{instance="api-1:9100",job="api"}"#
+    );
+    let series = v["series"].as_array().expect("series");
+    assert_eq!(series.len(), 3);
+    let api = &series[0];
+    assert_eq!(api["labels"]["job"], "api");
+    assert_eq!(api["median_step_secs"], 15.0);
+    // 4 pages per 15 s scrape.
+    let per_s = api["slope_per_second"].as_f64().expect("slope");
+    assert!((per_s - 4.0 * 4096.0 / 15.0).abs() < 1.0, "{per_s}");
+    let per_h = api["slope_per_hour"].as_f64().expect("slope");
+    assert!((per_h - 3600.0 * per_s).abs() < 1e-6 * per_h, "{per_h}");
+    assert_eq!(v["slope"], api["slope_per_second"]);
+    assert_eq!(api["model"]["name"], "rss");
+    assert_eq!(series[1]["verdict"], "stable");
+    assert_eq!(series[2]["verdict"], "stable");
+}
+
+#[test]
+fn analyze_prometheus_long_csv_gives_the_same_verdicts() {
+    let csv = repo_file("examples/prometheus_rss.csv");
+    let json_file = repo_file("examples/prometheus_rss.json");
+    let a = json(&leakproof(&[
+        "analyze",
+        "--format",
+        "prometheus",
+        "--json",
+        &csv,
+    ]));
+    let b = json(&leakproof(&[
+        "analyze",
+        "--format",
+        "prometheus",
+        "--json",
+        &json_file,
+    ]));
+    for k in 0..3 {
+        assert_eq!(a["series"][k]["verdict"], b["series"][k]["verdict"]);
+        assert_eq!(
+            a["series"][k]["slope_per_second"],
+            b["series"][k]["slope_per_second"]
+        );
+        assert_eq!(
+            a["series"][k]["labels"]["instance"],
+            b["series"][k]["labels"]["instance"]
+        );
+    }
+    // Grouped by label columns; stdin works too.
+    let text = "timestamp,pod,value\n0,a,5\n0,b,7\n10,a,5\n10,b,8\n";
+    let out = leakproof_stdin(&["analyze", "--format", "prometheus", "--json", "-"], text);
+    assert_code(&out, 3); // two samples each: too short to decide
+    let v = json(&out);
+    assert_eq!(v["series"][1]["name"], r#"{pod="b"}"#);
+    assert_eq!(v["series"][1]["median_step_secs"], 10.0);
+}
+
+#[test]
+fn analyze_prometheus_notes_bad_series_and_judges_the_rest() {
+    // Three pods: one stable, one restarted (a shorter series), one with a NaN scrape.
+    let file = repo_file("tests/data/prometheus_pods.json");
+    let out = leakproof(&["analyze", "--format", "prometheus", &file]);
+    assert_code(&out, 2); // a series could not be judged, and nothing leaks: 2 outranks 3
+    let text = stdout(&out);
+    assert!(
+        text.contains("note: 80 samples, fewer than the longest series (120)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cannot be judged: sample 58 (t=1764667710) is NaN"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("invalid")), "{text}");
+    // The other two are judged (a plateau not yet proven below the floor).
+    let judged = text
+        .lines()
+        .filter(|l| l.starts_with("inconclusive "))
+        .count();
+    assert_eq!(judged, 2, "{text}");
+    let v = json(&leakproof(&[
+        "analyze",
+        "--format",
+        "prometheus",
+        "--json",
+        &file,
+    ]));
+    assert_eq!(v["verdict"], "inconclusive"); // of the judged series
+    assert_eq!(v["invalid_series"], 1);
+    assert_eq!(v["series"][2]["verdict"], serde_json::Value::Null);
+    assert!(v["series"][2]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("NaN")));
+
+    // A leaking series still decides the exit code when another is bad.
+    let leak: Vec<String> = (0..100)
+        .map(|i| format!("[{},\"{}\"]", 1000 + 15 * i, 4096 * (1000 + 4 * i)))
+        .collect();
+    let text = format!(
+        r#"{{"status":"success","data":{{"resultType":"matrix","result":[
+            {{"metric":{{"pod":"bad"}},"values":[[1,"5"],[2,"-1"]]}},
+            {{"metric":{{"pod":"leak"}},"values":[{}]}}]}}}}"#,
+        leak.join(",")
+    );
+    let out = leakproof_stdin(&["analyze", "--format", "prometheus", "-"], &text);
+    assert_code(&out, 1);
+    assert!(
+        stdout(&out).contains("is negative (-1)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn analyze_prometheus_report_is_pinned() {
+    let input = std::fs::read_to_string(repo_file("examples/prometheus_rss.json")).expect("read");
+    let out = leakproof_stdin(&["analyze", "--format", "prometheus", "-"], &input);
+    assert_code(&out, 1);
+    insta::assert_snapshot!("analyze_prometheus_text", stdout(&out));
+    let input =
+        std::fs::read_to_string(repo_file("tests/data/prometheus_pods.json")).expect("read");
+    let out = leakproof_stdin(
+        &["analyze", "--format", "prometheus", "--json", "-"],
+        &input,
+    );
+    assert_code(&out, 2);
+    insta::assert_json_snapshot!("analyze_prometheus_json_shape", shape(&json(&out), ""));
+}
+
+#[test]
+fn analyze_prometheus_bad_input_is_exit_2_with_one_line() {
+    let matrix = |result: &str| {
+        format!(r#"{{"status":"success","data":{{"resultType":"matrix","result":[{result}]}}}}"#)
+    };
+    for (input, want) in [
+        (
+            r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:1: parse error"}"#
+                .to_string(),
+            "Prometheus returned an error (bad_data): invalid parameter",
+        ),
+        (matrix(""), "empty matrix"),
+        (
+            r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.to_string(),
+            "resultType `vector`",
+        ),
+        (matrix(r#"{"metric":{"pod":"a"},"values":[[1,"1"],[3,"2"],[2,"3"]]}"#), "timestamps do not increase"),
+        (matrix(r#"{"metric":{"pod":"a"},"values":[[1,"1"],[2,"+Inf"]]}"#), "is inf"),
+        (matrix(r#"{"metric":{"pod":"a"},"values":[[1,"-5"]]}"#), "negative"),
+        ("{\"status\":".to_string(), "not valid JSON"),
+        ("time,pod\n1,a\n".to_string(), "long CSV needs a header"),
+        ("timestamp,pod,value\n1,a,1\n2,a\n".to_string(), "line 3"),
+    ] {
+        let out = leakproof_stdin(&["analyze", "--format", "prometheus", "-"], &input);
+        assert_code(&out, 2);
+        assert_one_line_error(&out);
+        assert!(stderr(&out).contains(want), "{input}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
+    let out = leakproof_stdin(
+        &["analyze", "--format", "prometheus", "--column", "x", "-"],
+        "{}",
+    );
+    assert_code(&out, 2);
+    assert_one_line_error(&out);
+}
+
 #[test]
 fn bad_usage_is_exit_2() {
     assert_code(&leakproof(&[]), 2);

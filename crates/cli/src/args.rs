@@ -25,16 +25,23 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Judge a series of numbers: stable, leaking or inconclusive.
+    /// Judge a series of numbers, or every series of a Prometheus export: stable, leaking or
+    /// inconclusive.
     #[command(
-        after_help = "Input: one number per line, or CSV/TSV with a header row. Sizes like \
-12MiB or '4 KiB' are accepted; blank lines and # comments are skipped.
+        after_help = "Input (--format csv, the default): one number per line, or CSV/TSV with a \
+header row. Sizes like 12MiB or '4 KiB' are accepted; blank lines and # comments are skipped.
+Input (--format prometheus): a Prometheus /api/v1/query_range JSON response, or long CSV with the \
+header timestamp,<label columns>...,value (unix seconds); every series is judged, slopes per second, \
+and the exit code is the worst verdict (leaking, then bad input, then inconclusive).
+The noise model is inferred from the data unless --model is given; the output says which and why.
 
 Examples:
   leakproof analyze rss.txt
-  ps -o rss= -p 1234 | leakproof analyze -          # one number per line on stdin
+  ps -o rss= -p 1234 | leakproof analyze -          # one number per line on stdin (KiB: quantum 4)
   leakproof analyze --column rss_bytes --json metrics.csv
-  leakproof analyze --model counts open_fds.txt     # exact counts: any sustained growth is a leak"
+  leakproof analyze --model counts open_fds.txt     # exact counts: any sustained growth is a leak
+  curl -s 'http://prom:9090/api/v1/query_range?query=process_resident_memory_bytes&start=...&end=...&step=15s' \\
+    | leakproof analyze --format prometheus -"
     )]
     Analyze(AnalyzeArgs),
     /// Start a target, run a workload against it N times, and judge its RSS, fds and threads.
@@ -70,12 +77,25 @@ Examples:
 /// Noise model for `analyze`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Model {
+    /// Inferred from the data: the quantum (GCD of the differences of whole numbers), exact versus
+    /// noisy, small counts (see docs/detection.md).
+    Auto,
     /// Noisy, page-quantized process RSS in bytes.
     Rss,
     /// Exact byte counts (a tracking allocator's live heap).
     Heap,
     /// Exact small counts (open fds, threads): any sustained growth is a leak.
     Counts,
+}
+
+/// Input format of `analyze`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One series: one number per line, or CSV/TSV with a header row (`--column`).
+    Csv,
+    /// Many labelled time series: a Prometheus `query_range` JSON response, or long CSV
+    /// `timestamp,<label columns>...,value`.
+    Prometheus,
 }
 
 /// Arguments of `analyze`.
@@ -88,9 +108,12 @@ pub struct AnalyzeArgs {
     /// numeric column].
     #[arg(long, value_name = "NAME")]
     pub column: Option<String>,
-    /// Noise model of the series.
-    #[arg(long, value_enum, default_value = "rss")]
+    /// Noise model of the series (the one used is printed, with the reason).
+    #[arg(long, value_enum, default_value = "auto")]
     pub model: Model,
+    /// Input format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: Format,
     /// Leading samples excluded as warm-up [default: detected].
     #[arg(long, value_name = "N")]
     pub warmup: Option<usize>,

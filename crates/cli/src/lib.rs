@@ -20,7 +20,9 @@ mod analyze;
 mod args;
 mod diff;
 mod drive;
+mod labelled;
 mod progress;
+mod prometheus;
 mod units;
 mod watch;
 

@@ -55,6 +55,7 @@
 
 mod config;
 mod detect;
+mod infer;
 mod judge;
 mod outcome;
 mod segment;
@@ -64,6 +65,7 @@ use serde::{Deserialize, Serialize};
 
 pub use config::{Config, NoiseModel, Warmup};
 pub use detect::analyze;
+pub use infer::{infer_model, ModelChoice};
 
 /// The judgement on a series.
 ///
