@@ -25,7 +25,7 @@ fn a_descriptor_leak_that_hits_the_limit_is_judged_before_the_failure() {
     assert!((fds.analysis.slope - 1.0).abs() < 1e-9);
     let text = report.render_text();
     assert!(
-        text.contains("before it failed, fds was leaking: grew +1.00 fds/iteration"),
+        text.contains("before it failed, fds was leaking: grew 1.00 fds/iteration"),
         "{text}"
     );
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::args::{AnalyzeArgs, Format, Model};
 use crate::units::parse_series;
-use crate::{verdict_code, ExitWith, Outcome, EXIT_USAGE};
+use crate::{ExitWith, Outcome, EXIT_USAGE};
 
 /// The `--json` object of `analyze`.
 #[derive(Serialize)]
@@ -154,7 +154,7 @@ fn run_csv(args: &AnalyzeArgs, text: &str, name: &str) -> Outcome {
         let bytes = args.bytes || series.bytes;
         print!("{}", render(&analysis, &series.values, bytes, &model));
     }
-    Ok(verdict_code(analysis.verdict))
+    Ok(analysis.verdict.exit_code())
 }
 
 /// A value for people: bytes as `1.2 MiB` when the series is bytes, else a plain number.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::analyze::{choose, Chosen};
 use crate::args::AnalyzeArgs;
 use crate::prometheus::{parse, LabelledSeries};
-use crate::{verdict_code, ExitWith, Outcome, EXIT_USAGE};
+use crate::{ExitWith, Outcome, EXIT_USAGE};
 
 /// A series whose largest step is more than this many median steps apart has gaps.
 const GAP_FACTOR: f64 = 2.0;
@@ -61,7 +61,7 @@ impl Row<'_> {
 
     fn code(&self) -> u8 {
         match &self.judged {
-            Ok(j) => verdict_code(j.analysis.verdict),
+            Ok(j) => j.analysis.verdict.exit_code(),
             Err(_) => EXIT_USAGE,
         }
     }

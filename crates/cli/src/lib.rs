@@ -33,16 +33,10 @@ use clap::Parser;
 
 pub use args::Cli;
 
-/// Exit code: every tracked resource Stable, or nothing grew in a diff.
-pub const EXIT_STABLE: u8 = 0;
-/// Exit code: something is Leaking, a ceiling was crossed, or a diff grew.
-pub const EXIT_LEAKING: u8 = 1;
-/// Exit code: bad usage or unreadable input.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code: Inconclusive, even after extending the run.
-pub const EXIT_INCONCLUSIVE: u8 = 3;
-/// Exit code: the workload or the target failed.
-pub const EXIT_FAILED: u8 = 4;
+pub use leakproof_harness::exit::{
+    FAILED as EXIT_FAILED, INCONCLUSIVE as EXIT_INCONCLUSIVE, LEAKING as EXIT_LEAKING,
+    STABLE as EXIT_STABLE, USAGE as EXIT_USAGE,
+};
 
 /// An error that ends the command with a given exit code; printed as one line (with its context).
 #[derive(Debug)]
@@ -92,15 +86,6 @@ pub fn main() -> ExitCode {
             leakproof_harness::drive::stop_all_targets(std::time::Duration::from_secs(2));
             ExitCode::from(101)
         }
-    }
-}
-
-/// The exit code of a verdict.
-pub(crate) fn verdict_code(verdict: leakproof_trend::Verdict) -> u8 {
-    match verdict {
-        leakproof_trend::Verdict::Stable => EXIT_STABLE,
-        leakproof_trend::Verdict::Leaking => EXIT_LEAKING,
-        leakproof_trend::Verdict::Inconclusive => EXIT_INCONCLUSIVE,
     }
 }
 

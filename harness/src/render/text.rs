@@ -69,6 +69,8 @@ impl Report {
         for r in &self.resources {
             if r.analysis.verdict != Verdict::Stable {
                 let _ = writeln!(out, "  why ({}): {}", r.resource, why(r, steps));
+            } else if r.analysis.slope_ci.0 > 0.0 {
+                let _ = writeln!(out, "  why ({}): {}", r.resource, below_floor(r, steps));
             }
         }
         if self.verdict == Verdict::Inconclusive {
@@ -228,6 +230,25 @@ fn why(r: &ResourceReport, steps: Steps) -> String {
     out
 }
 
+/// Why a resource whose slope interval lies above zero is still Stable: its growth is below the
+/// floor of its model (so the report never reads as a contradiction).
+fn below_floor(r: &ResourceReport, steps: Steps) -> String {
+    let a = &r.analysis;
+    let rate = |v: f64| format_rate(r.resource, v / steps.scale, false);
+    format!(
+        "stable: grows {}/{} ({:.0}% CI {} .. {}), above zero but below the floor of {}/{} \
+         ({} model)",
+        rate(a.slope),
+        steps.per,
+        a.confidence * 100.0,
+        rate(a.slope_ci.0),
+        rate(a.slope_ci.1),
+        rate(a.floor),
+        steps.per,
+        r.resource.preset().model_name()
+    )
+}
+
 /// Frames shown after the user frame, at most.
 const FRAMES_AFTER_USER: usize = 6;
 /// Frames shown before (inside) the user frame, at most: the library call that allocated.
@@ -385,10 +406,25 @@ mod tests {
         r.failure = Some("panicked in iteration 129: Too many open files (os error 24)".into());
         let text = r.render_text();
         assert!(
-            text.contains("before it failed, fds was leaking: grew +1.00 fds/iteration"),
+            text.contains("before it failed, fds was leaking: grew 1.00 fds/iteration"),
             "{text}"
         );
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_stable_slope_above_zero_names_the_floor() {
+        let mut r = leaking_report();
+        for rr in &mut r.resources {
+            rr.analysis = analysis(Verdict::Stable, 20.0, (18.0, 25.0), 0, 40);
+            rr.analysis.floor = 40.96;
+        }
+        r.verdict = Verdict::Stable;
+        let text = r.render_text();
+        assert!(
+            text.contains("why (heap): stable: grows 20 B/iteration (95% CI 18 B .. 25 B), above zero but below the floor of 41.0 B/iteration (heap model)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -127,20 +127,24 @@ fn schema_version() -> u32 {
     SCHEMA_VERSION
 }
 
-/// The worse of two verdicts: Leaking > Inconclusive > Stable.
+/// The exit codes of every leakproof command and of [`Report::exit_code`]; the verdicts' codes are
+/// [`Verdict::exit_code`]'s.
+pub mod exit {
+    /// Every tracked resource Stable, or nothing grew in a diff.
+    pub const STABLE: u8 = 0;
+    /// Something is Leaking, a ceiling was crossed, or a diff grew.
+    pub const LEAKING: u8 = 1;
+    /// Bad usage or unreadable input.
+    pub const USAGE: u8 = 2;
+    /// Inconclusive, even after extending the run.
+    pub const INCONCLUSIVE: u8 = 3;
+    /// The workload or the target failed.
+    pub const FAILED: u8 = 4;
+}
+
+/// The worse of two verdicts: Leaking > Inconclusive > Stable (their order).
 pub fn worst(a: Verdict, b: Verdict) -> Verdict {
-    fn rank(v: Verdict) -> u8 {
-        match v {
-            Verdict::Stable => 0,
-            Verdict::Inconclusive => 1,
-            Verdict::Leaking => 2,
-        }
-    }
-    if rank(b) > rank(a) {
-        b
-    } else {
-        a
-    }
+    a.max(b)
 }
 
 impl Report {
@@ -217,20 +221,16 @@ impl Report {
         self.resources.iter().find(|r| r.resource == resource)
     }
 
-    /// Process exit code for this report: 0 Stable, 1 Leaking (or a ceiling crossed), 3
-    /// Inconclusive, 4 the workload failed.
+    /// Process exit code for this report (see [`exit`]): the workload failed, a ceiling crossed,
+    /// or the verdict's own code.
     pub fn exit_code(&self) -> u8 {
         if self.failure.is_some() {
-            return 4;
+            return exit::FAILED;
         }
         if self.breach.is_some() {
-            return 1;
+            return exit::LEAKING;
         }
-        match self.verdict {
-            Verdict::Stable => 0,
-            Verdict::Leaking => 1,
-            Verdict::Inconclusive => 3,
-        }
+        self.verdict.exit_code()
     }
 }
 
@@ -376,6 +376,10 @@ mod tests {
         r.failure = Some("panicked".into());
         assert_eq!(r.exit_code(), 4);
         assert!(!r.passed());
+        for v in [Verdict::Stable, Verdict::Leaking, Verdict::Inconclusive] {
+            let code = v.exit_code();
+            assert!([exit::STABLE, exit::LEAKING, exit::INCONCLUSIVE].contains(&code));
+        }
     }
 
     #[test]
