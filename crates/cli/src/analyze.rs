@@ -60,7 +60,7 @@ pub(crate) fn choose(model: Model, values: &[f64], warmup: Option<usize>) -> Cho
     let given = |config: Config, name: &'static str| {
         let quantum = match config.noise {
             NoiseModel::Noisy { quantum } => quantum,
-            NoiseModel::Exact => 0.0,
+            _ => 0.0,
         };
         Chosen {
             config,
