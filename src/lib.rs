@@ -62,7 +62,7 @@ pub use leakproof_trend as trend;
 #[doc(inline)]
 pub use leakproof_harness::{Harness, HarnessError, MemoryProbe, Report, Resource, ResourceReport};
 #[doc(inline)]
-pub use leakproof_macros::leak_test;
+pub use leakproof_macros::{leak_test, leak_tests, skip};
 #[doc(inline)]
 pub use leakproof_sample::TrackingAlloc;
 #[doc(inline)]
