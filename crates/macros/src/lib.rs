@@ -79,8 +79,9 @@ mod module;
 ///
 /// # The function
 ///
-/// - It takes no parameters, has no generics, and returns `()` (or `-> ()`). A `Result` return is
-///   rejected: the body runs as an `FnMut()` closure hundreds of times, so unwrap inside it instead.
+/// - It takes no parameters, has no generics, and returns `()` or `Result<(), E>` with `E: Debug`,
+///   like a `#[test]`: an `Err` in any iteration fails the test with its `Debug`. Other return
+///   types are a type error on the return type (seen when the tests are built).
 /// - `async fn` runs on a runtime built outside the measured loop (leakproof's `tokio` feature).
 /// - `const fn`, `unsafe fn` and `extern fn` are rejected.
 /// - Do not add `#[test]` (nor `#[tokio::test]`): `#[leak_test]` is the test. Written below
@@ -92,7 +93,10 @@ mod module;
 ///   (or the answer stays inconclusive), and also when the body itself panics. Use `expected` to tell
 ///   them apart: a leak fails with the rendered report, which starts with
 ///   ``leak test `name`: LEAKING``; a panicking body fails with
-///   ``leak test `name`: the workload panicked in iteration N: <its message>``.
+///   ``leak test `name`: the workload panicked in iteration 1: <its message>``, or, when the body
+///   passed before it failed, ``leak test `name`: passes once but fails when repeated (iteration
+///   2): <its message>; ...``. Under `LEAKPROOF=once`, where no verdict is reached, such a test
+///   passes: the harness panics with a message that holds `expected`.
 ///
 /// # Expansion
 ///
@@ -106,7 +110,7 @@ mod module;
 /// #[ignore]
 /// #[::core::prelude::v1::test]
 /// fn name() {
-///     ::leakproof::__private::run_leak_test(
+///     ::leakproof::__private::run_leak_test::<_, ()>(
 ///         ::leakproof::__private::LeakTest::new(
 ///             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(name)),
 ///         )
@@ -116,13 +120,16 @@ mod module;
 ///     )
 /// }
 /// ```
-/// and an `async fn` calls `run_async_leak_test(spec, || async move { body })` instead.
+/// The second type argument is the return type as written (`()` when there is none); a
+/// `#[should_panic]` adds `.should_panic("<expected>")`. An `async fn` calls
+/// `run_async_leak_test::<_, _, ()>(spec, || async move { body })` instead, and one with a return
+/// type moves the body into a nested `async fn` (so that `?` knows its error type).
 ///
 /// # Errors
 ///
 /// Mistakes are compile errors pointing at the offending token: an unknown argument (the message lists
 /// the valid ones), an argument given twice, a value of the wrong type or out of range, an item that is
-/// not a function, parameters, generics, a return type, `#[test]` added as well. The function is
+/// not a function, parameters, generics, `#[test]` added as well. The function is
 /// still emitted beside the error so that IDEs keep working while you fix it.
 #[proc_macro_attribute]
 pub fn leak_test(
