@@ -1097,8 +1097,8 @@ mod tests {
         // The harness's `LeakTestOutput` decides which types are allowed (`()` and
         // `Result<(), E: Debug>`), with an error on the type written here.
         let out = run("", "fn f() -> Result<(), String> { Ok(()) }");
-        let expected = quote!(run_leak_test::<_, Result<(), String>>).to_string();
-        assert!(out.contains(&expected), "{out}");
+        let expected = "run_leak_test :: < _ , Result < () , String > > (";
+        assert!(out.contains(expected), "{out}");
         // `?` in an async block cannot learn its error type: the body moves into an `async fn`.
         let out = run("", "async fn f() -> Result<(), E> { g().await?; Ok(()) }");
         for expected in [

@@ -186,7 +186,7 @@ pub fn leak_test(
 ///   anything marked `#[leakproof::skip]` (a test or a whole nested module); what `exclude = [...]`
 ///   names (paths relative to the module, e.g. `exclude = [slow, nested::fixed_port]`).
 /// - Nested inline modules are walked too, with the same arguments. A nested `mod x;` (in another
-///   file) cannot be seen into: it is an error until marked `#[leakproof::skip]`.
+///   file) is an error: rustc does not load files for modules inside an attribute macro's input.
 /// - `#[tokio::test]` with arguments, or without the `tokio` feature, and another runner's
 ///   `...::test` attribute are errors that suggest `#[leakproof::skip]`: a test is never silently
 ///   left unchecked. Test-generating macros with other names (`#[rstest]`, `#[test_case]`, tests

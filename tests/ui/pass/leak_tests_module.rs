@@ -5,11 +5,9 @@
 
 #[leakproof::leak_tests(iterations = 200, warmup = 20, max_iterations = 400, resources = false, crate = "::leakproof", exclude = [fixed_port, nested::excluded],)]
 mod every_argument {
-    use std::net::TcpListener;
+    pub const SIZE: usize = 8;
 
-    const SIZE: usize = 8;
-
-    fn helper() -> Vec<u8> {
+    pub fn helper() -> Vec<u8> {
         vec![0; SIZE]
     }
 
@@ -37,7 +35,7 @@ mod every_argument {
 
     #[test]
     fn fixed_port() {
-        TcpListener::bind("127.0.0.1:7878").unwrap();
+        std::net::TcpListener::bind("127.0.0.1:7878").unwrap();
     }
 
     #[leakproof::leak_test(iterations = 1000)]
@@ -72,4 +70,7 @@ mod every_argument {
 #[leakproof::leak_tests]
 mod empty {}
 
-fn main() {}
+fn main() {
+    // Helpers are left alone (used here so that the test-less build has no dead code).
+    every_argument::helper();
+}
