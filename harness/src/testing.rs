@@ -138,10 +138,16 @@ pub fn libtest_name(full: &str) -> &str {
 }
 
 /// Run a leak test: passes when every tracked resource is proven Stable; otherwise panics with the
-/// rendered report (or with the workload's own panic message or `Err` when it failed). Under
-/// `LEAKPROOF=once` the body runs once, in-process, as a plain test. `R` is the body's return type;
-/// `#[leak_test]` names it, so that a body that only panics does not lean on never-type fallback.
-pub fn run_leak_test<F, R>(test: LeakTest, mut f: F)
+/// rendered report (or with the workload's own panic message when it panicked). Under
+/// `LEAKPROOF=once` the body runs once, in-process, as a plain test.
+pub fn run_leak_test<F: FnMut()>(test: LeakTest, f: F) {
+    run_fallible_leak_test::<_, ()>(test, f);
+}
+
+/// [`run_leak_test`] for a body that returns `R`: `()` or `Result<(), E: Debug>`, where an `Err`
+/// fails the iteration (and the test) with its `Debug`. `#[leak_test]` calls it for a function
+/// with a return type, and names `R`.
+pub fn run_fallible_leak_test<F, R>(test: LeakTest, mut f: F)
 where
     F: FnMut() -> R,
     R: LeakTestOutput,
@@ -157,9 +163,17 @@ where
 
 /// The async form of [`run_leak_test`]: each iteration awaits one future on a current-thread tokio
 /// runtime built before the measured loop. Needs the `tokio` feature; without it, using this is a
-/// compile error that says so. `R` is the future's output; `#[leak_test]` names it, so that a body
-/// that only panics does not lean on never-type fallback.
-pub fn run_async_leak_test<F, Fut, R>(test: LeakTest, f: F)
+/// compile error that says so.
+pub fn run_async_leak_test<F, Fut>(test: LeakTest, f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: AsyncLeakTestSupport<()>,
+{
+    run_fallible_async_leak_test::<_, _, ()>(test, f);
+}
+
+/// [`run_async_leak_test`] for futures whose output is `R`, as [`run_fallible_leak_test`].
+pub fn run_fallible_async_leak_test<F, Fut, R>(test: LeakTest, f: F)
 where
     F: FnMut() -> Fut,
     Fut: AsyncLeakTestSupport<R>,

@@ -592,24 +592,29 @@ pub(crate) fn expand(func: &TestFn, config: &Config) -> TokenStream {
 
     let mut block = Group::new(Delimiter::Brace, func.body.clone());
     block.set_span(func.brace_span);
-    // The return type is named, so that a body that only panics does not lean on never-type
-    // fallback, and so that a type the harness cannot judge is an error on that type.
+    // A return type is named, so that a type the harness cannot judge is an error on that type.
+    // `-> ()` is no return type.
     let output = match &func.sig.output {
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
-        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) if !matches!(&**ty, syn::Type::Tuple(t) if t.elems.is_empty()) => {
+            Some(ty)
+        }
+        _ => None,
     };
-    let call = match (&func.sig.asyncness, &func.sig.output) {
-        (None, _) => quote! {
-            #krate::__private::run_leak_test::<_, #output>(#spec, || #block)
+    let call = match (&func.sig.asyncness, output) {
+        (None, None) => quote! {
+            #krate::__private::run_leak_test(#spec, || #block)
         },
-        (Some(_), ReturnType::Default) => quote! {
-            #krate::__private::run_async_leak_test::<_, _, ()>(#spec, || async move #block)
+        (None, Some(output)) => quote! {
+            #krate::__private::run_fallible_leak_test::<_, #output>(#spec, || #block)
+        },
+        (Some(_), None) => quote! {
+            #krate::__private::run_async_leak_test(#spec, || async move #block)
         },
         // `?` in an async block cannot learn the error type from the caller; a nested `async fn`
         // declares it (the body of a test captures nothing, so it moves there unchanged).
-        (Some(_), ReturnType::Type(..)) => quote! {
+        (Some(_), Some(output)) => quote! {
             async fn __leakproof_body() -> #output #block
-            #krate::__private::run_async_leak_test::<_, _, #output>(#spec, __leakproof_body)
+            #krate::__private::run_fallible_async_leak_test::<_, _, #output>(#spec, __leakproof_body)
         },
     };
 
@@ -737,7 +742,7 @@ mod tests {
         let expected = quote! {
             #[::core::prelude::v1::test]
             fn parses() {
-                ::leakproof::__private::run_leak_test::<_, ()>(
+                ::leakproof::__private::run_leak_test(
                     ::leakproof::__private::LeakTest::new(
                         ::core::concat!(::core::module_path!(), "::", ::core::stringify!(parses))
                     ),
@@ -756,7 +761,7 @@ mod tests {
         let expected = quote! {
             #[::core::prelude::v1::test]
             fn f() {
-                ::my::leakproof::__private::run_leak_test::<_, ()>(
+                ::my::leakproof::__private::run_leak_test(
                     ::my::leakproof::__private::LeakTest::new(
                         ::core::concat!(::core::module_path!(), "::", ::core::stringify!(f))
                     )
@@ -780,7 +785,7 @@ mod tests {
             #[::core::prelude::v1::test]
             pub(crate) fn f() {
                 #![allow(unused_variables)]
-                ::leakproof::__private::run_leak_test::<_, ()>(
+                ::leakproof::__private::run_leak_test(
                     ::leakproof::__private::LeakTest::new(
                         ::core::concat!(::core::module_path!(), "::", ::core::stringify!(f))
                     )
@@ -799,7 +804,7 @@ mod tests {
         let expected = quote! {
             #[::core::prelude::v1::test]
             fn handler() {
-                ::leakproof::__private::run_async_leak_test::<_, _, ()>(
+                ::leakproof::__private::run_async_leak_test(
                     ::leakproof::__private::LeakTest::new(
                         ::core::concat!(::core::module_path!(), "::", ::core::stringify!(handler))
                     )
@@ -1097,13 +1102,13 @@ mod tests {
         // The harness's `LeakTestOutput` decides which types are allowed (`()` and
         // `Result<(), E: Debug>`), with an error on the type written here.
         let out = run("", "fn f() -> Result<(), String> { Ok(()) }");
-        let expected = "run_leak_test :: < _ , Result < () , String > > (";
+        let expected = "run_fallible_leak_test :: < _ , Result < () , String > > (";
         assert!(out.contains(expected), "{out}");
         // `?` in an async block cannot learn its error type: the body moves into an `async fn`.
         let out = run("", "async fn f() -> Result<(), E> { g().await?; Ok(()) }");
         for expected in [
             "async fn __leakproof_body () -> Result < () , E > { g () . await ?; Ok (()) }",
-            "run_async_leak_test :: < _ , _ , Result < () , E > >",
+            "run_fallible_async_leak_test :: < _ , _ , Result < () , E > >",
         ] {
             assert!(out.contains(expected), "{out}");
         }

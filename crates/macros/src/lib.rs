@@ -110,7 +110,7 @@ mod module;
 /// #[ignore]
 /// #[::core::prelude::v1::test]
 /// fn name() {
-///     ::leakproof::__private::run_leak_test::<_, ()>(
+///     ::leakproof::__private::run_leak_test(
 ///         ::leakproof::__private::LeakTest::new(
 ///             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(name)),
 ///         )
@@ -120,10 +120,11 @@ mod module;
 ///     )
 /// }
 /// ```
-/// The second type argument is the return type as written (`()` when there is none); a
-/// `#[should_panic]` adds `.should_panic("<expected>")`. An `async fn` calls
-/// `run_async_leak_test::<_, _, ()>(spec, || async move { body })` instead, and one with a return
-/// type moves the body into a nested `async fn` (so that `?` knows its error type).
+/// A `#[should_panic]` adds `.should_panic("<expected>")`; a return type calls
+/// `run_fallible_leak_test::<_, ReturnType>` instead. An `async fn` calls
+/// `run_async_leak_test(spec, || async move { body })`, and one with a return type moves the body
+/// into a nested `async fn __leakproof_body() -> ReturnType` (so that `?` knows its error type)
+/// passed to `run_fallible_async_leak_test`.
 ///
 /// # Errors
 ///

@@ -376,7 +376,7 @@ mod tests {
             assert!(out.contains(item), "{item}: {out}");
         }
         assert!(!out.contains(":: skip"), "{out}");
-        assert_eq!(out.matches("run_leak_test").count(), 3, "{out}");
+        assert_eq!(out.matches("__private :: run_").count(), 3, "{out}");
         assert!(out.starts_with("# [cfg (test)] mod tests {"), "{out}");
     }
 
