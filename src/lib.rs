@@ -32,6 +32,10 @@
 //! # fn main() {}
 //! ```
 //!
+//! A module of existing tests adopts leak testing in one line: [`leak_tests`] on `mod tests { ... }`
+//! makes every `#[test]` inside a leak test ([`skip`] keeps one plain). `LEAKPROOF=once` in the
+//! environment runs every leak test's body once, as a plain test, for a fast local loop.
+//!
 //! The same engine is available directly as [`Harness`], which returns a serde [`Report`]:
 //!
 //! ```
