@@ -198,8 +198,8 @@ pub fn leak_test(
 /// - A test returning `Result<(), E: Debug>` fails on the first `Err`, with its `Debug`.
 ///
 /// A test that passes once but cannot run twice (a fixed port, a file it expects absent, global
-/// state it asserts on) fails with one line: "passes once but fails when repeated (iteration 2):
-/// <its message>; leak tests repeat the body: make it repeatable or exclude it".
+/// state it asserts on) fails with one line: ``passes once but fails when repeated (iteration 2):
+/// <its message>; leak tests repeat the body: make it repeatable or exclude it``.
 ///
 /// `LEAKPROOF=once` in the environment runs every leak test's body once, as a plain test, for a
 /// fast local loop; the test binary says so on stderr.
