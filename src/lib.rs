@@ -32,6 +32,10 @@
 //! # fn main() {}
 //! ```
 //!
+//! A module of existing tests adopts leak testing in one line: [`leak_tests`] on `mod tests { ... }`
+//! makes every `#[test]` inside a leak test ([`skip`] keeps one plain). `LEAKPROOF=once` in the
+//! environment runs every leak test's body once, as a plain test, for a fast local loop.
+//!
 //! The same engine is available directly as [`Harness`], which returns a serde [`Report`]:
 //!
 //! ```
@@ -62,7 +66,7 @@ pub use leakproof_trend as trend;
 #[doc(inline)]
 pub use leakproof_harness::{Harness, HarnessError, MemoryProbe, Report, Resource, ResourceReport};
 #[doc(inline)]
-pub use leakproof_macros::leak_test;
+pub use leakproof_macros::{leak_test, leak_tests, skip};
 #[doc(inline)]
 pub use leakproof_sample::TrackingAlloc;
 #[doc(inline)]

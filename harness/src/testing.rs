@@ -8,6 +8,11 @@
 //! (the report file exists), then passes, or panics with the rendered report. Under cargo-nextest
 //! (one process per test already) the test runs in-process.
 //!
+//! The body may return `()` or `Result<(), E: Debug>` ([`LeakTestOutput`]): an `Err` fails the
+//! iteration like a panic. A body that passes at least once and then fails is reported as not
+//! repeatable, in one line. `LEAKPROOF=once` ([`SWITCH_VAR`]) runs every body exactly once as a plain
+//! test, for a fast local loop, and says so on the real stderr once per test binary.
+//!
 //! ```no_run
 //! use leakproof_harness::testing::{run_leak_test, LeakTest};
 //!
@@ -36,6 +41,10 @@ pub const CHILD_REPORT_VAR: &str = "LEAKPROOF_CHILD_REPORT";
 /// Set to `0` to run leak tests in-process instead of re-executing the test binary (inexact under
 /// parallel tests: other tests' allocations count), to `1` to re-execute even under nextest.
 pub const REEXEC_VAR: &str = "LEAKPROOF_REEXEC";
+/// Set to `once` to run every leak test's body exactly once, as a plain test: no repetition, no
+/// sampling, no verdict. For a fast local `cargo test` loop; CI leaves it unset for the full check.
+/// Any other value except `full` (and the empty string) fails every leak test.
+pub const SWITCH_VAR: &str = "LEAKPROOF";
 /// How long a re-executed child may run before it is killed.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -47,6 +56,7 @@ pub struct LeakTest {
     warmup: Option<usize>,
     max_iterations: Option<usize>,
     resources: bool,
+    should_panic: Option<&'static str>,
 }
 
 impl LeakTest {
@@ -58,6 +68,7 @@ impl LeakTest {
             warmup: None,
             max_iterations: None,
             resources: true,
+            should_panic: None,
         }
     }
 
@@ -82,6 +93,14 @@ impl LeakTest {
     /// Track open file descriptors and threads beside memory (default true).
     pub fn resources(mut self, on: bool) -> LeakTest {
         self.resources = on;
+        self
+    }
+
+    /// The test carries `#[should_panic(expected = "...")]` (`""` without `expected`): under
+    /// `LEAKPROOF=once`, where no verdict is reached, it then panics with a message holding
+    /// `expected`, so that a test pinning a known leak still passes.
+    pub fn should_panic(mut self, expected: &'static str) -> LeakTest {
+        self.should_panic = Some(expected);
         self
     }
 
@@ -119,9 +138,25 @@ pub fn libtest_name(full: &str) -> &str {
 }
 
 /// Run a leak test: passes when every tracked resource is proven Stable; otherwise panics with the
-/// rendered report (or with the workload's own panic message when it panicked).
+/// rendered report (or with the workload's own panic message when it panicked). Under
+/// `LEAKPROOF=once` the body runs once, in-process, as a plain test.
 pub fn run_leak_test<F: FnMut()>(test: LeakTest, f: F) {
-    if let Err(message) = leak_test_result(&test, |h| h.run(f)) {
+    run_fallible_leak_test::<_, ()>(test, f);
+}
+
+/// [`run_leak_test`] for a body that returns `R`: `()` or `Result<(), E: Debug>`, where an `Err`
+/// fails the iteration (and the test) with its `Debug`. `#[leak_test]` calls it for a function
+/// with a return type, and names `R`.
+pub fn run_fallible_leak_test<F, R>(test: LeakTest, mut f: F)
+where
+    F: FnMut() -> R,
+    R: LeakTestOutput,
+{
+    if once(&test) {
+        return finish_once(&test, f().into_result());
+    }
+    let body = move || fail_on_err(f().into_result());
+    if let Err(message) = leak_test_result(&test, |h| h.run(body)) {
         panic!("{message}");
     }
 }
@@ -132,11 +167,104 @@ pub fn run_leak_test<F: FnMut()>(test: LeakTest, f: F) {
 pub fn run_async_leak_test<F, Fut>(test: LeakTest, f: F)
 where
     F: FnMut() -> Fut,
-    Fut: AsyncLeakTestSupport,
+    Fut: AsyncLeakTestSupport<()>,
 {
+    run_fallible_async_leak_test::<_, _, ()>(test, f);
+}
+
+/// [`run_async_leak_test`] for futures whose output is `R`, as [`run_fallible_leak_test`].
+pub fn run_fallible_async_leak_test<F, Fut, R>(test: LeakTest, f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: AsyncLeakTestSupport<R>,
+    R: LeakTestOutput,
+{
+    if once(&test) {
+        return finish_once(&test, Fut::once(f));
+    }
     if let Err(message) = leak_test_result(&test, |h| Fut::run(h, f)) {
         panic!("{message}");
     }
+}
+
+/// What a leak test's body may return: `()`, or `Result<(), E>` where an `Err` fails the iteration
+/// (and so the test) with the error's `Debug`, as libtest does for a `#[test]` returning `Result`.
+#[diagnostic::on_unimplemented(
+    message = "a leak test must return `()` or `Result<(), E>` with `E: Debug`, not `{Self}`",
+    label = "the body of this leak test returns `{Self}`"
+)]
+pub trait LeakTestOutput {
+    /// `Err` with the message the iteration fails with.
+    #[doc(hidden)]
+    fn into_result(self) -> Result<(), String>;
+}
+
+impl LeakTestOutput for () {
+    fn into_result(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: std::fmt::Debug> LeakTestOutput for Result<(), E> {
+    fn into_result(self) -> Result<(), String> {
+        self.map_err(|e| format!("{RETURNED}Err({e:?})"))
+    }
+}
+
+/// How a failure by `Err` starts, so that [`workload_failure`] can say "returned" for it.
+const RETURNED: &str = "returned ";
+
+/// Inside the measured loop: an `Err` becomes a panic, which the harness records as the failure.
+fn fail_on_err(result: Result<(), String>) {
+    if let Err(message) = result {
+        panic!("{message}");
+    }
+}
+
+/// Whether `LEAKPROOF=once` is set; panics (failing the test) on a value it does not know.
+fn once(test: &LeakTest) -> bool {
+    match switch(std::env::var(SWITCH_VAR).ok().as_deref()) {
+        Ok(once) => once,
+        Err(message) => panic!("leak test `{}`: {message}", test.libtest_name()),
+    }
+}
+
+fn switch(value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("" | "full") => Ok(false),
+        Some("once") => Ok(true),
+        Some(other) => Err(format!(
+            "environment variable {SWITCH_VAR}={other:?} is not understood: use `once` (run each \
+             leak test body once, no leak check) or leave it unset (the full check)"
+        )),
+    }
+}
+
+/// The line that says leak checking is off, written once per process.
+pub const ONCE_NOTICE: &str = "leakproof: LEAKPROOF=once: leak tests run their body once as plain \
+                               tests; leak checking is OFF in this run (unset LEAKPROOF for the full check)";
+
+/// End a test run under `LEAKPROOF=once`: announce the switch, fail on `Err`, and make a
+/// `#[should_panic]` leak test (whose failure is the verdict that was not reached) pass.
+fn finish_once(test: &LeakTest, outcome: Result<(), String>) {
+    announce_once();
+    fail_on_err(outcome);
+    if let Some(expected) = test.should_panic {
+        panic!(
+            "{expected} (LEAKPROOF=once: the leak check this #[should_panic] test expects to fail \
+             was skipped; the body ran once)"
+        );
+    }
+}
+
+/// Writes [`ONCE_NOTICE`] to the real stderr, once per process: `std::io::stderr()` is not the
+/// `eprintln!` path that libtest captures, so the line shows even when every test passes.
+fn announce_once() {
+    static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+    ANNOUNCED.call_once(|| {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{ONCE_NOTICE}");
+    });
 }
 
 /// Futures an async leak test can run: every `Future<Output = ()>` when the `tokio` feature is on,
@@ -146,22 +274,36 @@ where
     label = "async leak test used without the `tokio` feature",
     note = "enable it: leakproof = {{ version = \"0.1\", features = [\"tokio\"] }}"
 )]
-pub trait AsyncLeakTestSupport: sealed::Sealed + Sized {
+pub trait AsyncLeakTestSupport<R>: sealed::Sealed<R> + Sized {
     /// Run the workload on a runtime in the harness.
     #[doc(hidden)]
     fn run<F: FnMut() -> Self>(harness: &Harness, f: F) -> Result<Report, crate::HarnessError>;
+    /// Await one future on a fresh runtime (`LEAKPROOF=once`).
+    #[doc(hidden)]
+    fn once<F: FnMut() -> Self>(f: F) -> Result<(), String>;
 }
 
 mod sealed {
-    pub trait Sealed {}
+    pub trait Sealed<R> {}
     #[cfg(feature = "tokio")]
-    impl<T: std::future::Future<Output = ()>> Sealed for T {}
+    impl<R: super::LeakTestOutput, T: std::future::Future<Output = R>> Sealed<R> for T {}
 }
 
 #[cfg(feature = "tokio")]
-impl<T: std::future::Future<Output = ()>> AsyncLeakTestSupport for T {
-    fn run<F: FnMut() -> Self>(harness: &Harness, f: F) -> Result<Report, crate::HarnessError> {
-        harness.run_async(f)
+impl<R: LeakTestOutput, T: std::future::Future<Output = R>> AsyncLeakTestSupport<R> for T {
+    fn run<F: FnMut() -> Self>(harness: &Harness, mut f: F) -> Result<Report, crate::HarnessError> {
+        harness.run_async(|| {
+            let future = f();
+            async move { fail_on_err(future.await.into_result()) }
+        })
+    }
+
+    fn once<F: FnMut() -> Self>(mut f: F) -> Result<(), String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("could not build a tokio runtime: {e}"))?;
+        runtime.block_on(f()).into_result()
     }
 }
 
@@ -266,12 +408,48 @@ fn leak_test_result(
 /// Pass a Stable report; fail anything else with the rendered report.
 fn judge(report: &Report) -> Result<(), String> {
     if report.failure.is_some() {
-        return Err(report.render_text());
+        // What the samples before the failure showed: a leak that exhausted a limit is named.
+        let mut message = workload_failure(report);
+        let before = report.render_before_failure();
+        if !before.is_empty() {
+            message.push('\n');
+            message.push_str(before.trim_end());
+        }
+        return Err(message);
     }
     if report.passed() {
         Ok(())
     } else {
         Err(report.render_text())
+    }
+}
+
+/// The one-line failure of a workload that panicked or returned `Err`. A body that passed before
+/// it failed is called out as not repeatable: that is almost always a test written to run once
+/// (a fixed port, a file it expects absent, global state it asserts on), not a bug under test.
+/// Iterations count every run of the body, warm-up included: iteration 2 is its second run.
+fn workload_failure(report: &Report) -> String {
+    let name = &report.name;
+    let failure = report.failure.as_deref().unwrap_or_default();
+    let failed_at = report.iterations + 1;
+    let prefix = format!("panicked in iteration {failed_at}: ");
+    let Some(message) = failure.strip_prefix(&prefix) else {
+        return format!("leak test `{name}`: the workload {failure}");
+    };
+    if report.iterations >= 1 {
+        let times = match report.iterations {
+            1 => "once".to_owned(),
+            n => format!("{n} times"),
+        };
+        return format!(
+            "leak test `{name}`: passes {times} but fails when repeated (iteration {failed_at}): \
+             {message}; leak tests repeat the body: make it repeatable or exclude it (a plain \
+             #[test], or #[leakproof::skip] in a #[leak_tests] module)"
+        );
+    }
+    match message.strip_prefix(RETURNED) {
+        Some(err) => format!("leak test `{name}`: the workload returned {err} in iteration 1"),
+        None => format!("leak test `{name}`: the workload {failure}"),
     }
 }
 
@@ -522,6 +700,108 @@ mod tests {
                 Some("tests::b")
             ),
             Mode::InProcess
+        );
+    }
+
+    /// The report of a real in-process run of `f`, as a parent would judge it.
+    fn judged<R: LeakTestOutput>(mut f: impl FnMut() -> R) -> Result<(), String> {
+        let harness = Harness::new()
+            .name("tests::f")
+            .iterations(10)
+            .max_iterations(10)
+            .track_resources(false);
+        judge(
+            &harness
+                .run(|| fail_on_err(f().into_result()))
+                .expect("runs"),
+        )
+    }
+
+    #[test]
+    fn a_body_that_fails_on_its_second_run_is_called_not_repeatable() {
+        let mut runs = 0;
+        let message = judged(|| {
+            runs += 1;
+            assert!(runs < 2, "address already in use");
+        })
+        .unwrap_err();
+        assert!(
+            message.starts_with(
+                "leak test `tests::f`: passes once but fails when repeated (iteration 2): \
+                 address already in use; leak tests repeat the body: make it repeatable or exclude it"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "one line: {message}");
+        let mut runs = 0;
+        let message = judged(|| {
+            runs += 1;
+            assert!(runs < 5, "full");
+        })
+        .unwrap_err();
+        assert!(message.contains("passes 4 times but fails when repeated (iteration 5): full"));
+    }
+
+    #[test]
+    fn a_body_that_fails_at_once_keeps_its_own_message() {
+        let message = judged::<()>(|| panic!("boom")).unwrap_err();
+        assert_eq!(
+            message,
+            "leak test `tests::f`: the workload panicked in iteration 1: boom"
+        );
+    }
+
+    #[test]
+    fn an_err_fails_with_its_debug() {
+        let message = judged(|| Err::<(), _>(std::io::ErrorKind::NotFound)).unwrap_err();
+        assert_eq!(
+            message,
+            "leak test `tests::f`: the workload returned Err(NotFound) in iteration 1"
+        );
+        let mut runs = 0;
+        let message = judged(|| {
+            runs += 1;
+            if runs == 2 {
+                return Err("taken");
+            }
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(
+            message.contains("(iteration 2): returned Err(\"taken\"); leak tests repeat"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_switch_knows_once_full_and_unset() {
+        assert_eq!(switch(None), Ok(false));
+        assert_eq!(switch(Some("")), Ok(false));
+        assert_eq!(switch(Some("full")), Ok(false));
+        assert_eq!(switch(Some("once")), Ok(true));
+        let error = switch(Some("1")).unwrap_err();
+        assert!(
+            error.contains("LEAKPROOF=\"1\" is not understood"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn once_fails_on_err_and_makes_should_panic_tests_pass() {
+        let plain = LeakTest::new("it::f");
+        finish_once(&plain, Ok(()));
+        let err = std::panic::catch_unwind(|| finish_once(&plain, Err("returned Err(1)".into())))
+            .unwrap_err();
+        assert_eq!(
+            crate::runner::panic_message(err.as_ref()),
+            "returned Err(1)"
+        );
+        let leaky = LeakTest::new("it::f").should_panic(": LEAKING");
+        let err = std::panic::catch_unwind(|| finish_once(&leaky, Ok(()))).unwrap_err();
+        let message = crate::runner::panic_message(err.as_ref());
+        assert!(
+            message.starts_with(": LEAKING (LEAKPROOF=once"),
+            "{message}"
         );
     }
 

@@ -15,7 +15,7 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Lit, LitInt, LitStr, Meta, Path, ReturnType, Signature, Token};
 
-/// The arguments `#[leak_test(...)]` accepts.
+/// The arguments `#[leak_test(...)]` accepts, and `exclude`, which only `#[leak_tests]` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Key {
     Iterations,
@@ -23,17 +23,24 @@ enum Key {
     MaxIterations,
     Resources,
     Crate,
+    Exclude,
 }
 
 impl Key {
     /// In the order the documentation lists them.
-    const ALL: [Key; 5] = [
+    const ALL: [Key; 6] = [
         Key::Iterations,
         Key::Warmup,
         Key::MaxIterations,
         Key::Resources,
         Key::Crate,
+        Key::Exclude,
     ];
+
+    /// Whether `#[leak_test]` (`module == false`) or `#[leak_tests]` (`true`) takes this key.
+    fn applies(self, module: bool) -> bool {
+        module || self != Key::Exclude
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -42,6 +49,7 @@ impl Key {
             Key::MaxIterations => "max_iterations",
             Key::Resources => "resources",
             Key::Crate => "crate",
+            Key::Exclude => "exclude",
         }
     }
 
@@ -53,6 +61,7 @@ impl Key {
             Key::MaxIterations => "3000",
             Key::Resources => "false",
             Key::Crate => "\"::leakproof\"",
+            Key::Exclude => "[slow_test, nested::fixed_port_test]",
         }
     }
 }
@@ -73,7 +82,7 @@ pub(crate) fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(func) => func,
         Err(error) => return unchanged_with(item, error),
     };
-    let (config, config_errors) = Config::parse_lenient(args);
+    let (config, config_errors) = Config::parse_lenient(args, false);
     match (check_signature(&func), config_errors.0) {
         (Ok(()), None) => expand(&func, &config),
         (Ok(()), Some(error)) => {
@@ -173,6 +182,8 @@ pub(crate) struct Config {
     max_iterations: Option<Valued<usize>>,
     resources: Option<Valued<bool>>,
     krate: Option<Path>,
+    /// `#[leak_tests]` only: paths of tests, relative to the module, that stay plain tests.
+    pub(crate) exclude: Vec<Path>,
 }
 
 /// A value with the span of the literal it came from.
@@ -186,13 +197,14 @@ impl Config {
     /// Parses `key = literal, ...`, collecting every error instead of stopping at the first.
     #[cfg(test)]
     fn parse(args: TokenStream) -> syn::Result<Config> {
-        let (config, errors) = Config::parse_lenient(args);
+        let (config, errors) = Config::parse_lenient(args, false);
         errors.finish(config)
     }
 
     /// Like `Config::parse`, but also returns what was valid when something was not: the
     /// expansion beside an error keeps, e.g., a correct `crate = "..."` so it adds no second error.
-    fn parse_lenient(args: TokenStream) -> (Config, Errors) {
+    /// `module` is true for `#[leak_tests]`, which also takes `exclude`.
+    pub(crate) fn parse_lenient(args: TokenStream, module: bool) -> (Config, Errors) {
         let mut errors = Errors::default();
         let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
             Ok(metas) => metas,
@@ -201,7 +213,10 @@ impl Config {
                 return (Config::default(), errors);
             }
         };
-        let mut builder = ConfigBuilder::default();
+        let mut builder = ConfigBuilder {
+            module,
+            ..ConfigBuilder::default()
+        };
         for meta in &metas {
             if let Err(error) = builder.set(meta) {
                 errors.push(error);
@@ -214,10 +229,10 @@ impl Config {
 
 /// Several errors reported together, so one build shows every mistake.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(pub(crate) Option<syn::Error>);
 
 impl Errors {
-    fn push(&mut self, error: syn::Error) {
+    pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(existing) => existing.combine(error),
             None => self.0 = Some(error),
@@ -228,7 +243,7 @@ impl Errors {
         self.push(syn::Error::new_spanned(span, message));
     }
 
-    fn finish<T>(self, value: T) -> syn::Result<T> {
+    pub(crate) fn finish<T>(self, value: T) -> syn::Result<T> {
         match self.0 {
             Some(error) => Err(error),
             None => Ok(value),
@@ -242,6 +257,8 @@ struct ConfigBuilder {
     config: Config,
     /// The keys set so far, for "given more than once" errors.
     seen: Vec<Key>,
+    /// Parsing `#[leak_tests]` arguments rather than `#[leak_test]` ones.
+    module: bool,
 }
 
 impl ConfigBuilder {
@@ -252,12 +269,18 @@ impl ConfigBuilder {
                 path,
                 format!(
                     "expected an argument name; valid arguments: {}",
-                    valid_keys()
+                    valid_keys(self.module)
                 ),
             ));
         };
-        let Some(key) = Key::ALL.into_iter().find(|known| known.name() == key) else {
-            return Err(syn::Error::new_spanned(path, unknown_key_message(&key)));
+        let Some(key) = Key::ALL
+            .into_iter()
+            .find(|known| known.name() == key && known.applies(self.module))
+        else {
+            return Err(syn::Error::new_spanned(
+                path,
+                unknown_key_message(&key, self.module),
+            ));
         };
         let value = match meta {
             Meta::NameValue(name_value) => &name_value.value,
@@ -285,6 +308,7 @@ impl ConfigBuilder {
             }
             Key::Resources => self.config.resources = Some(boolean(key, value)?),
             Key::Crate => self.config.krate = Some(crate_path(value)?),
+            Key::Exclude => self.config.exclude = paths(value)?,
         }
         Ok(())
     }
@@ -319,17 +343,24 @@ impl ConfigBuilder {
     }
 }
 
-fn valid_keys() -> String {
+fn valid_keys(module: bool) -> String {
     Key::ALL
         .iter()
+        .filter(|key| key.applies(module))
         .map(|key| format!("`{}`", key.name()))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn unknown_key_message(key: &str) -> String {
+fn unknown_key_message(key: &str, module: bool) -> String {
+    if key == Key::Exclude.name() {
+        return "`exclude` belongs on `#[leak_tests]` (a module); here, use `#[test]` instead of \
+                `#[leak_test]` for a test that should not be a leak test"
+            .to_owned();
+    }
     let suggestion = Key::ALL
         .iter()
+        .filter(|known| known.applies(module))
         .map(|known| known.name())
         .map(|known| (edit_distance(key, known), known))
         .filter(|(distance, known)| *distance <= 2.max(known.len() / 3))
@@ -338,7 +369,7 @@ fn unknown_key_message(key: &str) -> String {
         .unwrap_or_default();
     format!(
         "unknown argument `{key}`{suggestion}; valid arguments: {}",
-        valid_keys()
+        valid_keys(module)
     )
 }
 
@@ -436,6 +467,25 @@ fn boolean(key: Key, value: &Expr) -> syn::Result<Valued<bool>> {
     }
 }
 
+/// `[a, b, nested::c]`: the tests `exclude` names, relative to the module.
+fn paths(value: &Expr) -> syn::Result<Vec<Path>> {
+    let message = "`exclude` must be a list of test names, like `exclude = [slow_test, \
+                   nested::fixed_port_test]`";
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(value, message));
+    };
+    array
+        .elems
+        .iter()
+        .map(|elem| match elem {
+            Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+                Ok(path.path.clone())
+            }
+            _ => Err(syn::Error::new_spanned(elem, message)),
+        })
+        .collect()
+}
+
 fn crate_path(value: &Expr) -> syn::Result<Path> {
     let Some(Lit::Str(lit)) = literal(value) else {
         return Err(syn::Error::new_spanned(
@@ -504,17 +554,6 @@ pub(crate) fn check_signature(func: &TestFn) -> syn::Result<()> {
             _ => error(&sig.inputs, message),
         }
     }
-    if let ReturnType::Type(_, ty) = &sig.output {
-        let is_unit = matches!(&**ty, syn::Type::Tuple(tuple) if tuple.elems.is_empty());
-        if !is_unit {
-            error(
-                ty,
-                "a #[leak_test] function must return `()`: its body becomes the workload closure \
-                 (`FnMut()`), run hundreds of times, so there is no single result to return; \
-                 handle errors inside the body (e.g. `.unwrap()`) so that they panic",
-            );
-        }
-    }
     errors.finish(())
 }
 
@@ -546,6 +585,57 @@ pub(crate) fn expand(func: &TestFn, config: &Config) -> TokenStream {
             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name))
         )
     };
+    spec.extend(setters(config));
+    if let Some(expected) = func.attrs.iter().find_map(should_panic_expected) {
+        spec.extend(quote!(.should_panic(#expected)));
+    }
+
+    let mut block = Group::new(Delimiter::Brace, func.body.clone());
+    block.set_span(func.brace_span);
+    // A return type is named, so that a type the harness cannot judge is an error on that type.
+    // `-> ()` is no return type.
+    let output = match &func.sig.output {
+        ReturnType::Type(_, ty) if !matches!(&**ty, syn::Type::Tuple(t) if t.elems.is_empty()) => {
+            Some(ty)
+        }
+        _ => None,
+    };
+    let call = match (&func.sig.asyncness, output) {
+        (None, None) => quote! {
+            #krate::__private::run_leak_test(#spec, || #block)
+        },
+        (None, Some(output)) => quote! {
+            #krate::__private::run_fallible_leak_test::<_, #output>(#spec, || #block)
+        },
+        (Some(_), None) => quote! {
+            #krate::__private::run_async_leak_test(#spec, || async move #block)
+        },
+        // `?` in an async block cannot learn the error type from the caller; a nested `async fn`
+        // declares it (the body of a test captures nothing, so it moves there unchanged).
+        (Some(_), Some(output)) => quote! {
+            async fn __leakproof_body() -> #output #block
+            #krate::__private::run_fallible_async_leak_test::<_, _, #output>(#spec, __leakproof_body)
+        },
+    };
+
+    let attrs = &func.attrs;
+    let inner_attrs = &func.inner_attrs;
+    let vis = &func.vis;
+    let fn_token = &func.sig.fn_token;
+    quote! {
+        #(#attrs)*
+        #[::core::prelude::v1::test]
+        #vis #fn_token #name() {
+            #(#inner_attrs)*
+            #call
+        }
+    }
+}
+
+/// `.iterations(500).warmup(50)...`: the settings written in the attribute, each on its literal's
+/// span.
+fn setters(config: &Config) -> TokenStream {
+    let mut spec = TokenStream::new();
     let usize_setters = [
         ("iterations", config.iterations),
         ("warmup", config.warmup),
@@ -563,27 +653,34 @@ pub(crate) fn expand(func: &TestFn, config: &Config) -> TokenStream {
         let lit = syn::LitBool::new(value, span);
         spec.extend(quote_spanned!(span=> .resources(#lit)));
     }
+    spec
+}
 
-    let mut block = Group::new(Delimiter::Brace, func.body.clone());
-    block.set_span(func.brace_span);
-    let call = if func.sig.asyncness.is_some() {
-        quote! { #krate::__private::run_async_leak_test(#spec, || async move #block) }
-    } else {
-        quote! { #krate::__private::run_leak_test(#spec, || #block) }
-    };
-
-    let attrs = &func.attrs;
-    let inner_attrs = &func.inner_attrs;
-    let vis = &func.vis;
-    let fn_token = &func.sig.fn_token;
-    quote! {
-        #(#attrs)*
-        #[::core::prelude::v1::test]
-        #vis #fn_token #name() {
-            #(#inner_attrs)*
-            #call
-        }
+/// The `expected` text of a `#[should_panic]` attribute (`""` without one), or `None` for any
+/// other attribute. Under `LEAKPROOF=once` the harness needs it to let such a test pass.
+fn should_panic_expected(attr: &Attribute) -> Option<LitStr> {
+    if !attr.path().is_ident("should_panic") {
+        return None;
     }
+    let any = LitStr::new("", syn::spanned::Spanned::span(attr));
+    let found = match &attr.meta {
+        Meta::NameValue(nv) => match literal(&nv.value) {
+            Some(Lit::Str(lit)) => Some(lit.clone()),
+            _ => None,
+        },
+        Meta::List(_) => {
+            let mut expected = None;
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("expected") {
+                    expected = Some(meta.value()?.parse::<LitStr>()?);
+                }
+                Ok(())
+            });
+            expected
+        }
+        Meta::Path(_) => None,
+    };
+    Some(found.unwrap_or(any))
 }
 
 #[cfg(test)]
@@ -691,7 +788,8 @@ mod tests {
                 ::leakproof::__private::run_leak_test(
                     ::leakproof::__private::LeakTest::new(
                         ::core::concat!(::core::module_path!(), "::", ::core::stringify!(f))
-                    ),
+                    )
+                    .should_panic("leak"),
                     || { let x = 1; }
                 )
             }
@@ -1000,19 +1098,37 @@ mod tests {
     }
 
     #[test]
-    fn rejects_return_types_other_than_unit() {
-        for (item, at) in [
-            (
-                "fn f() -> Result<(), String> { Ok(()) }",
-                "Result<(), String>",
-            ),
-            ("fn f() -> u8 { 1 }", "u8"),
-            ("async fn f() -> ((),) {}", "((),)"),
+    fn return_types_are_handed_to_the_harness() {
+        // The harness's `LeakTestOutput` decides which types are allowed (`()` and
+        // `Result<(), E: Debug>`), with an error on the type written here.
+        let out = run("", "fn f() -> Result<(), String> { Ok(()) }");
+        let expected = "run_fallible_leak_test :: < _ , Result < () , String > > (";
+        assert!(out.contains(expected), "{out}");
+        // `?` in an async block cannot learn its error type: the body moves into an `async fn`.
+        let out = run("", "async fn f() -> Result<(), E> { g().await?; Ok(()) }");
+        for expected in [
+            "async fn __leakproof_body () -> Result < () , E > { g () . await ?; Ok (()) }",
+            "run_fallible_async_leak_test :: < _ , _ , Result < () , E > >",
         ] {
-            assert_one(signature_errors(item), "must return `()`", at);
+            assert!(out.contains(expected), "{out}");
         }
-        let func = syn::parse2::<TestFn>(tokens("fn f() -> () {}")).expect("parses");
-        assert!(check_signature(&func).is_ok());
+        assert!(out.contains("__leakproof_body)"), "{out}");
+    }
+
+    #[test]
+    fn should_panic_expectations_reach_the_harness() {
+        for (attr, expected) in [
+            ("#[should_panic]", "\"\""),
+            ("#[should_panic = \"LEAKING\"]", "\"LEAKING\""),
+            ("#[should_panic(expected = \"x\")]", "\"x\""),
+        ] {
+            let out = run("", &format!("{attr} fn f() {{}}"));
+            assert!(
+                out.contains(&format!(". should_panic ({expected})")),
+                "{out}"
+            );
+        }
+        assert!(!run("", "#[ignore] fn f() {}").contains("should_panic"));
     }
 
     #[test]
@@ -1033,7 +1149,7 @@ mod tests {
             "extern \"C\"",
         );
         let errors = signature_errors("const unsafe fn f<T>(t: T) -> T { t }");
-        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert_eq!(errors.len(), 4, "{errors:?}");
     }
 
     #[test]
@@ -1042,8 +1158,10 @@ mod tests {
         assert_eq!(edit_distance("warmp", "warmup"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert!(unknown_key_message("max_iteration").contains("did you mean `max_iterations`"));
-        assert!(unknown_key_message("resource").contains("did you mean `resources`"));
-        assert!(!unknown_key_message("z").contains("did you mean"));
+        assert!(
+            unknown_key_message("max_iteration", false).contains("did you mean `max_iterations`")
+        );
+        assert!(unknown_key_message("resource", false).contains("did you mean `resources`"));
+        assert!(!unknown_key_message("z", false).contains("did you mean"));
     }
 }

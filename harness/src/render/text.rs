@@ -130,7 +130,7 @@ impl Report {
 
     /// What the samples taken before a failure showed: every resource that was not Stable, with
     /// its rate, so a leak that exhausted a limit (`Too many open files`) is named as one.
-    fn render_before_failure(&self) -> String {
+    pub(crate) fn render_before_failure(&self) -> String {
         let steps = Steps::of(&self.config);
         let mut out = String::new();
         for r in self.resources.iter() {

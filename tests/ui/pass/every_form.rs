@@ -31,6 +31,18 @@ pub fn with_other_attributes() -> () {
 }
 
 #[leak_test]
+fn fallible() -> Result<(), std::num::ParseIntError> {
+    let _: u8 = "7".parse()?;
+    Ok(())
+}
+
+#[leak_test]
+async fn asynchronous_fallible() -> Result<(), std::io::Error> {
+    std::future::ready(Ok::<(), std::io::Error>(())).await?;
+    Ok(())
+}
+
+#[leak_test]
 async fn asynchronous() {
     std::future::ready(()).await;
 }
