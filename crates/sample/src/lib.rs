@@ -75,11 +75,9 @@ mod sys;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod unwind;
 
-pub use alloc::{
-    claimed_slots, heap_stats, is_tracking, reset_peak, HeapStats, TrackingAlloc, PEAK_GRANULE,
-};
+pub use alloc::{heap_stats, is_tracking, reset_peak, HeapStats, TrackingAlloc, PEAK_GRANULE};
 pub use probe::{
-    cgroup_memory_current, descendants, list_fds, memory_detail, CgroupProbe, FdInfo, FdKind,
-    FdProbe, HeapProbe, MemoryDetail, Probe, ProbeError, RssProbe, Sample, ThreadProbe, TreeProbe,
-    TreeSample, Unit,
+    cgroup_memory_current, descendants, list_fds, memory_detail, process_group_members,
+    thread_names, Backend, FdInfo, FdKind, FdProbe, HeapProbe, MemoryDetail, Probe, ProbeError,
+    RssProbe, Sample, ThreadInfo, ThreadProbe, TreeProbe, TreeSample, Unit,
 };
