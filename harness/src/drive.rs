@@ -28,7 +28,7 @@ use std::fmt::Display;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use leakproof_sample::{FdInfo, FdKind, ProbeError, TreeSample};
+use leakproof_sample::{FdInfo, FdKind, ProbeError, TreeProbe, TreeSample};
 use leakproof_trend::{analyze, Analysis, Config, TrendError, Verdict, Warmup};
 
 use crate::report::{Isolation, Report, Resource, ResourceReport, RunConfig};
@@ -36,7 +36,7 @@ use crate::settle::reread_while_up;
 
 pub use ready::{HttpUrl, Readiness};
 pub use target::{describe_status, group_alive, group_members, stop_all_targets, Target};
-pub use tree::{TreeSampler, TreeSeries};
+pub use tree::TreeSeries;
 
 /// Why a drive could not produce a [`Report`]. Failures *during* the measured run (the target exits,
 /// the driver fails) are not errors: they are a `Report` with `failure` set (exit code 4).
@@ -266,7 +266,7 @@ impl Drive {
         ready::wait_ready(&mut target, &self.readiness, self.ready_timeout)?;
         let pid = target.pid();
         // Descendants are looked for on every iteration: a forking server's new worker counts.
-        let mut probe = TreeSampler::new(pid, Duration::ZERO)?;
+        let mut probe = TreeProbe::new(pid, Duration::ZERO)?;
 
         let start = Instant::now();
         let mut series = TreeSeries::default();
@@ -460,7 +460,7 @@ const SETTLE: [Duration; 2] = [Duration::from_millis(2), Duration::from_millis(5
 /// still closing, or a worker thread still exiting, when the driver's request has returned is not
 /// a leak; a leaked descriptor is still there on the re-read. Costs nothing while counts are flat.
 fn settled_sample(
-    probe: &mut TreeSampler,
+    probe: &mut TreeProbe,
     previous: Option<(u64, u64)>,
 ) -> Result<TreeSample, ProbeError> {
     let sample = probe.sample()?;

@@ -5,8 +5,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use leakproof_harness::drive::{describe_status, Target, TreeSampler, TreeSeries};
-use leakproof_sample::ProbeError;
+use leakproof_harness::drive::{describe_status, Target, TreeSeries};
+use leakproof_sample::{ProbeError, TreeProbe};
 use leakproof_trend::{analyze, Analysis, Config, Verdict};
 use serde::Serialize;
 
@@ -78,7 +78,7 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
     };
     // New descendants are looked for at most every 250 ms (every sample at longer intervals):
     // the kept-open per-process probes keep a 10 ms interval cheap.
-    let mut probe = match TreeSampler::new(pid, RESCAN) {
+    let mut probe = match TreeProbe::new(pid, RESCAN) {
         Ok(p) => p,
         Err(ProbeError::Gone { .. }) if target.is_none() => {
             return Err(anyhow!("no process with PID {pid}")).exit_with(EXIT_USAGE)

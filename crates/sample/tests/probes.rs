@@ -423,9 +423,11 @@ fn sysinfo_backend_agrees_with_proc_on_a_real_tree() {
         descendants(tree.pid()).expect("descendants").len() as u64,
         Tree::PROCESSES - 1
     );
+    let mut fast_probe = TreeProbe::new(tree.pid(), Duration::ZERO).expect("tree");
     let root = tree.pid();
     drop(tree);
     assert!(matches!(portable.sample(), Err(ProbeError::Gone { pid }) if pid == root));
+    assert!(matches!(fast_probe.sample(), Err(ProbeError::Gone { pid }) if pid == root));
 }
 
 #[test]

@@ -58,7 +58,8 @@ fn fds_of(p: &sysinfo::Process, pid: u32) -> Result<u64, ProbeError> {
 /// One process, refreshed through its own [`System`] on every read.
 pub(super) struct SysProcess {
     pid: u32,
-    system: System,
+    system: Box<System>, // about 400 bytes: boxed to keep the probes' `/proc` variants small
+
     refresh: ProcessRefreshKind,
 }
 
@@ -76,7 +77,7 @@ impl SysProcess {
         supported()?;
         let mut p = SysProcess {
             pid,
-            system: System::new(),
+            system: Box::new(System::new()),
             refresh,
         };
         p.refreshed()?;
@@ -159,7 +160,7 @@ pub(super) fn descendants(root: u32) -> Result<Vec<u32>, ProbeError> {
 /// `descendants` re-scanned at most every `rescan`.
 pub(super) struct SysTree {
     root: u32,
-    system: System,
+    system: Box<System>,
     members: Vec<Pid>,
     rescan: Duration,
     last_scan: Option<Instant>,
@@ -179,7 +180,7 @@ impl SysTree {
         supported()?;
         let mut tree = SysTree {
             root,
-            system: System::new(),
+            system: Box::new(System::new()),
             members: vec![Pid::from_u32(root)],
             rescan,
             last_scan: None,
