@@ -9,8 +9,10 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System}
 use super::{this_pid, ProbeError, TreeSample};
 
 /// What a probe needs refreshed: memory for RSS, tasks for threads (open files are read on demand).
+/// `nothing()` still lists every thread of every process on Linux: only the thread count asks
+/// for that.
 pub(super) fn refresh_rss() -> ProcessRefreshKind {
-    ProcessRefreshKind::nothing().with_memory()
+    ProcessRefreshKind::nothing().with_memory().without_tasks()
 }
 
 pub(super) fn refresh_threads() -> ProcessRefreshKind {
@@ -18,7 +20,7 @@ pub(super) fn refresh_threads() -> ProcessRefreshKind {
 }
 
 pub(super) fn refresh_nothing() -> ProcessRefreshKind {
-    ProcessRefreshKind::nothing()
+    ProcessRefreshKind::nothing().without_tasks()
 }
 
 fn supported() -> Result<(), ProbeError> {
