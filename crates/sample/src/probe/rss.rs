@@ -7,7 +7,6 @@ use super::{this_pid, Backend, Probe, ProbeError, Sample, Unit};
 /// sysinfo (see [`Backend`]).
 #[derive(Debug)]
 pub struct RssProbe {
-    pid: u32,
     inner: Inner,
 }
 
@@ -38,12 +37,7 @@ impl RssProbe {
             #[allow(unreachable_patterns)]
             _ => return Err(super::no_proc("the /proc backend")),
         };
-        Ok(RssProbe { pid, inner })
-    }
-
-    /// The process this probe reads.
-    pub fn process_id(&self) -> u32 {
-        self.pid
+        Ok(RssProbe { inner })
     }
 
     /// Resident bytes now.

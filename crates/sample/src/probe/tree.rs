@@ -33,7 +33,6 @@ pub struct TreeSample {
 /// say why.
 #[derive(Debug)]
 pub struct TreeProbe {
-    root: u32,
     inner: Inner,
 }
 
@@ -60,12 +59,7 @@ impl TreeProbe {
             #[allow(unreachable_patterns)]
             _ => return Err(super::no_proc("the /proc backend")),
         };
-        Ok(TreeProbe { root, inner })
-    }
-
-    /// The root process.
-    pub fn root(&self) -> u32 {
-        self.root
+        Ok(TreeProbe { inner })
     }
 
     /// Totals of the tree now; [`ProbeError::Gone`] when the root has exited (or is a zombie).
