@@ -152,21 +152,15 @@ pub(crate) fn describe_new_fds(before: &Descriptors, after: &Descriptors, span: 
     out
 }
 
-/// Thread ids and names of this process, from `/proc/self/task` (None where unavailable).
+/// Thread ids and names of this process (None where unavailable).
 pub(crate) fn thread_names() -> Option<Vec<(u64, String)>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/task").ok()? {
-        let Ok(entry) = entry else { continue };
-        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
-            continue;
-        };
-        let name = std::fs::read_to_string(entry.path().join("comm"))
-            .map(|s| s.trim_end().to_owned())
-            .unwrap_or_default();
-        out.push((tid, name));
-    }
-    out.sort();
-    Some(out)
+    let threads = leakproof_sample::thread_names(None).ok()?;
+    Some(
+        threads
+            .into_iter()
+            .map(|t| (u64::from(t.tid), t.name))
+            .collect(),
+    )
 }
 
 /// Which threads appeared during the capture phase and are still running.

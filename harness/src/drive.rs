@@ -22,7 +22,6 @@
 mod each;
 mod ready;
 mod target;
-mod tree;
 
 use std::fmt::Display;
 use std::process::Command;
@@ -39,7 +38,6 @@ use crate::samplers::tree::ProcessTree;
 pub use each::shell_step;
 pub use ready::{HttpUrl, Readiness};
 pub use target::{describe_status, group_alive, group_members, stop_all_targets, Target};
-pub use tree::{TreeSampler, TreeSeries};
 
 /// Why a drive could not produce a [`Report`]. Failures *during* the measured run (the target exits,
 /// the driver fails) are not errors: they are a `Report` with `failure` set (exit code 4).

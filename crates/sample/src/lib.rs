@@ -5,9 +5,9 @@
 //!   read-modify-write on the hot path), and, switched on at run time, records the call stack of every
 //!   allocation ([`capture`]).
 //! - [`Probe`]s sampled between iterations: [`HeapProbe`], [`RssProbe`] (this process or any PID),
-//!   [`TreeProbe`] (a PID and all its descendants: RSS, fds, threads, processes), [`FdProbe`],
-//!   [`ThreadProbe`], [`CgroupProbe`]; [`list_fds`] with [`FdKind`]s, [`descendants`],
-//!   [`memory_detail`] (PSS/USS).
+//!   [`FdProbe`], [`ThreadProbe`]; [`TreeProbe`] (a PID and all its descendants: RSS, fds,
+//!   threads, processes); [`list_fds`] with [`FdKind`]s, [`thread_names`], [`descendants`],
+//!   [`process_group_members`], [`memory_detail`] (PSS/USS), [`cgroup_memory_current`].
 //!
 //! It depends on no other leakproof crate and is usable alone.
 //!
@@ -26,10 +26,15 @@
 //!
 //! # Platforms
 //!
-//! The process probes read `/proc` (Linux, Android). Elsewhere their constructors return
-//! [`ProbeError::Unsupported`], so a caller can report the resource as not tracked. `sysinfo` was
-//! not added: its one-process refresh costs two orders of magnitude more than a kept-open `pread`,
-//! and the heap counters, which matter most, work everywhere.
+//! Counting and capture work everywhere. The process probes have two [`Backend`]s. On Linux and
+//! Android the default reads `/proc` through kept-open files (`pread`, `getdents64`): about a
+//! microsecond per RSS sample. Elsewhere (macOS, Windows, the BSDs) it is the `sysinfo` crate:
+//! RSS, process trees and open files (handles on Windows), but threads only on Linux, so
+//! [`ThreadProbe`] there is [`ProbeError::Unsupported`]; a sysinfo sample costs two to three orders
+//! of magnitude more (figures in `docs/performance.md`). Every probe can be built with
+//! [`Backend::Sysinfo`] on Linux too, which is how its tests run. The listings ([`list_fds`],
+//! [`thread_names`], [`process_group_members`], [`memory_detail`], [`cgroup_memory_current`])
+//! read `/proc` only and are `Unsupported` elsewhere.
 //!
 //! # Example
 //!
@@ -75,11 +80,9 @@ mod sys;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod unwind;
 
-pub use alloc::{
-    claimed_slots, heap_stats, is_tracking, reset_peak, HeapStats, TrackingAlloc, PEAK_GRANULE,
-};
+pub use alloc::{heap_stats, is_tracking, reset_peak, HeapStats, TrackingAlloc, PEAK_GRANULE};
 pub use probe::{
-    cgroup_memory_current, descendants, list_fds, memory_detail, CgroupProbe, FdInfo, FdKind,
-    FdProbe, HeapProbe, MemoryDetail, Probe, ProbeError, RssProbe, Sample, ThreadProbe, TreeProbe,
-    TreeSample, Unit,
+    cgroup_memory_current, descendants, list_fds, memory_detail, process_group_members,
+    thread_names, Backend, FdInfo, FdKind, FdProbe, HeapProbe, MemoryDetail, Probe, ProbeError,
+    RssProbe, Sample, ThreadInfo, ThreadProbe, TreeProbe, TreeSample, Unit,
 };

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-use leakproof_sample::{capture, claimed_slots, heap_stats, is_tracking, TrackingAlloc};
+use leakproof_sample::{capture, heap_stats, is_tracking, TrackingAlloc};
 
 #[global_allocator]
 static GLOBAL: TrackingAlloc = TrackingAlloc::system();
@@ -90,7 +90,6 @@ fn threads_exiting_with_pending_counts_and_cross_thread_frees() {
 
 fn more_threads_than_slots_and_slot_reuse() {
     let before = heap_stats();
-    let slots_before = claimed_slots();
     // 300 live at once: more than the 256 slots, so some share the overflow slot.
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let go_rx = std::sync::Arc::new(Mutex::new(go_rx));
@@ -111,17 +110,13 @@ fn more_threads_than_slots_and_slot_reuse() {
     assert_eq!(total, (0..300).map(|i| 100 + i).sum::<usize>());
     drop(go_rx);
     drop(go_tx);
-    // Slots of exited threads are returned: 1000 short-lived threads in sequence claim few.
+    // Exited threads' counts stay exact after their slots are returned (the slot count itself is
+    // checked by a unit test in src/alloc.rs).
     for i in 0..1000 {
         std::thread::spawn(move || std::hint::black_box(vec![i as u8; 16]).len())
             .join()
             .expect("thread");
     }
-    assert!(
-        claimed_slots() <= slots_before + 2,
-        "{} slots claimed",
-        claimed_slots()
-    );
     let after = heap_stats();
     assert_eq!(after.live_bytes, before.live_bytes);
     assert_eq!(after.live_blocks, before.live_blocks);

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use leakproof_sample::{
-    descendants, list_fds, memory_detail, FdProbe, HeapProbe, Probe, ProbeError, RssProbe,
-    ThreadProbe, TreeProbe, Unit,
+    descendants, list_fds, memory_detail, process_group_members, thread_names, Backend, FdProbe,
+    HeapProbe, Probe, ProbeError, RssProbe, ThreadProbe, TreeProbe, TreeSample, Unit,
 };
 
 /// Tests here count this process's fds and threads: run them one at a time.
@@ -154,7 +154,10 @@ fn rss_of_child_rises_by_what_it_touches() {
         ThreadProbe::pid(pid),
         Err(ProbeError::Gone { .. })
     ));
-    assert!(matches!(TreeProbe::new(pid), Err(ProbeError::Gone { .. })));
+    assert!(matches!(
+        TreeProbe::new(pid, Duration::ZERO),
+        Err(ProbeError::Gone { .. })
+    ));
     assert!(matches!(list_fds(Some(pid)), Err(ProbeError::Gone { .. })));
     assert!(matches!(descendants(pid), Err(ProbeError::Gone { .. })));
 }
@@ -212,8 +215,8 @@ fn tree_probe_includes_a_forked_grandchild() {
     let cpid = child.pid as u32;
     let desc = descendants(cpid).expect("descendants");
     assert_eq!(desc.len(), 1, "{desc:?}");
-    let mut tree = TreeProbe::new(cpid).expect("tree");
-    let t = tree.sample_tree().expect("tree sample");
+    let mut tree = TreeProbe::new(cpid, Duration::ZERO).expect("tree");
+    let t = tree.sample().expect("tree sample");
     assert_eq!(t.processes, 2);
     assert!(t.threads >= 2);
     assert!(t.fds >= 2);
@@ -248,7 +251,11 @@ fn bad_pids_are_errors_not_panics() {
         assert!(RssProbe::pid(pid).is_err());
         assert!(FdProbe::pid(pid).is_err());
         assert!(ThreadProbe::pid(pid).is_err());
-        assert!(TreeProbe::new(pid).is_err());
+        assert!(TreeProbe::new(pid, Duration::ZERO).is_err());
+        for backend in [Backend::Proc, Backend::Sysinfo] {
+            assert!(RssProbe::with_backend(pid, backend).is_err());
+            assert!(TreeProbe::with_backend(pid, Duration::ZERO, backend).is_err());
+        }
         assert!(list_fds(Some(pid)).is_err());
     }
     assert!(matches!(
@@ -260,18 +267,16 @@ fn bad_pids_are_errors_not_panics() {
 #[test]
 fn cgroup_memory_is_consistent_where_present() {
     let _g = serial();
-    match leakproof_sample::cgroup_memory_current(None).expect("cgroup lookup") {
-        Some(bytes) => {
+    if let Some(bytes) = leakproof_sample::cgroup_memory_current(None).expect("cgroup lookup") {
+        {
             assert!(bytes > 0);
-            let mut p = leakproof_sample::CgroupProbe::new(None).expect("cgroup probe");
-            let s = p.sample().expect("sample");
-            assert_eq!(s.unit, Unit::Bytes);
-            assert!(s.value > 0.0);
+            // The same cgroup holds this process and a child: a cgroup of a forked child is ours.
+            let child = Child::spawn(signal);
+            child.wait_ready();
+            let of_child = leakproof_sample::cgroup_memory_current(Some(child.pid as u32));
+            child.finish();
+            assert!(matches!(of_child, Ok(Some(b)) if b > 0), "{of_child:?}");
         }
-        None => assert!(matches!(
-            leakproof_sample::CgroupProbe::new(None),
-            Err(ProbeError::Unsupported(_))
-        )),
     }
 }
 
@@ -310,5 +315,149 @@ fn permission_denied_is_typed() {
         libc::WEXITSTATUS(status),
         0,
         "1: FdProbe, 2: list_fds, 3: both not PermissionDenied"
+    );
+}
+
+/// A real process tree in its own process group: `sh` running a five-thread python3 and a `sleep`.
+/// Dropping it kills the group and reaps the shell.
+struct Tree {
+    sh: std::process::Child,
+}
+
+impl Tree {
+    const PROCESSES: u64 = 3;
+    const THREADS: u64 = 1 + 5 + 1;
+
+    fn spawn() -> Tree {
+        use std::os::unix::process::CommandExt;
+        let py = "import threading, time\n\
+                  for _ in range(4): threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n\
+                  time.sleep(60)";
+        let sh = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("python3 -c '{py}' & sleep 60 & wait"))
+            .process_group(0)
+            .spawn()
+            .expect("spawn sh");
+        Tree { sh }
+    }
+
+    fn pid(&self) -> u32 {
+        self.sh.id()
+    }
+
+    /// Waits until the whole tree runs (all processes and threads started), through `/proc`.
+    fn wait_started(&self) -> TreeSample {
+        let mut probe = TreeProbe::new(self.pid(), Duration::ZERO).expect("tree");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = probe.sample().expect("tree sample");
+            if s.processes == Self::PROCESSES && s.threads == Self::THREADS {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "tree did not start: {s:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        // SAFETY: signals the process group this test created.
+        unsafe { libc::kill(-(self.sh.id() as i32), libc::SIGKILL) };
+        let _ = self.sh.wait();
+    }
+}
+
+/// RSS of two backends agrees within a few pages per process (the processes are idle, but a page
+/// may be touched between the two reads).
+fn assert_rss_close(proc_bytes: u64, sysinfo_bytes: u64, processes: u64) {
+    let slack = processes * 8 * 4096;
+    assert!(
+        proc_bytes.abs_diff(sysinfo_bytes) <= slack,
+        "/proc {proc_bytes} B, sysinfo {sysinfo_bytes} B"
+    );
+}
+
+#[test]
+fn sysinfo_backend_agrees_with_proc_on_a_real_tree() {
+    let _g = serial();
+    let tree = Tree::spawn();
+    let fast = tree.wait_started();
+    let mut portable =
+        TreeProbe::with_backend(tree.pid(), Duration::ZERO, Backend::Sysinfo).expect("sysinfo");
+    let slow = portable.sample().expect("sysinfo sample");
+    assert_eq!(slow.processes, fast.processes, "{slow:?} vs {fast:?}");
+    assert_eq!(slow.threads, fast.threads, "{slow:?} vs {fast:?}");
+    assert_eq!(slow.fds, fast.fds, "{slow:?} vs {fast:?}");
+    assert_rss_close(fast.rss_bytes, slow.rss_bytes, fast.processes);
+    // The same sysinfo probe, without a rescan, still sees the whole tree.
+    let mut lazy = TreeProbe::with_backend(tree.pid(), Duration::from_secs(3600), Backend::Sysinfo)
+        .expect("sysinfo");
+    assert_eq!(lazy.sample().expect("again").processes, Tree::PROCESSES);
+    // Per-process probes agree too, on the shell (the root) and on this process.
+    for pid in [tree.pid(), std::process::id()] {
+        let (mut p, mut s) = (
+            RssProbe::with_backend(pid, Backend::Proc).expect("rss"),
+            RssProbe::with_backend(pid, Backend::Sysinfo).expect("rss"),
+        );
+        assert_rss_close(p.rss_bytes().expect("rss"), s.rss_bytes().expect("rss"), 1);
+        let threads = ThreadProbe::with_backend(pid, Backend::Sysinfo)
+            .and_then(|mut t| t.threads())
+            .expect("threads");
+        assert_eq!(
+            threads,
+            ThreadProbe::pid(pid)
+                .and_then(|mut t| t.threads())
+                .expect("threads")
+        );
+    }
+    let fds = FdProbe::with_backend(tree.pid(), Backend::Sysinfo).and_then(|mut f| f.fds());
+    assert_eq!(
+        fds.expect("fds"),
+        FdProbe::pid(tree.pid())
+            .and_then(|mut f| f.fds())
+            .expect("fds")
+    );
+    assert_eq!(
+        descendants(tree.pid()).expect("descendants").len() as u64,
+        Tree::PROCESSES - 1
+    );
+    let mut fast_probe = TreeProbe::new(tree.pid(), Duration::ZERO).expect("tree");
+    let root = tree.pid();
+    drop(tree);
+    assert!(matches!(portable.sample(), Err(ProbeError::Gone { pid }) if pid == root));
+    assert!(matches!(fast_probe.sample(), Err(ProbeError::Gone { pid }) if pid == root));
+}
+
+#[test]
+fn process_group_members_and_thread_names_of_a_real_tree() {
+    let _g = serial();
+    let tree = Tree::spawn();
+    tree.wait_started();
+    let mut members = process_group_members(tree.pid() as i32).expect("group");
+    members.sort_unstable();
+    let mut expected = descendants(tree.pid()).expect("descendants");
+    expected.push(tree.pid());
+    expected.sort_unstable();
+    assert_eq!(members, expected);
+    let python = expected
+        .iter()
+        .copied()
+        .find(|&p| ThreadProbe::pid(p).and_then(|mut t| t.threads()).ok() == Some(5))
+        .expect("the five-thread python3");
+    let names = thread_names(Some(python)).expect("thread names");
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|t| t.tid == python && t.name.starts_with("python")),
+        "{names:?}"
+    );
+    let pgid = tree.pid() as i32;
+    drop(tree);
+    assert_eq!(
+        process_group_members(pgid).expect("group"),
+        Vec::<u32>::new()
     );
 }

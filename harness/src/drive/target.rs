@@ -63,34 +63,7 @@ pub fn group_alive(pgid: i32) -> bool {
     }
 }
 
-/// PIDs of the live (not zombie) processes of process group `pgid`, from `/proc/*/stat`.
-pub fn group_members(pgid: i32) -> std::io::Result<Vec<u32>> {
-    let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc")? {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid pgrp ...": comm may contain spaces and parentheses.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
-        if pgrp == Some(pgid) && !matches!(state, Some("Z" | "X")) {
-            members.push(pid);
-        }
-    }
-    Ok(members)
-}
+pub use leakproof_sample::process_group_members as group_members;
 
 /// The last lines a target wrote to stderr, filled by a thread that drains the pipe.
 #[derive(Debug, Default)]

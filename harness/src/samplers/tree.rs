@@ -5,27 +5,34 @@
 use std::time::Duration;
 
 use leakproof_diff::smaps::Mapping;
-use leakproof_sample::{FdInfo, ProbeError};
+use leakproof_sample::{FdInfo, FdProbe, ProbeError, ThreadProbe, TreeProbe};
 use leakproof_trend::Verdict;
 
 use crate::capture::{describe_new_fds, set_detail};
-use crate::drive::TreeSampler;
 use crate::engine::{Column, Sampler};
 use crate::report::{Report, Resource};
 
 /// RSS, fds and threads of a process tree (fds and threads only when `resources`).
 pub(crate) struct ProcessTree {
-    probe: TreeSampler,
-    resources: bool,
+    root: u32,
+    probe: TreeProbe,
+    /// Fds and threads are tracked (asked for, and countable on this platform).
+    fds: bool,
+    threads: bool,
     before: Option<Picture>,
 }
 
 impl ProcessTree {
-    /// Samples the tree of `root`, looking for new descendants at most every `rescan`.
+    /// Samples the tree of `root`, looking for new descendants at most every `rescan`. Fds and
+    /// threads (with `resources`) only where this platform can count them: a count it cannot
+    /// make would read 0 and be judged Stable.
     pub fn new(root: u32, rescan: Duration, resources: bool) -> Result<ProcessTree, ProbeError> {
+        let countable = |e: Result<(), ProbeError>| !matches!(e, Err(ProbeError::Unsupported(_)));
         Ok(ProcessTree {
-            probe: TreeSampler::new(root, rescan)?,
-            resources,
+            root,
+            probe: TreeProbe::new(root, rescan)?,
+            fds: resources && countable(FdProbe::pid(root).map(drop)),
+            threads: resources && countable(ThreadProbe::pid(root).map(drop)),
             before: None,
         })
     }
@@ -33,13 +40,15 @@ impl ProcessTree {
 
 impl Sampler for ProcessTree {
     fn columns(&self) -> Vec<Column> {
-        let tree = format!("target process tree (pid {})", self.probe.root());
+        let tree = format!("target process tree (pid {})", self.root);
         let mut columns = vec![Column::new(Resource::Rss, format!("RSS of the {tree}"))];
-        if self.resources {
+        if self.fds {
             columns.push(Column::new(
                 Resource::Fds,
                 format!("open file descriptors of the {tree}"),
             ));
+        }
+        if self.threads {
             columns.push(Column::new(
                 Resource::Threads,
                 format!("threads of the {tree}"),
@@ -52,20 +61,19 @@ impl Sampler for ProcessTree {
         let s = self.probe.sample()?;
         // A zombie has no memory and no descriptors: it is not a process at work.
         if s.rss_bytes == 0 && s.fds == 0 {
-            return Err(ProbeError::Gone {
-                pid: self.probe.root(),
-            });
+            return Err(ProbeError::Gone { pid: self.root });
         }
+        let counts = [(self.fds, s.fds), (self.threads, s.threads)];
+        let tracked = counts.iter().filter(|(on, _)| *on).map(|(_, n)| *n as f64);
         out[0] = s.rss_bytes as f64;
-        if self.resources {
-            out[1] = s.fds as f64;
-            out[2] = s.threads as f64;
+        for (slot, value) in out[1..].iter_mut().zip(tracked) {
+            *slot = value;
         }
         Ok(())
     }
 
     fn mark(&mut self) {
-        self.before = Some(Picture::take(self.probe.root(), self.resources, None));
+        self.before = Some(Picture::take(self.root, self.fds, None));
     }
 
     fn locate_finish(&mut self, report: &mut Report, _iterations: usize) {
@@ -78,7 +86,7 @@ impl Sampler for ProcessTree {
         let Some(before) = self.before.take().filter(|_| rss || fds) else {
             return;
         };
-        let after = Picture::take(self.probe.root(), self.resources, Some(before.main));
+        let after = Picture::take(self.root, self.fds, Some(before.main));
         if let Some(detail) = rss.then(|| smaps_detail(&before, &after)).flatten() {
             set_detail(report, Resource::Rss, detail);
         }
