@@ -495,6 +495,7 @@ impl<'s> Engine<'s> {
                         samples,
                         analysis,
                         detail: None,
+                        advisory: false,
                     })
                     .collect();
                 Report::from_resources(name, resources, duration)
@@ -519,6 +520,7 @@ impl<'s> Engine<'s> {
             _ => {}
         }
         cross_resource_notes(&mut report);
+        outside_the_traced_heap(&mut report);
         report
     }
 }
@@ -581,6 +583,41 @@ fn cross_resource_notes(report: &mut Report) {
             ));
         }
     }
+}
+
+/// A target's own heap (measured by an agent) proven Stable while its RSS grows: the growth is
+/// outside the traced heap (interpreter arenas, native buffers, fragmentation), so RSS is reported
+/// as advisory and not counted in the verdict, with the evidence in a note. A leak the agent
+/// cannot see still fails through fds and threads, and `--agent none` judges RSS alone.
+fn outside_the_traced_heap(report: &mut Report) {
+    let Some(heap) = report
+        .resources
+        .iter()
+        .find(|r| r.resource.is_agent_heap() && r.analysis.verdict == Verdict::Stable)
+        .map(|r| r.resource)
+    else {
+        return;
+    };
+    let Some(rss) = report
+        .resources
+        .iter_mut()
+        .find(|r| r.resource == Resource::Rss && r.analysis.verdict != Verdict::Stable)
+    else {
+        return;
+    };
+    rss.advisory = true;
+    let a = &rss.analysis;
+    let note = format!(
+        "rss is {} ({}/iteration, 95% CI {} .. {}) while {heap} is proven stable: the growth is \
+         outside the traced heap (runtime arenas, native memory, fragmentation); rss is reported \
+         but not counted in the verdict (--agent none judges rss alone)",
+        a.verdict,
+        leakproof_diff::format_size(a.slope, true),
+        leakproof_diff::format_size(a.slope_ci.0, true),
+        leakproof_diff::format_size(a.slope_ci.1, true),
+    );
+    report.notes.push(note);
+    report.verdict = crate::report::overall(&report.resources);
 }
 
 /// Pauses before re-reading a sampler whose settling series rose since the previous sample (the

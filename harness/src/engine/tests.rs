@@ -406,3 +406,36 @@ fn progress_reports_every_resource() {
     assert_eq!(seen.len(), 3);
     assert_eq!(seen[2], (3, 3, "rss 2.0 KiB, 5 fds, 2 threads".to_owned()));
 }
+
+#[test]
+fn rss_growth_outside_a_stable_agent_heap_is_advisory() {
+    let mut engine = Engine::new(settings(200, 200));
+    engine.sampler(
+        Box::new(Scripted::counting(Resource::PythonHeap, |_| 5e6)),
+        true,
+    );
+    let rss = |i: usize| 2e7 + 4096.0 * (i / 4) as f64;
+    engine.sampler(Box::new(Scripted::counting(Resource::Rss, rss)), true);
+    let report = run(engine, &mut Counter::default());
+    let rss = report.resource(Resource::Rss).unwrap();
+    assert_eq!(rss.analysis.verdict, Verdict::Leaking);
+    assert!(rss.advisory);
+    assert_eq!(report.verdict, Verdict::Stable, "{:?}", report.notes);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("outside the traced heap")),
+        "{:?}",
+        report.notes
+    );
+    // Without an agent heap, RSS counts.
+    let mut engine = Engine::new(settings(200, 200));
+    engine.sampler(Box::new(Scripted::counting(Resource::Rss, rss_leak)), true);
+    let report = run(engine, &mut Counter::default());
+    assert_eq!(report.verdict, Verdict::Leaking);
+}
+
+fn rss_leak(i: usize) -> f64 {
+    2e7 + 4096.0 * (i / 4) as f64
+}

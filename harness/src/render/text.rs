@@ -27,7 +27,7 @@ impl Report {
         let grew: Vec<&str> = self
             .resources
             .iter()
-            .filter(|r| r.analysis.verdict != Verdict::Stable)
+            .filter(|r| r.analysis.verdict != Verdict::Stable && !r.advisory)
             .map(|r| r.resource.name())
             .collect();
         let _ = write!(
@@ -49,11 +49,15 @@ impl Report {
         let steps = Steps::of(&self.config);
         for r in &self.resources {
             let a = &r.analysis;
+            let verdict = match r.advisory {
+                true => format!("({})", a.verdict),
+                false => a.verdict.to_string(),
+            };
             let _ = writeln!(
                 out,
                 "  {:<width$}  {:<12}  {}/{} (95% CI {} .. {})  [{}]",
                 r.resource.name(),
-                a.verdict.as_str(),
+                verdict,
                 format_slope(r.resource, a.slope / steps.scale),
                 steps.per,
                 format_slope(r.resource, a.slope_ci.0 / steps.scale),
@@ -400,6 +404,7 @@ mod tests {
                 samples: (0..128).map(|i| f64::from(i + 3)).collect(),
                 analysis: analysis(Verdict::Leaking, 1.0, (1.0, 1.0), 0, 128),
                 detail: None,
+                advisory: false,
             }],
             0.5,
         );
@@ -457,6 +462,7 @@ mod tests {
             samples: rss,
             analysis: a,
             detail: None,
+            advisory: false,
         }];
         let mut r = Report::from_resources("./server --port 8080", resources, 2.0);
         r.config.isolation = Isolation::Target;

@@ -23,6 +23,10 @@ pub struct ResourceReport {
     pub analysis: Analysis,
     /// What else is known when it grew (new descriptors' kinds, new threads' names), if anything.
     pub detail: Option<String>,
+    /// Reported but not counted in the overall verdict: a target's RSS while its own heap, measured
+    /// by an agent, is proven Stable (see docs/detection.md, "Runtime heaps").
+    #[serde(default)]
+    pub advisory: bool,
 }
 
 /// How a run was isolated from other code that could move its series.
@@ -142,6 +146,15 @@ pub mod exit {
     pub const FAILED: u8 = 4;
 }
 
+/// The overall verdict of `resources`: the worst of those that count (not advisory).
+pub(crate) fn overall(resources: &[ResourceReport]) -> Verdict {
+    resources
+        .iter()
+        .filter(|r| !r.advisory)
+        .map(|r| r.analysis.verdict)
+        .fold(Verdict::Stable, worst)
+}
+
 /// The worse of two verdicts: Leaking > Inconclusive > Stable (their order).
 pub fn worst(a: Verdict, b: Verdict) -> Verdict {
     a.max(b)
@@ -155,10 +168,7 @@ impl Report {
         resources: Vec<ResourceReport>,
         duration_secs: f64,
     ) -> Report {
-        let verdict = resources
-            .iter()
-            .map(|r| r.analysis.verdict)
-            .fold(Verdict::Stable, worst);
+        let verdict = overall(&resources);
         let primary = resources.first();
         Report {
             schema: SCHEMA_VERSION,
@@ -295,6 +305,7 @@ pub(crate) mod fixtures {
                 samples: heap,
                 analysis: analysis(Verdict::Leaking, 64.0, (63.5, 64.5), 10, n),
                 detail: None,
+                advisory: false,
             },
             ResourceReport {
                 resource: Resource::Fds,
@@ -306,6 +317,7 @@ pub(crate) mod fixtures {
                      10 regular files or directories, e.g. /tmp/a, /tmp/b"
                         .into(),
                 ),
+                advisory: false,
             },
             ResourceReport {
                 resource: Resource::Threads,
@@ -313,6 +325,7 @@ pub(crate) mod fixtures {
                 samples: threads,
                 analysis: analysis(Verdict::Stable, 0.0, (0.0, 0.0), 0, n),
                 detail: None,
+                advisory: false,
             },
         ];
         let mut report = Report::from_resources("tests::cache_grows", resources, 0.25);

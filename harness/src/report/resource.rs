@@ -1,10 +1,12 @@
 //! The resources a run tracks, their units and trend presets.
 
+use leakproof_trend::{Config, NoiseModel};
 use serde::{Deserialize, Serialize};
 
 /// A resource whose series is sampled after every iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Resource {
     /// Live heap bytes counted by `TrackingAlloc` (exact).
     Heap,
@@ -14,39 +16,61 @@ pub enum Resource {
     Fds,
     /// Live threads (exact count).
     Threads,
+    /// A Python target's traced heap after `gc.collect()` (tracemalloc, through the runtime agent).
+    PythonHeap,
+    /// A node target's V8 heap after a full collection (through the runtime agent).
+    JsHeap,
+    /// A native target's live malloc bytes (exact, through the preloaded agent).
+    NativeHeap,
 }
 
 impl Resource {
-    /// Short lowercase name: `heap`, `rss`, `fds`, `threads`.
+    /// Short lowercase name: `heap`, `rss`, `fds`, `threads`, `python-heap`, `js-heap`,
+    /// `native-heap`.
     pub fn name(self) -> &'static str {
         match self {
             Resource::Heap => "heap",
             Resource::Rss => "rss",
             Resource::Fds => "fds",
             Resource::Threads => "threads",
+            Resource::PythonHeap => "python-heap",
+            Resource::JsHeap => "js-heap",
+            Resource::NativeHeap => "native-heap",
         }
     }
 
-    /// True for the memory resources (heap, RSS), whose unit is bytes.
+    /// True for the memory resources (every heap and RSS), whose unit is bytes.
     pub fn is_memory(self) -> bool {
-        matches!(self, Resource::Heap | Resource::Rss)
+        !matches!(self, Resource::Fds | Resource::Threads)
+    }
+
+    /// True for a target's own heap measured by an agent (runtime or preloaded).
+    pub fn is_agent_heap(self) -> bool {
+        matches!(
+            self,
+            Resource::PythonHeap | Resource::JsHeap | Resource::NativeHeap
+        )
     }
 
     /// Unit of one sample, used in slopes: `B`, `fds` or `threads`.
     pub fn unit(self) -> &'static str {
         match self {
-            Resource::Heap | Resource::Rss => "B",
             Resource::Fds => "fds",
             Resource::Threads => "threads",
+            _ => "B",
         }
     }
 
-    /// The trend preset that judges this resource: exact heap, noisy page-quantized RSS, counts.
-    pub fn preset(self) -> leakproof_trend::Config {
+    /// The trend preset that judges this resource: exact heap (also a native target's malloc
+    /// bytes), noisy page-quantized RSS, counts, and the runtime heaps' presets (see
+    /// docs/detection.md, "Runtime heaps").
+    pub fn preset(self) -> Config {
         match self {
-            Resource::Heap => leakproof_trend::Config::heap(),
-            Resource::Rss => leakproof_trend::Config::rss(),
-            Resource::Fds | Resource::Threads => leakproof_trend::Config::counts(),
+            Resource::Heap | Resource::NativeHeap => Config::heap(),
+            Resource::Rss => Config::rss(),
+            Resource::Fds | Resource::Threads => Config::counts(),
+            Resource::PythonHeap => runtime_heap(PYTHON_HEAP_FLOOR),
+            Resource::JsHeap => runtime_heap(JS_HEAP_FLOOR),
         }
     }
 
@@ -64,4 +88,19 @@ impl std::fmt::Display for Resource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Floor of a Python heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
+pub(crate) const PYTHON_HEAP_FLOOR: f64 = 16.0;
+/// Floor of a node heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
+pub(crate) const JS_HEAP_FLOOR: f64 = 64.0;
+
+/// A runtime's heap after a full collection: byte counts that the runtime's own caches, free
+/// lists and interned objects move a little on every request, so noisy (noise estimated from the
+/// data, no quantum) with an absolute floor.
+fn runtime_heap(floor: f64) -> Config {
+    Config::heap()
+        .with_noise(NoiseModel::Noisy { quantum: 0.0 })
+        .with_min_slope(floor)
+        .with_min_samples(30)
 }
