@@ -25,6 +25,7 @@
 //! # Ok::<(), leakproof_harness::HarnessError>(())
 //! ```
 
+mod agent;
 mod capture;
 mod chart;
 pub mod drive;
@@ -36,6 +37,7 @@ mod settle;
 mod svg;
 pub mod testing;
 
+pub use agent::AgentChoice;
 pub use chart::text_chart;
 pub use drive::{Drive, DriveError};
 pub use env::{ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
