@@ -40,8 +40,10 @@
     };
   }
 
+  // V8's sampling profiler records functions, not lines: the line is where the function starts.
   function frameOf(callFrame) {
-    let file = callFrame.url || '';
+    // Builtins and V8's pseudo-frames ("(program)", "(V8 API)") have no url.
+    let file = callFrame.url || '<native>';
     if (file.startsWith('file://')) {
       file = url.fileURLToPath(file);
     }

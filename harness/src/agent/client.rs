@@ -55,7 +55,12 @@ fn sockets(dir: &Path) -> Vec<(u32, PathBuf)> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let path = e.path();
-            let pid = path.file_name()?.to_str()?.strip_suffix(".sock")?.parse().ok()?;
+            let pid = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".sock")?
+                .parse()
+                .ok()?;
             Some((pid, path))
         })
         .collect();

@@ -299,7 +299,8 @@ impl Agent {
 
     /// The runtime heap after a full collection, summed over the target's live processes.
     pub(crate) fn sample(&self) -> Result<AgentSample, AgentError> {
-        let replies = client::ask_all::<client::SampleReply>(self.dir(), "sample", self.sample_timeout)?;
+        let replies =
+            client::ask_all::<client::SampleReply>(self.dir(), "sample", self.sample_timeout)?;
         if replies.is_empty() {
             return Err(self.no_process());
         }
@@ -313,8 +314,11 @@ impl Agent {
     /// The live allocation sites of every process, merged (identical stacks add up), without the
     /// agent's own allocations. Frames are innermost first, as leakproof-diff expects.
     pub(crate) fn snapshot(&self) -> Result<Snapshot, AgentError> {
-        let replies =
-            client::ask_all::<client::SnapshotReply>(self.dir(), "snapshot", self.snapshot_timeout)?;
+        let replies = client::ask_all::<client::SnapshotReply>(
+            self.dir(),
+            "snapshot",
+            self.snapshot_timeout,
+        )?;
         if replies.is_empty() {
             return Err(self.no_process());
         }

@@ -16,7 +16,7 @@ import tracemalloc
 
 _DIR = os.environ.get("LEAKPROOF_AGENT_DIR", "")
 _FRAMES_VAR = "LEAKPROOF_PY_FRAMES"
-_DEFAULT_FRAMES = 16
+_DEFAULT_FRAMES = 8
 _state = {"server": None, "path": None}
 
 
@@ -52,41 +52,45 @@ def _snapshot():
 
 
 def _function(filename, line, cache):
-    """The qualified name of the function around `line` (tracemalloc records no names)."""
+    """The qualified name of the function around `line`: tracemalloc records no names."""
     key = (filename, line)
-    if key not in cache:
-        if filename not in cache:
-            cache[filename] = _spans(filename)
-        best = None
-        for start, end, name in cache[filename]:
-            if start <= line <= end and (best is None or start >= best[0]):
-                best = (start, name)
-        cache[key] = best[1] if best else "<module>"
-    return cache[key]
+    name = cache.get(key)
+    if name is None:
+        lines = cache.get(filename)
+        if lines is None:
+            lines = cache[filename] = _read_lines(filename)
+        name = cache[key] = _enclosing(lines, line)
+    return name
 
 
-def _spans(filename):
-    import ast
-
-    spans = []
-
-    def visit(node, prefix):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                name = prefix + child.name
-                if not isinstance(child, ast.ClassDef):
-                    end = getattr(child, "end_lineno", None) or child.lineno
-                    spans.append((child.lineno, end, name))
-                visit(child, name + ".")
-            else:
-                visit(child, prefix)
-
+def _read_lines(filename):
     try:
         with open(filename, "rb") as f:
-            visit(ast.parse(f.read()), "")
-    except (OSError, SyntaxError, ValueError, RecursionError):
-        pass
-    return spans
+            return f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return []
+
+
+def _enclosing(lines, line):
+    """Walks up from `line` through ever less indented lines, keeping `def` and `class` names.
+    (ast would be exact but parses every file of the snapshot: tens of seconds.)"""
+    if not 0 < line <= len(lines):
+        return "<module>"
+    text = lines[line - 1]
+    limit = len(text) - len(text.lstrip())
+    names = []
+    for i in range(line - 2, -1, -1):
+        if limit == 0:
+            break
+        text = lines[i]
+        stripped = text.lstrip()
+        indent = len(text) - len(stripped)
+        if not stripped or stripped.startswith("#") or indent >= limit:
+            continue
+        limit = indent
+        if stripped.startswith(("def ", "async def ", "class ")):
+            names.append(stripped.split("(")[0].split(":")[0].split()[-1])
+    return ".".join(reversed(names)) or "<module>"
 
 
 def _answer(line):

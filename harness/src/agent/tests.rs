@@ -17,6 +17,13 @@ use super::*;
 /// Generous: CI machines are slow and shared.
 const READY: Duration = Duration::from_secs(30);
 
+/// An agent with timeouts long enough for a loaded CI machine.
+fn prepare(kind: AgentKind) -> Result<Agent, AgentError> {
+    let mut agent = Agent::prepare(kind)?;
+    agent.set_timeouts(Duration::from_secs(30), Duration::from_secs(120));
+    Ok(agent)
+}
+
 fn example(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../examples")
@@ -26,7 +33,10 @@ fn example(name: &str) -> PathBuf {
 /// The 1-based line of `example` holding `marker`.
 fn line_of(name: &str, marker: &str) -> u32 {
     let text = std::fs::read_to_string(example(name)).expect("read example");
-    let i = text.lines().position(|l| l.contains(marker)).expect("marker");
+    let i = text
+        .lines()
+        .position(|l| l.contains(marker))
+        .expect("marker");
     u32::try_from(i + 1).expect("line")
 }
 
@@ -108,7 +118,7 @@ fn top_growing_line(agent: &Agent, port: u16, n: usize) -> String {
     requests(port, n);
     let new = agent.snapshot().expect("snapshot");
     assert!(new.total_bytes > 0 && !new.sites.is_empty());
-    let diffs = compare(&old, &new, GroupBy::Traceback, false);
+    let diffs = compare(&old, &new, GroupBy::Line, false);
     let top = diffs.first().expect("a growing site");
     let user = top.user_frame.expect("a user frame");
     let frame = &top.traceback[user];
@@ -122,7 +132,7 @@ fn top_growing_line(agent: &Agent, port: u16, n: usize) -> String {
 
 #[test]
 fn python_heap_grows_by_a_page_per_request_only_when_leaking() {
-    let agent = Agent::prepare(AgentKind::Python).expect("prepare");
+    let agent = prepare(AgentKind::Python).expect("prepare");
     let leaking = python_service(&agent, &["--leak"]);
     agent.wait_ready(READY).expect("ready");
     let per_request = growth_per_request(&agent, leaking.port, 300);
@@ -130,7 +140,7 @@ fn python_heap_grows_by_a_page_per_request_only_when_leaking() {
     assert!((800.0..1200.0).contains(&per_request), "{per_request}");
     drop(leaking);
 
-    let agent = Agent::prepare(AgentKind::Python).expect("prepare");
+    let agent = prepare(AgentKind::Python).expect("prepare");
     let bounded = python_service(&agent, &[]);
     agent.wait_ready(READY).expect("ready");
     let per_request = growth_per_request(&agent, bounded.port, 300);
@@ -139,7 +149,7 @@ fn python_heap_grows_by_a_page_per_request_only_when_leaking() {
 
 #[test]
 fn python_snapshots_name_the_leaking_line() {
-    let agent = Agent::prepare(AgentKind::Python).expect("prepare");
+    let agent = prepare(AgentKind::Python).expect("prepare");
     let service = python_service(&agent, &["--leak"]);
     agent.wait_ready(READY).expect("ready");
     let line = line_of("py_service.py", "# the growing line");
@@ -152,7 +162,7 @@ fn python_snapshots_name_the_leaking_line() {
 
 #[test]
 fn forked_python_workers_each_answer() {
-    let agent = Agent::prepare(AgentKind::Python).expect("prepare");
+    let agent = prepare(AgentKind::Python).expect("prepare");
     let service = python_service(&agent, &["--workers", "3"]);
     agent.wait_ready(READY).expect("ready");
     let sample = agent.sample().expect("sample");
@@ -160,7 +170,10 @@ fn forked_python_workers_each_answer() {
     requests(service.port, 30);
     // One worker killed: its socket is skipped (and removed), the others still answer.
     let pids: Vec<u32> = client_pids(&agent);
-    let victim = *pids.iter().find(|&&p| p != service.child.id()).expect("a worker");
+    let victim = *pids
+        .iter()
+        .find(|&&p| p != service.child.id())
+        .expect("a worker");
     let _ = nix::sys::signal::kill(Pid::from_raw(victim as i32), Signal::SIGKILL);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(agent.sample().expect("sample").processes, 2);
@@ -169,7 +182,14 @@ fn forked_python_workers_each_answer() {
 fn client_pids(agent: &Agent) -> Vec<u32> {
     std::fs::read_dir(agent.dir())
         .expect("dir")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".sock")?.parse().ok())
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".sock")?
+                .parse()
+                .ok()
+        })
         .collect()
 }
 
@@ -181,7 +201,7 @@ fn an_existing_sitecustomize_still_runs_after_ours() {
         "MARK = 'theirs loaded'\n",
     )
     .expect("write");
-    let agent = Agent::prepare(AgentKind::Python).expect("prepare");
+    let agent = prepare(AgentKind::Python).expect("prepare");
     let mut cmd = Command::new("python3");
     cmd.env("PYTHONPATH", theirs.path()).args([
         "-c",
@@ -199,17 +219,21 @@ fn an_existing_sitecustomize_still_runs_after_ours() {
 
 #[test]
 fn a_target_that_ignores_the_agent_is_not_ready_and_has_no_process() {
-    let agent = Agent::prepare(AgentKind::Python).expect("prepare");
+    let agent = prepare(AgentKind::Python).expect("prepare");
     // `-I` (isolated mode) ignores PYTHONPATH: the agent never loads.
     let _service = python_service(&agent, &[]);
     let mut cmd = Command::new("python3");
-    cmd.arg("-I").arg(example("py_service.py")).args(["--port", "0"]);
-    let other = Agent::prepare(AgentKind::Python).expect("prepare");
+    cmd.arg("-I")
+        .arg(example("py_service.py"))
+        .args(["--port", "0"]);
+    let other = prepare(AgentKind::Python).expect("prepare");
     let _isolated = start(cmd, &other);
     let err = other.wait_ready(Duration::from_millis(500)).unwrap_err();
     assert!(matches!(err, AgentError::NotReady { .. }), "{err}");
     assert!(matches!(other.sample(), Err(AgentError::NoProcess { .. })));
-    agent.wait_ready(READY).expect("the other agent is unaffected");
+    agent
+        .wait_ready(READY)
+        .expect("the other agent is unaffected");
 }
 
 /// A process that listens on `<dir>/<pid>.sock` and answers every request with `reply` (or never
@@ -246,7 +270,7 @@ fn a_silent_agent_times_out_and_garbage_is_a_bad_reply() {
     assert!(waited.is_err());
     assert!(matches!(err, AgentError::Timeout { .. }), "{err}");
 
-    let agent = Agent::prepare(AgentKind::Python).expect("prepare");
+    let agent = prepare(AgentKind::Python).expect("prepare");
     let mut garbage = fake_agent(&agent, "garbage\n");
     let err = retry_until_listening(|| agent.snapshot().map(drop));
     let _ = garbage.kill();
@@ -270,14 +294,14 @@ fn retry_until_listening<T: fmt::Debug>(
 
 #[test]
 fn node_heap_grows_only_when_leaking() {
-    let agent = Agent::prepare(AgentKind::Node).expect("prepare");
+    let agent = prepare(AgentKind::Node).expect("prepare");
     let leaking = node_service(&agent, &["--leak"]);
     agent.wait_ready(READY).expect("ready");
     let per_request = growth_per_request(&agent, leaking.port, 300);
     assert!(per_request > 400.0, "{per_request}");
     drop(leaking);
 
-    let agent = Agent::prepare(AgentKind::Node).expect("prepare");
+    let agent = prepare(AgentKind::Node).expect("prepare");
     let bounded = node_service(&agent, &[]);
     agent.wait_ready(READY).expect("ready");
     let per_request = growth_per_request(&agent, bounded.port, 300);
@@ -286,10 +310,11 @@ fn node_heap_grows_only_when_leaking() {
 
 #[test]
 fn node_snapshots_name_the_leaking_line() {
-    let agent = Agent::prepare(AgentKind::Node).expect("prepare");
+    let agent = prepare(AgentKind::Node).expect("prepare");
     let service = node_service(&agent, &["--leak"]);
     agent.wait_ready(READY).expect("ready");
-    let line = line_of("node_service.js", "// the growing line");
+    // V8's sampling profiler records functions, not lines: the frame is `remember`'s first line.
+    let line = line_of("node_service.js", "function remember(");
     let top = top_growing_line(&agent, service.port, 1000);
     assert!(
         top.ends_with(&format!("examples/node_service.js:{line}")),
@@ -299,7 +324,7 @@ fn node_snapshots_name_the_leaking_line() {
 
 #[test]
 fn node_cluster_workers_each_answer() {
-    let agent = Agent::prepare(AgentKind::Node).expect("prepare");
+    let agent = prepare(AgentKind::Node).expect("prepare");
     let service = node_service(&agent, &["--workers", "2"]);
     agent.wait_ready(READY).expect("ready");
     requests(service.port, 10);
@@ -316,7 +341,7 @@ fn node_cluster_workers_each_answer() {
 
 #[test]
 fn the_directory_is_private_and_removed() {
-    let agent = Agent::prepare(AgentKind::Node).expect("prepare");
+    let agent = prepare(AgentKind::Node).expect("prepare");
     let dir = agent.dir().to_owned();
     let mode = std::fs::metadata(&dir).expect("dir").permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
@@ -324,7 +349,7 @@ fn the_directory_is_private_and_removed() {
     drop(agent);
     assert!(!dir.exists());
 
-    let agent = Agent::prepare(AgentKind::Python).expect("prepare");
+    let agent = prepare(AgentKind::Python).expect("prepare");
     let dir = agent.dir().to_owned();
     assert!(dir.join("sitecustomize.py").is_file());
     // cleanup_all() would also remove the directories of the tests running beside this one.
@@ -335,7 +360,7 @@ fn the_directory_is_private_and_removed() {
 
 #[test]
 fn env_keeps_what_the_target_had() {
-    let agent = Agent::prepare(AgentKind::Python).expect("prepare");
+    let agent = prepare(AgentKind::Python).expect("prepare");
     let mut cmd = Command::new("true");
     cmd.env("PYTHONPATH", "/a:/b");
     agent.apply_env(&mut cmd);
@@ -343,7 +368,7 @@ fn env_keeps_what_the_target_had() {
     assert_eq!(env_of(&cmd, "PYTHONPATH"), Some(expected.into()));
     assert_eq!(env_of(&cmd, client::DIR_VAR), Some(agent.dir().into()));
 
-    let agent = Agent::prepare(AgentKind::Node).expect("prepare");
+    let agent = prepare(AgentKind::Node).expect("prepare");
     let mut cmd = Command::new("true");
     cmd.env("NODE_OPTIONS", "--max-old-space-size=64");
     agent.apply_env(&mut cmd);
