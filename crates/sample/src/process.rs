@@ -64,9 +64,11 @@ mod tests {
             let mut cmd = Command::new("sleep");
             cmd.arg("1000");
             kill_with_parent(&mut cmd);
-            let child = cmd.spawn().expect("spawn sleep");
+            let mut child = cmd.spawn().expect("spawn sleep");
             println!("child {}", child.id());
             std::thread::sleep(Duration::from_secs(60));
+            let _ = child.kill();
+            let _ = child.wait();
             return;
         }
         let exe = std::env::current_exe().expect("test binary");

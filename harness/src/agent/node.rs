@@ -1,6 +1,5 @@
 //! The node agent: `agent.js` loaded with `NODE_OPTIONS=--require` (sampling heap profiler).
 
-use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 
@@ -20,5 +19,5 @@ pub(super) fn apply_env(cmd: &mut Command, source: &Path) {
     options.push("--require \"");
     options.push(source);
     options.push("\"");
-    cmd.env("NODE_OPTIONS", OsString::from(options));
+    cmd.env("NODE_OPTIONS", options);
 }
