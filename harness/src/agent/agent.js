@@ -10,6 +10,15 @@
   if (!dir || !require('worker_threads').isMainThread) {
     return;
   }
+  try {
+    start(dir);
+  } catch (e) {
+    // The agent must never stop the target: leakproof sees no socket and falls back to RSS.
+    process.stderr.write(`leakproof agent not started: ${e}\n`);
+  }
+})();
+
+function start(dir) {
   const fs = require('fs');
   const net = require('net');
   const path = require('path');
@@ -98,6 +107,8 @@
         done(sample());
       } else if (cmd === 'snapshot') {
         snapshot(done);
+      } else if (cmd === 'frames') {
+        done({ ok: true, restarted: false, pid: process.pid }); // V8 keeps whole stacks anyway
       } else if (cmd === 'hello') {
         done({ ok: true, agent: 'node', pid: process.pid });
       } else {
@@ -139,4 +150,4 @@
       // already gone
     }
   });
-})();
+}

@@ -70,7 +70,12 @@ fn sockets(dir: &Path) -> Vec<(u32, PathBuf)> {
 
 /// Sends `cmd` to one process. `Ok(None)` when the process is gone (no socket, nobody listening,
 /// or it died while answering).
-fn ask(pid: u32, path: &Path, cmd: &str, timeout: Duration) -> Result<Option<String>, AgentError> {
+fn ask(
+    pid: u32,
+    path: &Path,
+    request: &str,
+    timeout: Duration,
+) -> Result<Option<String>, AgentError> {
     let io = |source| AgentError::Io { pid, source };
     let mut stream = match UnixStream::connect(path) {
         Ok(s) => s,
@@ -89,7 +94,7 @@ fn ask(pid: u32, path: &Path, cmd: &str, timeout: Duration) -> Result<Option<Str
         _ => io(e),
     };
     stream
-        .write_all(format!("{{\"cmd\":\"{cmd}\"}}\n").as_bytes())
+        .write_all(format!("{request}\n").as_bytes())
         .map_err(timed_out)?;
     let mut line = String::new();
     let read = BufReader::new(std::io::Read::take(stream, MAX_REPLY)).read_line(&mut line);
@@ -116,16 +121,21 @@ fn parse<T: DeserializeOwned>(pid: u32, line: &str) -> Result<T, AgentError> {
     serde_json::from_value(value).map_err(|e| bad(e.to_string()))
 }
 
-/// Sends `cmd` to every live process's agent and parses the replies; processes that are gone
-/// are skipped.
+/// `{"cmd":"NAME"}`.
+pub(super) fn command(name: &str) -> String {
+    serde_json::json!({ "cmd": name }).to_string()
+}
+
+/// Sends `request` (one line of JSON) to every live process's agent and parses the replies;
+/// processes that are gone are skipped.
 pub(super) fn ask_all<T: DeserializeOwned>(
     dir: &Path,
-    cmd: &str,
+    request: &str,
     timeout: Duration,
 ) -> Result<Vec<T>, AgentError> {
     let mut replies = Vec::new();
     for (pid, path) in sockets(dir) {
-        if let Some(line) = ask(pid, &path, cmd, timeout)? {
+        if let Some(line) = ask(pid, &path, request, timeout)? {
             replies.push(parse(pid, &line)?);
         }
     }
@@ -135,7 +145,7 @@ pub(super) fn ask_all<T: DeserializeOwned>(
 /// True when at least one process in `dir` answers `hello`.
 pub(super) fn any_answers(dir: &Path, timeout: Duration) -> bool {
     sockets(dir).iter().any(|(pid, path)| {
-        matches!(ask(*pid, path, "hello", timeout), Ok(Some(line))
+        matches!(ask(*pid, path, &command("hello"), timeout), Ok(Some(line))
             if parse::<serde_json::Value>(*pid, &line).is_ok())
     })
 }

@@ -6,7 +6,8 @@
 //! in the agent's private directory (mode 0700, never a TCP port):
 //! `{"cmd":"sample"}` -> `{"ok":true,"bytes":N,"detail":N}`,
 //! `{"cmd":"snapshot"}` -> `{"ok":true,"sites":[[[[file,line,function],...],bytes,count],...]}`
-//! (frames innermost first, lines 1-based), `{"cmd":"hello"}` -> `{"ok":true,...}`.
+//! (frames innermost first, lines 1-based), `{"cmd":"frames","n":8}` -> `{"ok":true,...}`
+//! (Python: trace that many frames from now on), `{"cmd":"hello"}` -> `{"ok":true,...}`.
 //! A failed request is `{"ok":false,"error":"..."}`.
 //!
 //! Use: [`Agent::prepare`] before spawning, [`Agent::apply_env`] on the command,
@@ -228,6 +229,12 @@ impl Agent {
             .map_err(fail)?;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
             .map_err(fail)?;
+        // sun_path holds 107 bytes and a NUL; the longest Linux pid has 7 digits.
+        if dir.path().as_os_str().len() + "/4194304.sock".len() > 107 {
+            return Err(fail(std::io::Error::other(
+                "too long a path for a Unix socket (set TMPDIR to a shorter directory)",
+            )));
+        }
         let (name, text) = match kind {
             AgentKind::Python => python::SOURCE,
             AgentKind::Node => node::SOURCE,
@@ -299,8 +306,11 @@ impl Agent {
 
     /// The runtime heap after a full collection, summed over the target's live processes.
     pub(crate) fn sample(&self) -> Result<AgentSample, AgentError> {
-        let replies =
-            client::ask_all::<client::SampleReply>(self.dir(), "sample", self.sample_timeout)?;
+        let replies = client::ask_all::<client::SampleReply>(
+            self.dir(),
+            &client::command("sample"),
+            self.sample_timeout,
+        )?;
         if replies.is_empty() {
             return Err(self.no_process());
         }
@@ -311,12 +321,23 @@ impl Agent {
         })
     }
 
+    /// Makes the Python agent record `frames` frames per allocation from now on (it starts with
+    /// `LEAKPROOF_PY_FRAMES`, default 1: the cheapest, enough for [`Agent::sample`]). Call it once
+    /// before the locate phase's first [`Agent::snapshot`]: a new depth restarts tracemalloc, so
+    /// allocations made before are forgotten and samples before and after do not compare. The
+    /// node agent always has whole stacks: a no-op there.
+    pub(crate) fn trace_frames(&self, frames: u16) -> Result<(), AgentError> {
+        let request = serde_json::json!({ "cmd": "frames", "n": frames.max(1) }).to_string();
+        client::ask_all::<serde_json::Value>(self.dir(), &request, self.sample_timeout)?;
+        Ok(())
+    }
+
     /// The live allocation sites of every process, merged (identical stacks add up), without the
     /// agent's own allocations. Frames are innermost first, as leakproof-diff expects.
     pub(crate) fn snapshot(&self) -> Result<Snapshot, AgentError> {
         let replies = client::ask_all::<client::SnapshotReply>(
             self.dir(),
-            "snapshot",
+            &client::command("snapshot"),
             self.snapshot_timeout,
         )?;
         if replies.is_empty() {

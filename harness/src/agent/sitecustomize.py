@@ -16,7 +16,7 @@ import tracemalloc
 
 _DIR = os.environ.get("LEAKPROOF_AGENT_DIR", "")
 _FRAMES_VAR = "LEAKPROOF_PY_FRAMES"
-_DEFAULT_FRAMES = 8
+_DEFAULT_FRAMES = 1
 _state = {"server": None, "path": None}
 
 
@@ -25,6 +25,16 @@ def _frames():
         return max(1, int(os.environ.get(_FRAMES_VAR, _DEFAULT_FRAMES)))
     except ValueError:
         return _DEFAULT_FRAMES
+
+
+def _set_frames(n):
+    """Traces `n` frames from now on. A different depth restarts tracemalloc: traces so far are lost."""
+    n = max(1, int(n))
+    restarted = tracemalloc.get_traceback_limit() != n
+    if restarted:
+        tracemalloc.stop()
+        tracemalloc.start(n)
+    return {"ok": True, "restarted": restarted, "pid": os.getpid()}
 
 
 def _sample():
@@ -95,9 +105,12 @@ def _enclosing(lines, line):
 
 def _answer(line):
     try:
-        cmd = json.loads(line).get("cmd")
+        request = json.loads(line)
+        cmd = request.get("cmd")
     except (ValueError, AttributeError):
-        cmd = None
+        request, cmd = {}, None
+    if cmd == "frames":
+        return _set_frames(request.get("n", _DEFAULT_FRAMES))
     if cmd == "sample":
         return _sample()
     if cmd == "snapshot":
@@ -190,5 +203,8 @@ def _main():
         atexit.register(_remove_socket)
 
 
-_main()
+try:
+    _main()
+except Exception as e:  # noqa: BLE001 - the agent must never stop the target
+    sys.stderr.write("leakproof agent not started: %r\n" % (e,))
 _chain_next_sitecustomize()

@@ -114,6 +114,7 @@ fn growth_per_request(agent: &Agent, port: u16, n: usize) -> f64 {
 /// The user frame (`file:line`) of the site that grew most over `n` requests.
 fn top_growing_line(agent: &Agent, port: u16, n: usize) -> String {
     requests(port, 50);
+    agent.trace_frames(8).expect("deeper tracebacks");
     let old = agent.snapshot().expect("snapshot");
     requests(port, n);
     let new = agent.snapshot().expect("snapshot");
@@ -165,8 +166,8 @@ fn forked_python_workers_each_answer() {
     let agent = prepare(AgentKind::Python).expect("prepare");
     let service = python_service(&agent, &["--workers", "3"]);
     agent.wait_ready(READY).expect("ready");
-    let sample = agent.sample().expect("sample");
-    assert_eq!(sample.processes, 3, "{sample:?}");
+    // The forked workers bind their sockets a moment after the parent's `listening` line.
+    assert_eq!(processes_within(&agent, 3), 3);
     requests(service.port, 30);
     // One worker killed: its socket is skipped (and removed), the others still answer.
     let pids: Vec<u32> = client_pids(&agent);
@@ -215,6 +216,26 @@ fn an_existing_sitecustomize_still_runs_after_ours() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn an_agent_that_cannot_listen_never_stops_the_target() {
+    let agent = prepare(AgentKind::Python).expect("prepare");
+    // Too long a path for a Unix socket: the bind fails inside the target.
+    let deep = agent.dir().join("d".repeat(120));
+    std::fs::create_dir(&deep).expect("mkdir");
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", "print('alive')"]);
+    agent.apply_env(&mut cmd);
+    cmd.env(client::DIR_VAR, &deep);
+    let out = cmd.output().expect("run python3");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "alive");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("leakproof agent not started"),
+        "{stderr}"
+    );
+    assert!(matches!(agent.sample(), Err(AgentError::NoProcess { .. })));
 }
 
 #[test]
@@ -328,15 +349,20 @@ fn node_cluster_workers_each_answer() {
     let service = node_service(&agent, &["--workers", "2"]);
     agent.wait_ready(READY).expect("ready");
     requests(service.port, 10);
+    assert_eq!(processes_within(&agent, 3), 3, "primary and two workers");
+}
+
+/// How many processes answer a sample, polled for up to 10 s until there are `expected`.
+fn processes_within(agent: &Agent, expected: usize) -> usize {
     let mut processes = 0;
     for _ in 0..500 {
         processes = agent.sample().expect("sample").processes;
-        if processes == 3 {
+        if processes == expected {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(processes, 3, "primary and two workers");
+    processes
 }
 
 #[test]
