@@ -6,7 +6,8 @@
 # For python3 and node: the latency of one HTTP request (a new connection each, sequential) to
 # examples/{py_service.py,node_service.js} without and with the agent, the round trip of one
 # `sample` request on the agent's Unix socket (collection included), and of one `snapshot` after
-# REQUESTS leaking requests. The agent files are copied the way `Agent::prepare` writes them.
+# REQUESTS leaking requests traced with 8 frames (the locate phase). The agent files are copied the
+# way `Agent::prepare` writes them. LEAKPROOF_PY_FRAMES sets the Python agent's starting depth.
 set -eu
 cd "$(dirname "$0")/.."
 REQUESTS="${1:-2000}"
@@ -41,12 +42,12 @@ def latency_us(port, n):
         get(port)
     return (time.perf_counter() - t) / n * 1e6
 
-def ask(cmd):
+def ask(cmd, **args):
     path = glob.glob(os.path.join(agent_dir, "*.sock"))[0]
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
     t = time.perf_counter()
-    s.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+    s.sendall(json.dumps(dict(args, cmd=cmd)).encode() + b"\n")
     data = b""
     while not data.endswith(b"\n"):
         chunk = s.recv(1 << 20)
@@ -82,6 +83,7 @@ for name, (argv, agent_env) in services.items():
         os.unlink(f)
     p, port = start(argv + ["--leak"], env)
     wait_ready()
+    ask("frames", n=8)  # as in the locate phase
     for _ in range(requests):
         get(port)
     snap_s, reply = ask("snapshot")
