@@ -38,6 +38,9 @@ def _set_frames(n):
 
 
 def _sample():
+    # Traced blocks only: tracemalloc's own tables (get_tracemalloc_memory) are allocated outside
+    # the traced allocator, so they are not in get_traced_memory and nothing is subtracted.
+    # len(gc.get_objects()) walks the collector's lists like gc.collect() does: same order of cost.
     gc.collect()
     current = tracemalloc.get_traced_memory()[0]
     objects = len(gc.get_objects())
