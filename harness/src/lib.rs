@@ -25,6 +25,7 @@
 //! # Ok::<(), leakproof_harness::HarnessError>(())
 //! ```
 
+mod agent;
 mod capture;
 pub mod drive;
 mod engine;
@@ -36,6 +37,7 @@ mod samplers;
 pub mod testing;
 mod watch;
 
+pub use agent::{AgentChoice, AgentError};
 pub use drive::{Drive, DriveError};
 pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
 pub use env::{EnvError, ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};

@@ -14,7 +14,10 @@ use crate::Frame;
 ///   that captures stacks;
 /// - dependencies: files under `.cargo/registry/` or `.cargo/git/checkouts/` (cargo's download
 ///   locations), unless [`Attribution::dependencies_are_user_code`] is set or the dependency is
-///   named with [`Attribution::user_dependency`].
+///   named with [`Attribution::user_dependency`];
+/// - Python's and node's own library (`.../lib/python3.X/`, `<frozen ...>`, `node:...`, `<native>`
+///   builtins) and their packages (`site-packages/`, `dist-packages/`, `node_modules/`, which are
+///   dependencies as above), as leakproof's runtime agents report them.
 ///
 /// Frames that did not resolve (no function, no file) are never the user frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,8 +217,54 @@ struct PathClass<'a> {
 
 const STD_DIRS: [&str; 5] = ["std", "core", "alloc", "panic_unwind", "test"];
 
+/// Where a Python or JavaScript file comes from, as the runtime agents report paths:
+/// `node:internal/...`, `<frozen importlib._bootstrap>`, `<native>` (a builtin) and
+/// `.../lib/python3.11/json/encoder.py` are the runtime's own library; `.../site-packages/NAME/...`,
+/// `.../dist-packages/NAME/...` and `.../node_modules/NAME/...` are dependency NAME. `None` for
+/// any other path.
+fn classify_script(file: &str) -> Option<PathClass<'_>> {
+    let class = |std, dependency, short| PathClass {
+        std,
+        dependency,
+        leakproof: false,
+        short,
+    };
+    if file.starts_with("node:") || file.starts_with("<frozen ") || file == "<native>" {
+        return Some(class(true, None, file));
+    }
+    let package = ["/node_modules/", "/site-packages/", "/dist-packages/"]
+        .iter()
+        .filter_map(|dir| file.rfind(dir).map(|i| i + dir.len()))
+        .max();
+    if let Some(start) = package {
+        let rest = &file[start..];
+        let mut parts = rest.splitn(3, '/');
+        let first = parts.next().unwrap_or("");
+        let name = match (first.starts_with('@'), parts.next()) {
+            // node's scoped packages: `@scope/name`.
+            (true, Some(second)) => &rest[..first.len() + 1 + second.len()],
+            _ => first.strip_suffix(".py").unwrap_or(first),
+        };
+        return Some(class(false, Some(name), rest));
+    }
+    let lib = ["/lib/python", "/lib64/python"]
+        .iter()
+        .find_map(|dir| file.find(dir).map(|i| (i + 1, i + dir.len())))
+        .or_else(|| {
+            file.starts_with("lib/python")
+                .then_some((0, "lib/python".len()))
+        })?;
+    let version = file[lib.1..].split('/').next().unwrap_or("");
+    let is_version =
+        !version.is_empty() && version.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
+    is_version.then(|| class(true, None, &file[lib.0..]))
+}
+
 /// One pass over the `/`-separated segments of `file`.
 fn classify(file: &str) -> PathClass<'_> {
+    if let Some(c) = classify_script(file) {
+        return c;
+    }
     let mut c = PathClass {
         std: false,
         dependency: None,
@@ -417,6 +466,41 @@ mod tests {
             (c.dependency, c.short),
             (Some("foo"), "foo-0123/abc/src/lib.rs")
         );
+    }
+
+    #[test]
+    fn python_and_node_library_and_packages_are_not_user_code() {
+        let a = Attribution::default();
+        for std in [
+            "/root/.pyenv/versions/3.11.7/lib/python3.11/json/encoder.py",
+            "/usr/lib64/python3.8/socketserver.py",
+            "<frozen importlib._bootstrap>",
+            "node:internal/streams/writable",
+            "node:net",
+            "<native>",
+        ] {
+            assert!(classify(std).std, "{std}");
+            assert!(!a.is_user(&f("f", std)), "{std}");
+        }
+        let c = classify("/usr/lib/python3/dist-packages/six.py");
+        assert_eq!((c.dependency, c.short), (Some("six"), "six.py"));
+        let c = classify("/v/lib/python3.12/site-packages/flask/app.py");
+        assert_eq!((c.dependency, c.short), (Some("flask"), "flask/app.py"));
+        let c = classify("/app/node_modules/a/node_modules/@s/b/index.js");
+        assert_eq!((c.dependency, c.short), (Some("@s/b"), "@s/b/index.js"));
+        assert!(!a.is_user(&f("create", "/app/node_modules/express/lib/express.js")));
+        assert!(a
+            .clone()
+            .user_dependency("express")
+            .is_user(&f("create", "/app/node_modules/express/lib/express.js")));
+        for user in [
+            "/srv/app/lib/python_helpers/x.py",
+            "/srv/app/service.py",
+            "/srv/app/app.js",
+            "<string>",
+        ] {
+            assert!(a.is_user(&f("handle", user)), "{user}");
+        }
     }
 
     #[test]

@@ -76,6 +76,7 @@
 mod alloc;
 pub mod capture;
 mod probe;
+pub mod process;
 mod sys;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod unwind;

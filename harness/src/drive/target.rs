@@ -29,7 +29,7 @@ fn live_groups() -> std::sync::MutexGuard<'static, Vec<i32>> {
 }
 
 /// Stops every target started by this process that is still running: SIGTERM to each process group,
-/// then SIGKILL to those still alive after `grace`.
+/// then SIGKILL to those still alive after `grace`; then removes every runtime agent's directory.
 ///
 /// Meant for a Ctrl-C / SIGTERM handler of a program that drives targets (the `leakproof` CLI calls it
 /// before exiting), so that no target outlives its driver. Normal runs do not need it: a [`Target`]
@@ -46,6 +46,8 @@ pub fn stop_all_targets(grace: Duration) {
     for &pgid in &groups {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
+    // The runtime agents' private directories (their sockets are gone with the targets).
+    crate::agent::cleanup_all();
 }
 
 /// True while any live (not zombie) process is in process group `pgid`.
@@ -97,22 +99,35 @@ pub struct Target {
     status: Option<ExitStatus>,
     grace: Duration,
     stopped: bool,
+    /// Kills the group when the pipe to it closes, i.e. when this process dies.
+    guardian: Option<Child>,
 }
 
 impl Target {
     /// A `sh -c LINE` command: how the CLI runs a target given as one shell command line.
+    ///
+    /// A simple command (no `;`, `&`, `|`, parentheses, backquotes or quotes) is run as
+    /// `sh -c 'exec LINE'`, so the program itself is the target's main process: its exit status is
+    /// the target's, and it dies with its driver (see [`Target::spawn`]).
     pub fn shell(line: &str) -> Command {
         let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(line);
+        cmd.arg("-c")
+            .arg(exec_line(line).unwrap_or_else(|| line.to_owned()));
         cmd
     }
 
     /// Starts `cmd` in its own process group, stdin from `/dev/null`, stderr captured (the last
     /// lines are kept for failure messages; see [`Target::stderr_tail`]). Stdout is left as `cmd`
     /// configured it.
+    ///
+    /// The target never outlives this process, even when it is killed with SIGKILL: the main
+    /// process gets SIGKILL when the spawning *thread* dies (`PR_SET_PDEATHSIG`, so spawn from a
+    /// thread that outlives the target), and a guardian `sh`, in a group of its own, kills the
+    /// whole group (workers, a compound command's children) once this process is gone.
     pub fn spawn(mut cmd: Command) -> Result<Target, DriveError> {
         use std::os::unix::process::CommandExt;
         let program = describe(&cmd);
+        leakproof_sample::process::kill_with_parent(&mut cmd);
         cmd.process_group(0)
             .stdin(Stdio::null())
             .stderr(Stdio::piped());
@@ -125,6 +140,7 @@ impl Target {
             source: std::io::Error::other("process id out of range"),
         })?;
         live_groups().push(pgid);
+        let guardian = guardian(pgid).ok();
         let tail = Arc::new(Mutex::new(Tail::default()));
         if let Some(stderr) = child.stderr.take() {
             let tail = Arc::clone(&tail);
@@ -153,6 +169,7 @@ impl Target {
             status: None,
             grace: DEFAULT_GRACE,
             stopped: false,
+            guardian,
         })
     }
 
@@ -233,8 +250,63 @@ impl Target {
             thread::sleep(Duration::from_millis(5));
         }
         live_groups().retain(|&g| g != self.pgid);
+        if let Some(mut guardian) = self.guardian.take() {
+            // Before its pipe closes: a stopped group's id must not be signalled later.
+            let _ = guardian.kill();
+            let _ = guardian.wait();
+        }
         self.status
     }
+}
+
+/// A `sh` in its own process group that waits for end-of-file on its stdin, a pipe whose only
+/// writer is this process (std's pipes are close-on-exec), then SIGKILLs process group `pgid`.
+/// The kernel closes the pipe when this process dies, however it dies.
+fn guardian(pgid: i32) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("read _ ; kill -KILL -{pgid} 2>/dev/null"))
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+}
+
+/// `exec LINE` (after any leading `NAME=value` assignments) when `LINE` is one simple command
+/// that `sh` can replace itself with; `None` for anything else (lists, pipes, background jobs,
+/// subshells, quotes, builtins and reserved words), which runs unchanged.
+fn exec_line(line: &str) -> Option<String> {
+    // Lists, pipes, background jobs, subshells, and quotes (which would hide word boundaries).
+    const SPECIAL: &[char] = &[';', '&', '|', '(', ')', '`', '\'', '"', '\\', '\n'];
+    if line.contains(SPECIAL) {
+        return None;
+    }
+    const BUILTINS: &[&str] = &[
+        "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for",
+        "in", "{", "}", "!", "exec", "cd", "export", ".", "source", "set", "unset", "trap", "eval",
+        "exit", "return", "shift", "wait", "alias", "umask", "ulimit", "readonly", "local", ":",
+    ];
+    let is_assignment = |w: &str| {
+        w.split_once('=').is_some_and(|(name, _)| {
+            name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    };
+    let mut offset = 0;
+    for word in line.split_whitespace() {
+        let at = offset + line[offset..].find(word)?;
+        offset = at + word.len();
+        if is_assignment(word) {
+            continue;
+        }
+        if BUILTINS.contains(&word) {
+            return None;
+        }
+        return Some(format!("{}exec {}", &line[..at], &line[at..]));
+    }
+    None
 }
 
 impl Drop for Target {
@@ -251,7 +323,15 @@ fn describe(cmd: &Command) -> String {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     if program == "sh" && args.len() == 2 && args[0] == "-c" {
-        return args[1].clone();
+        // Shown as the user wrote it, without the `exec` that `Target::shell` may have added.
+        return match args[1].split_once("exec ") {
+            Some((before, after))
+                if exec_line(&format!("{before}{after}")).as_ref() == Some(&args[1]) =>
+            {
+                format!("{before}{after}")
+            }
+            _ => args[1].clone(),
+        };
     }
     std::iter::once(program)
         .chain(args)
@@ -321,6 +401,99 @@ mod tests {
             vec!["first".to_string(), "boom".to_string()]
         );
         assert_eq!(target.program(), "echo first >&2; echo boom >&2; exit 7");
+    }
+
+    #[test]
+    fn simple_commands_are_execed_and_shown_as_written() {
+        assert_eq!(
+            exec_line("python3 -m http.server 8000").as_deref(),
+            Some("exec python3 -m http.server 8000")
+        );
+        assert_eq!(
+            exec_line("  A=1 B=x=y node app.js > log").as_deref(),
+            Some("  A=1 B=x=y exec node app.js > log")
+        );
+        for compound in [
+            "a; b", "a && b", "a | b", "a &", "(a)", "cd x", "if x", "A=1", "", "echo 'x'",
+            "exec a",
+        ] {
+            assert_eq!(exec_line(compound), None, "{compound}");
+        }
+        let target = Target::spawn(Target::shell("A=1 sleep 5")).expect("spawn");
+        assert_eq!(target.program(), "A=1 sleep 5");
+        let comm = || std::fs::read_to_string(format!("/proc/{}/comm", target.pid()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while comm().expect("comm").trim() != "sleep" && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(comm().expect("comm").trim(), "sleep", "sh replaced itself");
+    }
+
+    const HELPER_VAR: &str = "LEAKPROOF_TEST_TARGET_HELPER";
+
+    /// Runs this test binary as a driver that spawns `line` as a target and prints its group.
+    fn driver(line: &str) -> (Child, i32) {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().expect("test binary");
+        let mut helper = Command::new(exe)
+            .args([
+                "drive::target::tests::targets_die_with_their_driver_even_on_sigkill",
+                "--exact",
+            ])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(HELPER_VAR, line)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn driver");
+        let stdout = BufReader::new(helper.stdout.take().expect("stdout"));
+        let pgid = stdout
+            .lines()
+            .map_while(Result::ok)
+            // libtest prints `test NAME ... ` before the test's own output, on the same line.
+            .find_map(|l| {
+                l.rsplit_once("pgid ")
+                    .and_then(|(_, p)| p.trim().parse().ok())
+            })
+            .expect("the driver names the target's group");
+        (helper, pgid)
+    }
+
+    #[test]
+    fn targets_die_with_their_driver_even_on_sigkill() {
+        if let Some(line) = std::env::var_os(HELPER_VAR) {
+            let target = Target::spawn(Target::shell(&line.to_string_lossy())).expect("spawn");
+            println!("pgid {}", target.pgid);
+            thread::sleep(Duration::from_secs(60));
+            return;
+        }
+        // A real server run directly (sh execs it), and one behind a shell that stays with a
+        // second child: the driver is SIGKILLed; nothing of either group may survive.
+        for (line, members) in [
+            ("python3 -m http.server 0 --bind 127.0.0.1", 1),
+            (
+                "python3 -m http.server 0 --bind 127.0.0.1 & sleep 1000; wait",
+                3,
+            ),
+        ] {
+            let (mut helper, pgid) = driver(line);
+            let started = Instant::now() + Duration::from_secs(30);
+            while group_members(pgid).map_or(0, |m| m.len()) < members && Instant::now() < started {
+                thread::sleep(Duration::from_millis(10));
+            }
+            assert!(group_alive(pgid), "{line}: the target runs");
+            helper.kill().expect("SIGKILL the driver");
+            helper.wait().expect("reap the driver");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while group_alive(pgid) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+            let survived = group_alive(pgid);
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            assert!(
+                !survived,
+                "{line}: group {pgid} outlived its SIGKILLed driver"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,153 @@
+'use strict';
+// leakproof's node agent, loaded with NODE_OPTIONS=--require.
+//
+// It starts V8's sampling heap profiler through an in-process inspector session and answers one-line
+// JSON requests on a Unix socket named after the process id in $LEAKPROOF_AGENT_DIR (never a TCP
+// port). The server is unref'd: it never keeps the target alive. Cluster workers and forked node
+// children load it too (NODE_OPTIONS is inherited), each with its own socket.
+(function leakproofAgent() {
+  const dir = process.env.LEAKPROOF_AGENT_DIR;
+  if (!dir || !require('worker_threads').isMainThread) {
+    return;
+  }
+  try {
+    start(dir);
+  } catch (e) {
+    // The agent must never stop the target: leakproof sees no socket and falls back to RSS.
+    process.stderr.write(`leakproof agent not started: ${e}\n`);
+  }
+})();
+
+function start(dir) {
+  const fs = require('fs');
+  const net = require('net');
+  const path = require('path');
+  const url = require('url');
+  const v8 = require('v8');
+  const vm = require('vm');
+  const inspector = require('inspector');
+
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const interval = Number(process.env.LEAKPROOF_NODE_SAMPLING_INTERVAL) || 8192;
+  const session = new inspector.Session();
+  session.connect();
+  session.post('HeapProfiler.startSampling', { samplingInterval: interval });
+  const ownUrls = new Set([__filename, url.pathToFileURL(__filename).href]);
+
+  function sample() {
+    gc();
+    const m = process.memoryUsage();
+    return {
+      ok: true,
+      bytes: m.heapUsed + m.external,
+      detail: m.external,
+      heap_used: m.heapUsed,
+      external: m.external,
+      array_buffers: m.arrayBuffers,
+      pid: process.pid,
+    };
+  }
+
+  // V8's sampling profiler records functions, not lines: the line is where the function starts.
+  function frameOf(callFrame) {
+    // Builtins and V8's pseudo-frames ("(program)", "(V8 API)") have no url.
+    let file = callFrame.url || '<native>';
+    if (file.startsWith('file://')) {
+      file = url.fileURLToPath(file);
+    }
+    return [file, callFrame.lineNumber + 1, callFrame.functionName || '(anonymous)'];
+  }
+
+  // Sites of a sampling profile: one per node with live bytes, frames innermost first. Subtrees
+  // called from this file (the agent and its inspector session) are left out.
+  function sitesOf(profile) {
+    const counts = new Map();
+    for (const s of profile.samples) {
+      counts.set(s.nodeId, (counts.get(s.nodeId) || 0) + 1);
+    }
+    const sites = [];
+    const todo = profile.head.children.map((node) => [node, []]);
+    while (todo.length > 0) {
+      const [node, outer] = todo.pop();
+      if (ownUrls.has(node.callFrame.url)) {
+        continue;
+      }
+      const stack = [frameOf(node.callFrame)].concat(outer);
+      if (node.selfSize > 0) {
+        sites.push([stack, node.selfSize, counts.get(node.id) || 0]);
+      }
+      for (const child of node.children) {
+        todo.push([child, stack]);
+      }
+    }
+    return sites;
+  }
+
+  function snapshot(done) {
+    gc();
+    session.post('HeapProfiler.getSamplingProfile', (err, res) => {
+      if (err) {
+        done({ ok: false, error: String(err) });
+      } else {
+        done({ ok: true, sites: sitesOf(res.profile), pid: process.pid });
+      }
+    });
+  }
+
+  function answer(line, done) {
+    let cmd;
+    try {
+      cmd = JSON.parse(line).cmd;
+    } catch (e) {
+      cmd = undefined;
+    }
+    try {
+      if (cmd === 'sample') {
+        done(sample());
+      } else if (cmd === 'snapshot') {
+        snapshot(done);
+      } else if (cmd === 'frames') {
+        done({ ok: true, restarted: false, pid: process.pid }); // V8 keeps whole stacks anyway
+      } else if (cmd === 'hello') {
+        done({ ok: true, agent: 'node', pid: process.pid });
+      } else {
+        done({ ok: false, error: 'unknown request' });
+      }
+    } catch (e) {
+      done({ ok: false, error: String(e) });
+    }
+  }
+
+  const socketPath = path.join(dir, process.pid + '.sock');
+  const server = net.createServer((conn) => {
+    conn.unref();
+    conn.setEncoding('utf8');
+    conn.on('error', () => {});
+    let buf = '';
+    conn.on('data', (chunk) => {
+      buf += chunk;
+      const i = buf.indexOf('\n');
+      if (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = '';
+        answer(line, (reply) => conn.end(JSON.stringify(reply) + '\n'));
+      }
+    });
+  });
+  server.on('error', () => {});
+  try {
+    fs.unlinkSync(socketPath);
+  } catch (e) {
+    // not there: the usual case
+  }
+  server.listen(socketPath);
+  server.unref();
+  process.on('exit', () => {
+    try {
+      fs.unlinkSync(socketPath);
+    } catch (e) {
+      // already gone
+    }
+  });
+}

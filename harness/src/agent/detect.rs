@@ -1,0 +1,183 @@
+//! `--agent auto`: is the target a Python or a node program?
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::AgentKind;
+
+/// The runtime of `cmd`: its program, or for `sh -c LINE` the first word of `LINE` after `env`,
+/// `exec`, `nohup` and `VAR=value` assignments, recognised by name (`python3.11`, `node`) or,
+/// once resolved on `PATH`, by its script's shebang (`gunicorn`, `uvicorn`, `flask`).
+pub(crate) fn detect(cmd: &Command) -> Option<AgentKind> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let words = match (program.as_str(), args.as_slice()) {
+        ("sh" | "/bin/sh" | "bash" | "/bin/bash", [c, line]) if c == "-c" => shell_words(line),
+        _ => std::iter::once(program).chain(args).collect(),
+    };
+    let first = first_command(&words)?;
+    kind_of_name(first).or_else(|| {
+        let path = resolve(first, cmd)?;
+        kind_of_name(&shebang_program(&path)?)
+    })
+}
+
+/// The words of a shell command line, with single and double quotes and backslashes honoured,
+/// up to the first unquoted operator (`;`, `&`, `|`, `(`, `<`, `>`).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => word
+                .get_or_insert_with(String::new)
+                .extend(chars.by_ref().take_while(|&c| c != '\'')),
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => w.extend(chars.next()),
+                        c => w.push(c),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            c if c.is_whitespace() => words.extend(word.take()),
+            ';' | '&' | '|' | '(' | ')' | '<' | '>' => break,
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+/// The command word: leading `VAR=value`, `exec`, `nohup`, and `env` with its options skipped.
+fn first_command(words: &[String]) -> Option<&str> {
+    let mut in_env = false;
+    for w in words {
+        let is_assignment = w
+            .split_once('=')
+            .is_some_and(|(name, _)| !name.is_empty() && !name.contains('/'));
+        match w.as_str() {
+            _ if is_assignment => {}
+            "exec" | "nohup" | "command" => {}
+            "env" | "/usr/bin/env" => in_env = true,
+            o if in_env && o.starts_with('-') => {}
+            w => return Some(w),
+        }
+    }
+    None
+}
+
+/// `python`, `python3`, `python3.12`, `pypy3` -> Python; `node`, `nodejs` -> node.
+fn kind_of_name(program: &str) -> Option<AgentKind> {
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let version = |rest: &str| rest.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if let Some(rest) = name.strip_prefix("python") {
+        return version(rest).then_some(AgentKind::Python);
+    }
+    match name {
+        "node" | "nodejs" => Some(AgentKind::Node),
+        _ => None,
+    }
+}
+
+/// `program` as an existing file: a path as it is (relative to the command's directory), a bare
+/// name searched on the command's `PATH`.
+fn resolve(program: &str, cmd: &Command) -> Option<PathBuf> {
+    if program.contains('/') {
+        let path = match cmd.get_current_dir() {
+            Some(dir) => dir.join(program),
+            None => PathBuf::from(program),
+        };
+        return path.is_file().then_some(path);
+    }
+    let path_var: OsString = super::env_of(cmd, "PATH")?;
+    std::env::split_paths(&path_var)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// The program a script's `#!` line runs: the interpreter, or for `#!/usr/bin/env [-S] NAME`, NAME.
+fn shebang_program(path: &Path) -> Option<String> {
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    let line = text.strip_prefix("#!")?.lines().next()?;
+    let mut words = line.split_whitespace();
+    let interpreter = words.next()?;
+    if interpreter.rsplit('/').next() != Some("env") {
+        return Some(interpreter.to_owned());
+    }
+    words
+        .find(|w| !w.starts_with('-') && !w.contains('='))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(line: &str) -> Option<AgentKind> {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(line);
+        detect(&cmd)
+    }
+
+    #[test]
+    fn names_after_env_exec_and_assignments() {
+        assert_eq!(sh("python3 app.py --port 1"), Some(AgentKind::Python));
+        assert_eq!(
+            sh("FOO=1 exec env -i BAR='a b' /usr/bin/python3.11 -m http.server"),
+            Some(AgentKind::Python)
+        );
+        assert_eq!(sh("exec node server.js"), Some(AgentKind::Node));
+        assert_eq!(sh("nohup /opt/x/bin/nodejs a.js &"), Some(AgentKind::Node));
+        assert_eq!(sh("sleep 10; python3 x.py"), None);
+        assert_eq!(sh("pythonista"), None);
+        assert_eq!(sh(""), None);
+        assert_eq!(detect(&Command::new("node")), Some(AgentKind::Node));
+    }
+
+    #[test]
+    fn shell_words_honour_quotes_and_stop_at_operators() {
+        assert_eq!(
+            shell_words(r#"a 'b c' "d \"e\"" f\ g;h"#),
+            vec!["a", "b c", "d \"e\"", "f g"]
+        );
+        assert_eq!(shell_words("x && y"), vec!["x"]);
+    }
+
+    #[test]
+    fn scripts_are_recognised_by_their_shebang_on_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).expect("write");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        };
+        write("gunicorn", "#!/usr/local/bin/python3.12\nimport gunicorn\n");
+        write("serve", "#!/usr/bin/env -S node --max-old-space-size=100\n");
+        write("tool", "#!/bin/sh\necho\n");
+        let detect_in = |line: &str| {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c").arg(line).env("PATH", dir.path());
+            detect(&cmd)
+        };
+        assert_eq!(detect_in("gunicorn app:app"), Some(AgentKind::Python));
+        assert_eq!(detect_in("serve"), Some(AgentKind::Node));
+        assert_eq!(detect_in("tool"), None);
+        assert_eq!(detect_in("missing"), None);
+        let mut by_path = Command::new("sh");
+        by_path.arg("-c").arg("./serve").current_dir(dir.path());
+        assert_eq!(detect(&by_path), Some(AgentKind::Node));
+    }
+}
