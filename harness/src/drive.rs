@@ -33,6 +33,8 @@ use leakproof_trend::TrendError;
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
 use crate::report::{Isolation, Report, RunConfig};
 use crate::runner::DEFAULT_CAPTURE_ITERATIONS;
+use crate::agent::AgentChoice;
+use crate::samplers::agent::Pending;
 use crate::samplers::tree::ProcessTree;
 
 pub use each::shell_step;
@@ -122,6 +124,7 @@ pub struct Drive {
     allow_failures: usize,
     grace: Duration,
     resources: bool,
+    agent: AgentChoice,
 }
 
 impl Drive {
@@ -141,6 +144,7 @@ impl Drive {
             allow_failures: 0,
             grace: target::DEFAULT_GRACE,
             resources: true,
+            agent: AgentChoice::Auto,
         }
     }
 
@@ -210,6 +214,14 @@ impl Drive {
         self
     }
 
+    /// The runtime agent injected into the target by environment (default
+    /// [`AgentChoice::Auto`]: Python and node targets are recognised), so that its own heap is
+    /// judged and, when it grows, the growing lines of its code are named.
+    pub fn agent(mut self, agent: AgentChoice) -> Drive {
+        self.agent = agent;
+        self
+    }
+
     /// Runs the drive: see the [module docs](self).
     pub fn run<E, F>(self, driver: F) -> Result<Report, DriveError>
     where
@@ -240,20 +252,33 @@ impl Drive {
         if let Readiness::Http(url) = &self.readiness {
             HttpUrl::parse(url)?;
         }
-        let mut target = Target::spawn(self.command)?;
+        let mut notes = Vec::new();
+        let mut command = self.command;
+        let pending = Pending::inject(self.agent, &mut command, &mut notes);
+        let mut target = Target::spawn(command)?;
         target.set_grace(self.grace);
         let name = self.name.unwrap_or_else(|| target.program().to_string());
         ready::wait_ready(&mut target, &self.readiness, self.ready_timeout)?;
+        let agent = pending.and_then(|p| p.ready(&mut notes));
         // Descendants are looked for on every iteration: a forking server's new worker counts.
         let tree = ProcessTree::new(target.pid(), Duration::ZERO, self.resources)?;
         let mut engine = Engine::new(settings);
+        let probe = match &agent {
+            Some(a) => format!("{}+tree-rss", a.resource()),
+            None => "tree-rss".to_owned(),
+        };
+        if let Some(agent) = agent {
+            // Optional: an agent that stops answering is dropped with a note, RSS goes on.
+            engine.sampler(Box::new(agent), false);
+        }
         engine.sampler(Box::new(tree), true);
+        notes.into_iter().for_each(|n| engine.note(n));
         let config = RunConfig {
             iterations: settings.iterations,
             warmup: settings.warmup,
             max_iterations: settings.ceiling,
             time_budget_secs: None,
-            probe: "tree-rss".to_owned(),
+            probe,
             resources: engine.resources(),
             capture_sites: false,
             isolation: Isolation::Target,

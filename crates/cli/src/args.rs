@@ -165,6 +165,10 @@ pub struct DriveArgs {
     /// Time between SIGTERM and SIGKILL when stopping the target.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub grace: Duration,
+    /// Runtime agent injected by environment: auto recognises Python and node targets (their own
+    /// heap is judged and its growing lines named); none judges the process tree's RSS only.
+    #[arg(long, value_name = "AGENT", default_value = "auto", value_parser = parse_agent)]
+    pub agent: leakproof_harness::AgentChoice,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -325,4 +329,8 @@ mod tests {
                 .is_err()
         );
     }
+}
+
+fn parse_agent(s: &str) -> Result<leakproof_harness::AgentChoice, String> {
+    s.parse()
 }

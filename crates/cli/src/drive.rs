@@ -60,7 +60,8 @@ pub(crate) fn run(args: DriveArgs) -> Outcome {
         .max_iterations(max_iterations)
         .allow_failures(args.allow_failures)
         .ready_timeout(args.ready_timeout)
-        .grace(args.grace);
+        .grace(args.grace)
+        .agent(args.agent);
     if let Some(w) = args.warmup {
         drive = drive.warmup(w);
     }

@@ -1,5 +1,6 @@
-//! The samplers the adapters give the engine: this process's own resources (in-process runs) and
-//! an external process tree (drive, watch).
+//! The samplers the adapters give the engine: this process's own resources (in-process runs), an
+//! external process tree (drive, watch), and a target's runtime agent.
 
+pub(crate) mod agent;
 pub(crate) mod own;
 pub(crate) mod tree;
