@@ -8,6 +8,8 @@
 //!   [`TreeProbe`] (a PID and all its descendants: RSS, fds, threads, processes), [`FdProbe`],
 //!   [`ThreadProbe`], [`CgroupProbe`]; [`list_fds`] with [`FdKind`]s, [`descendants`],
 //!   [`memory_detail`] (PSS/USS).
+//! - [`native`] (Linux): the exact heap of another process running leakproof's `LD_PRELOAD`
+//!   agent, and its allocation sites on request.
 //!
 //! It depends on no other leakproof crate and is usable alone.
 //!
@@ -70,6 +72,8 @@
 
 mod alloc;
 pub mod capture;
+#[cfg(target_os = "linux")]
+pub mod native;
 mod probe;
 mod sys;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
