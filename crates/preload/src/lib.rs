@@ -116,7 +116,11 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         return counted(unsafe { __libc_realloc(p, size) });
     };
     let (s, old) = (r.slot(), usable(p));
-    let record = if sites::idle(r) { None } else { sites::before_free(r, s, p) };
+    let record = if sites::idle(r) {
+        None
+    } else {
+        sites::before_free(r, s, p)
+    };
     // SAFETY: forwarded unchanged to glibc's implementation.
     let q = unsafe { __libc_realloc(p, size) };
     if q.is_null() {

@@ -149,9 +149,12 @@ impl Region {
 
     /// Copies every slot's counters from `other` (the early, private region) into this one.
     fn copy_counts_from(&self, other: &Region) {
-        for (d, s) in self.slots.iter().chain([&self.overflow]).zip(
-            other.slots.iter().chain([&other.overflow]),
-        ) {
+        for (d, s) in self
+            .slots
+            .iter()
+            .chain([&self.overflow])
+            .zip(other.slots.iter().chain([&other.overflow]))
+        {
             d.owner.store(s.owner.load(Relaxed), Relaxed);
             d.alloc_bytes.store(s.alloc_bytes.load(Relaxed), Relaxed);
             d.alloc_blocks.store(s.alloc_blocks.load(Relaxed), Relaxed);
@@ -165,8 +168,16 @@ impl Region {
     pub(crate) fn live(&self) -> (u64, u64) {
         let (mut b, mut k) = (0u64, 0u64);
         for s in self.slots.iter().chain([&self.overflow]) {
-            b = b.wrapping_add(s.alloc_bytes.load(Relaxed).wrapping_sub(s.free_bytes.load(Relaxed)));
-            k = k.wrapping_add(s.alloc_blocks.load(Relaxed).wrapping_sub(s.free_blocks.load(Relaxed)));
+            b = b.wrapping_add(
+                s.alloc_bytes
+                    .load(Relaxed)
+                    .wrapping_sub(s.free_bytes.load(Relaxed)),
+            );
+            k = k.wrapping_add(
+                s.alloc_blocks
+                    .load(Relaxed)
+                    .wrapping_sub(s.free_blocks.load(Relaxed)),
+            );
         }
         (b, k)
     }
@@ -246,7 +257,13 @@ pub(crate) fn start() {
         None => CURRENT.store(core::ptr::null_mut(), Release),
     }
     // SAFETY: the three handlers are `extern "C" fn()` without preconditions.
-    unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork_parent), Some(after_fork_child)) };
+    unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_parent),
+            Some(after_fork_child),
+        )
+    };
 }
 
 /// Creates this process's region file (`DIR/PID`, replacing any older one atomically) and maps it.
@@ -309,7 +326,10 @@ mod tests {
         let base = &r as *const Region as usize;
         assert_eq!(&r.header.ctl as *const AtomicU64 as usize - base, 24);
         assert_eq!(&r.header.dumped as *const AtomicU64 as usize - base, 32);
-        assert_eq!(&r.slots[1].free_bytes as *const AtomicU64 as usize - base, 128 + 128 + 24);
+        assert_eq!(
+            &r.slots[1].free_bytes as *const AtomicU64 as usize - base,
+            128 + 128 + 24
+        );
     }
 
     #[test]

@@ -120,8 +120,16 @@ fn enter(r: &Region, s: &Slot) -> bool {
 /// Recomputes [`STATE`], releases the lock and this thread's guard.
 fn leave(r: &Region, s: &Slot) {
     let ctl = r.header.ctl.load(Relaxed);
-    let served = if ctl >> 1 == r.header.dumped.load(Relaxed) { ctl & !1 } else { u64::MAX };
-    let tracking = if TRACKED.load(Relaxed) > 0 { TRACKING } else { 0 };
+    let served = if ctl >> 1 == r.header.dumped.load(Relaxed) {
+        ctl & !1
+    } else {
+        u64::MAX
+    };
+    let tracking = if TRACKED.load(Relaxed) > 0 {
+        TRACKING
+    } else {
+        0
+    };
     STATE.store(served | tracking, Relaxed);
     unlock();
     s.busy.store(0, Relaxed);
@@ -137,7 +145,11 @@ fn serve(r: &Region, s: &Slot) {
     }
     let request = r.header.ctl.load(Relaxed) >> 1;
     if request != r.header.dumped.load(Relaxed) {
-        crate::dump::write(r, tables().map(|t| t.sites()), r.header.dropped.load(Relaxed));
+        crate::dump::write(
+            r,
+            tables().map(|t| t.sites()),
+            r.header.dropped.load(Relaxed),
+        );
         r.header.dumped.store(request, Release);
     }
     leave(r, s);
@@ -298,7 +310,9 @@ pub(crate) fn unlock_after_fork() {
 pub(crate) fn reset_in_child() {
     for (table, size) in [
         (
-            STACK_TABLE.swap(core::ptr::null_mut(), Relaxed).cast::<c_void>(),
+            STACK_TABLE
+                .swap(core::ptr::null_mut(), Relaxed)
+                .cast::<c_void>(),
             STACKS * size_of::<StackEntry>(),
         ),
         (
@@ -341,10 +355,16 @@ fn tables() -> Option<Tables> {
 
 fn ensure_tables() -> Option<Tables> {
     if STACK_TABLE.load(Relaxed).is_null() {
-        STACK_TABLE.store(map_zeroed(STACKS * size_of::<StackEntry>())?.cast(), Relaxed);
+        STACK_TABLE.store(
+            map_zeroed(STACKS * size_of::<StackEntry>())?.cast(),
+            Relaxed,
+        );
     }
     if BLOCK_TABLE.load(Relaxed).is_null() {
-        BLOCK_TABLE.store(map_zeroed(BLOCKS * size_of::<BlockEntry>())?.cast(), Relaxed);
+        BLOCK_TABLE.store(
+            map_zeroed(BLOCKS * size_of::<BlockEntry>())?.cast(),
+            Relaxed,
+        );
     }
     tables()
 }
@@ -452,9 +472,16 @@ impl Tables {
             }
             let k = Self::home(p);
             // Entry j may move into the hole unless its home lies cyclically in (hole, j].
-            let stays = if hole <= j { hole < k && k <= j } else { hole < k || k <= j };
+            let stays = if hole <= j {
+                hole < k && k <= j
+            } else {
+                hole < k || k <= j
+            };
             if !stays {
-                self.blocks[hole] = BlockEntry { ptr: p, info: self.blocks[j].info };
+                self.blocks[hole] = BlockEntry {
+                    ptr: p,
+                    info: self.blocks[j].info,
+                };
                 hole = j;
             }
         }
@@ -465,8 +492,15 @@ impl Tables {
     /// The live sites: (bytes, blocks, stack).
     fn sites(self) -> impl Iterator<Item = (u64, u64, &'static [u64])> {
         let stacks: &'static [StackEntry] = self.stacks;
-        stacks.iter().filter(|e| e.key != 0 && e.blocks != 0).map(|e| {
-            (e.bytes, e.blocks, e.ips.get(..e.len as usize).unwrap_or(&[]))
-        })
+        stacks
+            .iter()
+            .filter(|e| e.key != 0 && e.blocks != 0)
+            .map(|e| {
+                (
+                    e.bytes,
+                    e.blocks,
+                    e.ips.get(..e.len as usize).unwrap_or(&[]),
+                )
+            })
     }
 }

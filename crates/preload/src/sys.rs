@@ -28,7 +28,10 @@ impl Path {
     fn push(&mut self, bytes: &[u8]) -> Option<()> {
         let end = self.len.checked_add(bytes.len())?;
         // Keep one byte for the terminating NUL.
-        self.buf.get_mut(self.len..end).filter(|_| end < 600)?.copy_from_slice(bytes);
+        self.buf
+            .get_mut(self.len..end)
+            .filter(|_| end < 600)?
+            .copy_from_slice(bytes);
         self.len = end;
         Some(())
     }
@@ -170,7 +173,8 @@ impl Writer {
         let mut off = 0;
         while off < self.len {
             // SAFETY: writes initialized bytes of `buf` to the descriptor this writer owns.
-            let n = unsafe { libc::write(self.fd, self.buf[off..].as_ptr().cast(), self.len - off) };
+            let n =
+                unsafe { libc::write(self.fd, self.buf[off..].as_ptr().cast(), self.len - off) };
             if n <= 0 {
                 self.ok = false;
                 break;
