@@ -80,8 +80,14 @@ impl ForeignSymbolizer {
         };
         let path = path.to_owned();
         let symbol = self.tables.name(call).map(str::to_owned);
-        let ctx = self.dwarf.entry(path.clone()).or_insert_with(|| load_dwarf(&path));
-        let mut frames = ctx.as_ref().map(|c| dwarf_frames(c, ip, vaddr)).unwrap_or_default();
+        let ctx = self
+            .dwarf
+            .entry(path.clone())
+            .or_insert_with(|| load_dwarf(&path));
+        let mut frames = ctx
+            .as_ref()
+            .map(|c| dwarf_frames(c, ip, vaddr))
+            .unwrap_or_default();
         if frames.is_empty() {
             if symbol.is_none() {
                 return unresolved;
@@ -171,8 +177,14 @@ mod tests {
         let ip = marker as fn() -> u64 as *const () as u64 + 1;
         let frames = s.resolve(ip);
         let outer = frames.last().expect("a frame");
-        assert!(outer.function.as_deref().unwrap_or("").ends_with("marker"), "{frames:?}");
-        assert!(outer.file.as_deref().unwrap_or("").ends_with("foreign.rs"), "{frames:?}");
+        assert!(
+            outer.function.as_deref().unwrap_or("").ends_with("marker"),
+            "{frames:?}"
+        );
+        assert!(
+            outer.file.as_deref().unwrap_or("").ends_with("foreign.rs"),
+            "{frames:?}"
+        );
         assert_eq!(s.resolve(ip), frames);
         assert_eq!(s.resolve(0x10), vec![Frame::from_ip(0x10)]);
     }

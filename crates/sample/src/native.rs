@@ -150,7 +150,11 @@ impl NativeRegions {
     pub fn refresh(&mut self) -> io::Result<Vec<u32>> {
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             let ino = entry.metadata()?.ino();
@@ -236,7 +240,9 @@ impl NativeRegions {
 
     /// True while process `pid` has a mapped region (it is alive, as of the last refresh).
     pub fn has(&self, pid: u32) -> bool {
-        self.regions.get(&pid).is_some_and(|m| m.word(OFF_PID).load(Relaxed) == u64::from(pid))
+        self.regions
+            .get(&pid)
+            .is_some_and(|m| m.word(OFF_PID).load(Relaxed) == u64::from(pid))
     }
 
     /// The last sites dump of `pid`: live sites (return addresses, innermost first, starting at
@@ -254,13 +260,21 @@ impl NativeRegions {
 fn parse_sites(text: &str) -> io::Result<Vec<RawSite>> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed sites file");
     let mut lines = text.lines();
-    if !lines.next().is_some_and(|l| l.starts_with("leakproof-sites 1 ")) {
+    if !lines
+        .next()
+        .is_some_and(|l| l.starts_with("leakproof-sites 1 "))
+    {
         return Err(bad());
     }
     let mut sites = Vec::new();
     for line in lines {
         let mut fields = line.split(' ');
-        let mut num = || fields.next().and_then(|f| f.parse::<u64>().ok()).ok_or_else(bad);
+        let mut num = || {
+            fields
+                .next()
+                .and_then(|f| f.parse::<u64>().ok())
+                .ok_or_else(bad)
+        };
         let (bytes, blocks) = (num()?, num()?);
         let ips = fields
             .map(|f| u64::from_str_radix(f, 16).map_err(|_| bad()))
