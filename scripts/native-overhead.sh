@@ -40,3 +40,16 @@ for threads in 1 2; do
     printf "threads %d, %d rounds each: glibc %d ms, agent counting %d ms (%.2fx), agent off %d ms (%.2fx)\n",
       t, n, b, c, c / b, o, o / b }'
 done
+
+# Instructions executed (deterministic, unlike wall time on a shared machine): callgrind does not
+# replace malloc, so the agent runs as in production; ROUNDS/10 rounds on 1 thread.
+if command -v valgrind >/dev/null; then
+  ir() { env "$@" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$WORK/alloc_loop" 1 $((ROUNDS / 10)) 2>&1 |
+           awk '/Collected/ {print $NF}'; }
+  base=$(ir)
+  counting=$(ir LD_PRELOAD="$LIB" LEAKPROOF_PRELOAD_DIR="$WORK/regions")
+  off=$(ir LD_PRELOAD="$LIB")
+  awk -v b="$base" -v c="$counting" -v o="$off" -v n=$((ROUNDS / 10)) 'BEGIN {
+    printf "instructions, 1 thread, %d rounds: glibc %d, agent counting %d (%.2fx, +%.0f per round), agent off %d (%.2fx)\n",
+      n, b, c, c / b, (c - b) / n, o, o / b }'
+fi

@@ -243,7 +243,7 @@ impl NativeAgent {
             return Err(NativeAgentError::SitesTimeout { timeout });
         }
         let mut snapshot = Snapshot::from_sites(sites).taken_now();
-        snapshot.sites.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        snapshot.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
         snapshot.symbolized = true;
         Ok(snapshot)
     }
