@@ -105,6 +105,28 @@ fn leaking_target_grows_by_exactly_its_allocations_and_bounded_stays_flat() {
 }
 
 #[test]
+fn allocations_inside_glibc_go_through_the_agent() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("libc_paths", tmp.path(), &[]);
+    let agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut cmd = Command::new(&program);
+    agent.apply_env(&mut cmd);
+    let out = cmd.output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let deltas: Vec<(&str, i64)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k, v.parse().expect("a number")))
+        .collect();
+    assert_eq!(deltas.len(), 10, "{text}");
+    for (name, delta) in &deltas[..9] {
+        assert_eq!(*delta, 0, "{name} does not balance:\n{text}");
+    }
+    assert_eq!(deltas[9], ("kept", 200), "{text}");
+}
+
+#[test]
 fn sites_name_the_line_that_allocates() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let program = compile("leaky", tmp.path(), &[]);

@@ -17,16 +17,18 @@
 
 static void *shared[SHARED];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+void *keep[10]; /* the "child" command's kept blocks */
 
 static void *any_alloc(unsigned k, size_t n) {
     void *p = NULL;
-    switch (k % 7) {
+    switch (k % 8) {
     case 0: return malloc(n);
     case 1: return calloc(1, n);
     case 2: return memalign(64, n);
     case 3: return posix_memalign(&p, 32, n) == 0 ? p : NULL;
     case 4: return aligned_alloc(128, (n + 127) / 128 * 128);
     case 5: return valloc(n);
+    case 6: return pvalloc(n);
     default: return realloc(NULL, n);
     }
 }
@@ -74,7 +76,6 @@ int main(void) {
             if (pipe(fds) != 0) return 1;
             child = fork();
             if (child == 0) {
-                static void *keep[10];
                 for (int i = 0; i < 10; i++) keep[i] = malloc(1000);
                 (void)write(fds[1], "x", 1);
                 pause();
