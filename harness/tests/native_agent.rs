@@ -105,6 +105,24 @@ fn leaking_target_grows_by_exactly_its_allocations_and_bounded_stays_flat() {
 }
 
 #[test]
+fn an_exec_replaces_the_region_of_its_shell() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("leaky", tmp.path(), &[]);
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let script = format!("exec '{}' leak", program.display());
+    let mut target = Target::start(&agent, Path::new("sh"), &["-c", &script]);
+    // The shell publishes first; the exec'd program replaces its file under the same pid.
+    agent.wait_ready(READY).expect("the region appears");
+    target.request("warm up");
+    let before = live(&mut agent);
+    for i in 0..10 {
+        target.request(&format!("request {i}"));
+    }
+    assert_eq!(live(&mut agent) - before, 10 * 200);
+    assert_eq!(agent.detail().expect("detail").processes, 1);
+}
+
+#[test]
 fn allocations_inside_glibc_go_through_the_agent() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let program = compile("libc_paths", tmp.path(), &[]);
