@@ -160,7 +160,9 @@ impl NativeAgent {
         cmd.env(NATIVE_DIR_VAR, OsString::from(self.dir()));
     }
 
-    /// Waits until at least one process of the target has published its heap.
+    /// Waits until at least one process of the target has published its heap. A program that
+    /// brings its own `malloc` publishes a region that never counts anything: check
+    /// [`NativeSample::total_blocks`] after the first iterations.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), NativeAgentError> {
         let start = Instant::now();
         loop {
@@ -179,7 +181,7 @@ impl NativeAgent {
         Ok(self.detail()?.live_bytes.max(0) as f64)
     }
 
-    /// Live bytes, blocks and the number of live processes.
+    /// Live bytes and blocks, blocks ever allocated, and the number of live processes.
     pub fn detail(&mut self) -> Result<NativeSample, NativeAgentError> {
         self.regions.sample().map_err(|e| self.io(e))
     }

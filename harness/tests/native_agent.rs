@@ -225,6 +225,20 @@ fn threads_forks_and_cross_thread_reallocs_keep_counts_exact() {
 }
 
 #[test]
+fn a_target_with_its_own_malloc_is_seen_to_count_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("own_malloc", tmp.path(), &[]);
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut target = Target::start(&agent, &program, &[]);
+    agent.wait_ready(READY).expect("the region appears");
+    for _ in 0..10 {
+        assert_eq!(target.request("x"), "ok");
+    }
+    let detail = agent.detail().expect("detail");
+    assert_eq!((detail.processes, detail.total_blocks), (1, 0));
+}
+
+#[test]
 fn a_statically_linked_target_publishes_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let program = compile("leaky", tmp.path(), &["-static"]);

@@ -87,9 +87,9 @@ impl Mapped {
     }
 
     /// Live bytes and blocks: allocated minus freed over every slot (wrapping, then signed: a
-    /// process may free blocks it inherited from its parent).
-    fn live(&self) -> (i64, i64) {
-        let (mut b, mut k) = (0u64, 0u64);
+    /// process may free blocks it inherited from its parent); and blocks ever allocated.
+    fn live(&self) -> (i64, i64, u64) {
+        let (mut b, mut k, mut total) = (0u64, 0u64, 0u64);
         for i in 0..=SLOTS {
             let s = 128 + i * 128;
             let ab = self.word(s + 8).load(Relaxed);
@@ -98,8 +98,9 @@ impl Mapped {
             let fk = self.word(s + 32).load(Relaxed);
             b = b.wrapping_add(ab.wrapping_sub(fb));
             k = k.wrapping_add(ak.wrapping_sub(fk));
+            total = total.wrapping_add(ak);
         }
-        (b as i64, k as i64)
+        (b as i64, k as i64, total)
     }
 }
 
@@ -118,6 +119,10 @@ pub struct NativeSample {
     pub live_bytes: i64,
     /// Live heap blocks, likewise.
     pub live_blocks: i64,
+    /// Blocks ever allocated by the live processes. Still 0 once the target has done some work
+    /// means its allocator does not go through the interposed functions (the program defines its
+    /// own `malloc`, or uses another allocator): the counts are then meaningless.
+    pub total_blocks: u64,
     /// Processes that published a region and are still alive.
     pub processes: usize,
     /// Allocations the agents could not record as sites (their tables were full).
@@ -187,9 +192,10 @@ impl NativeRegions {
         self.refresh()?;
         let mut out = NativeSample::default();
         for m in self.regions.values() {
-            let (b, k) = m.live();
+            let (b, k, total) = m.live();
             out.live_bytes += b;
             out.live_blocks += k;
+            out.total_blocks += total;
             out.processes += 1;
             out.dropped_sites += m.word(OFF_DROPPED).load(Relaxed);
         }
