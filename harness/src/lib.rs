@@ -30,6 +30,7 @@ mod chart;
 pub mod drive;
 mod env;
 mod format;
+#[cfg(target_os = "linux")]
 pub mod native_agent;
 mod report;
 mod runner;

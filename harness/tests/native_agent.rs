@@ -1,6 +1,7 @@
 //! The native agent end to end: real C programs compiled by gcc, run with the preloaded
 //! `libleakproof_preload.so` (built by cargo as a dependency of leakproof-harness), read through
 //! `NativeAgent`.
+#![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;

@@ -19,6 +19,9 @@
 //! thread-local storage (which may itself call `malloc` in a shared object), or can panic.
 //!
 //! The region layout is documented in `region.rs` and mirrored by `leakproof_sample::native`.
+//!
+//! Linux with glibc only; elsewhere the crate is empty.
+#![cfg(all(target_os = "linux", target_env = "gnu"))]
 
 use core::ffi::{c_int, c_void};
 
