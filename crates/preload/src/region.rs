@@ -262,8 +262,7 @@ pub(crate) fn start() {
     }
     buf[..bytes.len()].copy_from_slice(bytes);
     DIR_LEN.store(bytes.len() as u64, Release);
-    let ctl = if crate::sys::exists(b"capture") { 1 } else { 0 };
-    match publish(ctl) {
+    match publish() {
         Some(r) => {
             r.copy_counts_from(&EARLY);
             CURRENT.store(r as *const Region as *mut Region, Release);
@@ -280,8 +279,10 @@ pub(crate) fn start() {
     };
 }
 
-/// Creates this process's region file (`DIR/PID`, replacing any older one atomically) and maps it.
-fn publish(ctl: u64) -> Option<&'static Region> {
+/// Creates this process's region file (`DIR/PID`, replacing any older one atomically) and maps it,
+/// capturing sites from the start if the reader's `DIR/capture` file exists.
+fn publish() -> Option<&'static Region> {
+    let ctl = u64::from(crate::sys::exists(b"capture"));
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() } as u64;
     let map = crate::sys::create_shared(pid, b"", REGION_SIZE)?;
@@ -316,8 +317,7 @@ extern "C" fn after_fork_child() {
     let Some(old) = current() else {
         return;
     };
-    let ctl = old.header.ctl.load(Relaxed) & 1;
-    let new = publish(ctl);
+    let new = publish();
     let new_ptr = new.map_or(core::ptr::null_mut(), |r| r as *const Region as *mut Region);
     CURRENT.store(new_ptr, Release);
     if !core::ptr::eq(old, &EARLY) {
