@@ -192,7 +192,8 @@ impl NativeAgent {
         self.regions.set_capture(true).map_err(|e| self.io(e))
     }
 
-    /// Stops recording stacks (recorded blocks stay recorded until freed).
+    /// Stops recording stacks and forgets the recorded ones (at each process's next allocation or
+    /// free), so the target is back to counting only: collect sites before.
     pub fn stop_sites(&mut self) -> Result<(), NativeAgentError> {
         self.regions.set_capture(false).map_err(|e| self.io(e))
     }

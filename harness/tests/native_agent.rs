@@ -218,6 +218,13 @@ fn threads_forks_and_cross_thread_reallocs_keep_counts_exact() {
         snapshot.total_bytes
     );
     agent.stop_sites().expect("capture off");
+    // Off: the records are forgotten, and nothing new is recorded.
+    assert_eq!(target.request("go"), "done");
+    let request = agent.request_sites().expect("request");
+    assert_eq!(target.request("go"), "done");
+    let after = agent.collect_sites(request, REPLY_TIMEOUT).expect("sites");
+    assert_eq!(after.sites, vec![]);
+    assert_eq!(live(&mut agent), warm);
     // A forked child that keeps 10 blocks of 1000 bytes is counted in the tree's total.
     assert_eq!(target.request("child"), "child ready");
     let detail = agent.detail().expect("detail");

@@ -8,6 +8,9 @@
 //! loader's. The per-thread `busy` word of the counter slot keeps a nested call (from the unwinder or
 //! a signal handler on the same thread) from recording or locking again: it only counts.
 //!
+//! Records live until their block is freed or capture is switched off: the first call after that
+//! forgets them all, so collect sites before switching capture off.
+//!
 //! The lock is taken around `fork` (`pthread_atfork`), so a child never inherits it held; the
 //! child drops the parent's records and counts its own from zero.
 //!
@@ -135,9 +138,12 @@ fn leave(r: &Region, s: &Slot) {
     s.busy.store(0, Relaxed);
 }
 
-/// Writes the live sites if the reader asked for them since the last dump.
+/// Writes the live sites if the reader asked for them since the last dump; forgets every record
+/// once capture is off (so that frees take the fast path again).
 fn serve(r: &Region, s: &Slot) {
-    if r.header.ctl.load(Relaxed) >> 1 == r.header.dumped.load(Relaxed) && !stale_state(r) {
+    let ctl = r.header.ctl.load(Relaxed);
+    let forget = ctl & 1 == 0 && TRACKED.load(Relaxed) > 0;
+    if ctl >> 1 == r.header.dumped.load(Relaxed) && !stale_state(r) && !forget {
         return;
     }
     if !enter(r, s) {
@@ -151,6 +157,9 @@ fn serve(r: &Region, s: &Slot) {
             r.header.dropped.load(Relaxed),
         );
         r.header.dumped.store(request, Release);
+    }
+    if r.header.ctl.load(Relaxed) & 1 == 0 {
+        drop_tables();
     }
     leave(r, s);
 }
@@ -308,6 +317,13 @@ pub(crate) fn unlock_after_fork() {
 
 /// `pthread_atfork` child (single-threaded): drop the parent's records, count sites afresh.
 pub(crate) fn reset_in_child() {
+    drop_tables();
+    STATE.store(0, Relaxed);
+    unlock();
+}
+
+/// Unmaps both tables, forgetting every record (with the lock held, or in a forked child).
+fn drop_tables() {
     for (table, size) in [
         (
             STACK_TABLE
@@ -322,13 +338,12 @@ pub(crate) fn reset_in_child() {
     ] {
         if !table.is_null() {
             // SAFETY: a private anonymous mapping of `size` bytes made by `ensure_tables`; the
-            // pointer was just cleared, and this child has one thread, so nothing uses it.
+            // pointer was just cleared under the lock (or in a single-threaded child), and
+            // `Tables` references never outlive a critical section, so nothing uses it.
             unsafe { libc::munmap(table, size) };
         }
     }
     TRACKED.store(0, Relaxed);
-    STATE.store(0, Relaxed);
-    unlock();
 }
 
 /// The two tables, while the lock is held.

@@ -203,7 +203,8 @@ impl NativeRegions {
     }
 
     /// Switches allocation-site recording on or off in every live process and, through a file in
-    /// the directory, in every process that starts later.
+    /// the directory, in every process that starts later. Off also makes each process forget its
+    /// records (at its next allocation or free).
     pub fn set_capture(&mut self, on: bool) -> io::Result<()> {
         let flag = self.dir.join(CAPTURE_FILE);
         if on {
