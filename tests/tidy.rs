@@ -62,10 +62,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("leakproof-sample", &[]),
     ("leakproof-diff", &[]),
     ("leakproof-macros", &[]),
-    ("leakproof-preload", &["leakproof-sample"]),
+    ("leakproof-preload", &[]),
+    // The harness names the preload agent only so that cargo builds the `.so` beside it.
     (
         "leakproof-harness",
-        &["leakproof-diff", "leakproof-sample", "leakproof-trend"],
+        &[
+            "leakproof-diff",
+            "leakproof-preload",
+            "leakproof-sample",
+            "leakproof-trend",
+        ],
     ),
     (
         "leakproof-cli",

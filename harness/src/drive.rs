@@ -30,10 +30,10 @@ use std::time::Duration;
 use leakproof_sample::ProbeError;
 use leakproof_trend::TrendError;
 
+use crate::agent::AgentChoice;
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
 use crate::report::{Isolation, Report, RunConfig};
 use crate::runner::DEFAULT_CAPTURE_ITERATIONS;
-use crate::agent::AgentChoice;
 use crate::samplers::agent::Pending;
 use crate::samplers::tree::ProcessTree;
 

@@ -30,6 +30,8 @@ mod capture;
 pub mod drive;
 mod engine;
 mod env;
+#[cfg(target_os = "linux")]
+pub mod native_agent;
 mod render;
 mod report;
 mod runner;

@@ -8,6 +8,7 @@
 //!   frame outside std, the allocator, leakproof and, by default, cargo dependencies).
 //! - [`Filter`]: include / exclude sites by file glob or function.
 //! - [`render_table`], [`render_traceback`], [`format_size`]: text output.
+//! - [`ForeignSymbolizer`]: the same for another process, from its `/proc/PID/maps` text.
 //! - [`smaps`]: `/proc/PID/smaps` of any process, diffed by kind of mapping.
 //!
 //! # Example
@@ -64,6 +65,7 @@ mod attribution;
 mod compare;
 mod error;
 mod filter;
+mod foreign;
 mod model;
 mod render;
 pub mod smaps;
@@ -74,6 +76,7 @@ pub use attribution::{display_path, user_frame, Attribution};
 pub use compare::{compare, compare_with, growing, sort_diffs, top, GroupBy, StatDiff};
 pub use error::DiffError;
 pub use filter::{Filter, FilterTarget};
+pub use foreign::ForeignSymbolizer;
 pub use model::{Frame, Site, Snapshot, FORMAT_VERSION};
 pub use render::{
     format_bytes, format_bytes_signed, format_count_signed, format_size, label, render_line,

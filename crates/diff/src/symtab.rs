@@ -10,6 +10,8 @@ use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 /// One loaded object file: where it is mapped and its function symbols.
 #[derive(Debug)]
 struct Loaded {
+    /// The object file.
+    path: String,
     /// Executable mappings: runtime start, end, file offset.
     maps: Vec<(u64, u64, u64)>,
     /// Loadable segments: file offset, file size, virtual address.
@@ -28,11 +30,17 @@ impl SymbolTables {
     /// Reads `/proc/self/maps` and the symbol tables of the mapped files. Anything unreadable is
     /// skipped: the result may be empty (other platforms, stripped binaries), never an error.
     pub(crate) fn load() -> SymbolTables {
+        match std::fs::read_to_string("/proc/self/maps") {
+            Ok(text) => SymbolTables::from_maps(&text),
+            Err(_) => SymbolTables::default(),
+        }
+    }
+
+    /// Reads the symbol tables of the objects a process has mapped, given its `/proc/PID/maps`
+    /// text. Anything unreadable is skipped.
+    pub(crate) fn from_maps(text: &str) -> SymbolTables {
         let mut out = SymbolTables::default();
-        let Ok(text) = std::fs::read_to_string("/proc/self/maps") else {
-            return out;
-        };
-        let Ok(maps) = crate::smaps::parse(&text) else {
+        let Ok(maps) = crate::smaps::parse(text) else {
             return out;
         };
         let mut paths: Vec<&str> = Vec::new();
@@ -58,7 +66,20 @@ impl SymbolTables {
 
     /// The qualified name of the function containing runtime address `addr`, if a symbol covers it.
     pub(crate) fn name(&self, addr: u64) -> Option<&str> {
-        for o in &self.objects {
+        let (o, vaddr) = self.locate(addr)?;
+        let o = &self.objects[o];
+        let i = o.symbols.partition_point(|(a, _, _)| *a <= vaddr);
+        let (a, size, name) = o.symbols.get(i.checked_sub(1)?)?;
+        if *size != 0 && vaddr - a >= *size {
+            return None;
+        }
+        Some(name)
+    }
+
+    /// The object holding runtime address `addr` (an index) and the address in its own terms
+    /// (the ELF virtual address that the debug info uses).
+    fn locate(&self, addr: u64) -> Option<(usize, u64)> {
+        for (i, o) in self.objects.iter().enumerate() {
             let Some(&(start, _, off)) = o.maps.iter().find(|(s, e, _)| addr >= *s && addr < *e)
             else {
                 continue;
@@ -68,15 +89,15 @@ impl SymbolTables {
                 .segments
                 .iter()
                 .find(|(so, sz, _)| fo >= *so && fo - so < *sz)?;
-            let vaddr = fo - so + va;
-            let i = o.symbols.partition_point(|(a, _, _)| *a <= vaddr);
-            let (a, size, name) = o.symbols.get(i.checked_sub(1)?)?;
-            if *size != 0 && vaddr - a >= *size {
-                return None;
-            }
-            return Some(name);
+            return Some((i, fo - so + va));
         }
         None
+    }
+
+    /// The object file holding runtime address `addr` and the address in that file's terms.
+    pub(crate) fn file_address(&self, addr: u64) -> Option<(&str, u64)> {
+        let (i, vaddr) = self.locate(addr)?;
+        Some((&self.objects[i].path, vaddr))
     }
 }
 
@@ -109,6 +130,7 @@ fn read_object(path: &str, maps: Vec<(u64, u64, u64)>) -> Option<Loaded> {
         return None;
     }
     Some(Loaded {
+        path: path.to_owned(),
         maps,
         segments,
         symbols,

@@ -8,6 +8,8 @@
 //!   [`FdProbe`], [`ThreadProbe`]; [`TreeProbe`] (a PID and all its descendants: RSS, fds,
 //!   threads, processes); [`list_fds`] with [`FdKind`]s, [`thread_names`], [`descendants`],
 //!   [`process_group_members`], [`memory_detail`] (PSS/USS), [`cgroup_memory_current`].
+//! - [`native`] (Linux): the exact heap of another process running leakproof's `LD_PRELOAD`
+//!   agent, and its allocation sites on request.
 //!
 //! It depends on no other leakproof crate and is usable alone.
 //!
@@ -75,6 +77,8 @@
 
 mod alloc;
 pub mod capture;
+#[cfg(target_os = "linux")]
+pub mod native;
 mod probe;
 pub mod process;
 mod sys;

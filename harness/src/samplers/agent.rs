@@ -37,7 +37,11 @@ impl Pending {
     /// Prepares the agent `choice` picks for `cmd` and injects it into `cmd`'s environment; a
     /// choice of none, a target no agent fits, or an agent that cannot be written (with a note)
     /// gives `None`: the run is judged on RSS.
-    pub fn inject(choice: AgentChoice, cmd: &mut Command, notes: &mut Vec<String>) -> Option<Pending> {
+    pub fn inject(
+        choice: AgentChoice,
+        cmd: &mut Command,
+        notes: &mut Vec<String>,
+    ) -> Option<Pending> {
         let kind = choice.resolve(cmd)?;
         match Agent::prepare(kind) {
             Ok(agent) => {

@@ -1,0 +1,261 @@
+//! The native agent end to end: real C programs compiled by gcc, run with the preloaded
+//! `libleakproof_preload.so` (built by cargo as a dependency of leakproof-harness), read through
+//! `NativeAgent`.
+#![cfg(target_os = "linux")]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+use leakproof_harness::native_agent::{is_native_target, NativeAgent, NativeAgentError};
+
+const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+const READY: Duration = Duration::from_secs(10);
+
+/// Compiles `tests/native/NAME.c` into `dir` with gcc, with debug info.
+fn compile(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/native/{name}.c"));
+    let out = dir.join(name);
+    let status = Command::new("gcc")
+        .args(["-g", "-O0", "-pthread", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .args(extra)
+        .status()
+        .expect("gcc runs");
+    assert!(status.success(), "gcc failed on {}", src.display());
+    out
+}
+
+/// A running line-per-request target; its process group is killed when dropped.
+struct Target {
+    child: Child,
+    stdin: ChildStdin,
+    replies: Receiver<String>,
+}
+
+impl Target {
+    fn start(agent: &NativeAgent, program: &Path, args: &[&str]) -> Target {
+        let mut cmd = Command::new(program);
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
+        cmd.process_group(0); // so that Drop also stops the children it forks
+        agent.apply_env(&mut cmd);
+        let mut child = cmd.spawn().expect("target starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, replies) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Target {
+            child,
+            stdin,
+            replies,
+        }
+    }
+
+    /// Sends one line and waits for the reply (a hang fails the test instead of blocking it).
+    fn request(&mut self, line: &str) -> String {
+        writeln!(self.stdin, "{line}").expect("target reads stdin");
+        self.replies
+            .recv_timeout(REPLY_TIMEOUT)
+            .expect("the target answers (no deadlock)")
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+fn live(agent: &mut NativeAgent) -> i64 {
+    agent.detail().expect("regions readable").live_bytes
+}
+
+#[test]
+fn leaking_target_grows_by_exactly_its_allocations_and_bounded_stays_flat() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("leaky", tmp.path(), &[]);
+    assert!(is_native_target(&program));
+    for (mode, per_request) in [("leak", 200), ("bounded", 0)] {
+        let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+        let mut target = Target::start(&agent, &program, &[mode]);
+        agent.wait_ready(READY).expect("the region appears");
+        for _ in 0..5 {
+            assert_eq!(target.request("warm up"), "ok");
+        }
+        let before = live(&mut agent);
+        for i in 0..100 {
+            target.request(&format!("request {i}"));
+        }
+        let after = live(&mut agent);
+        // malloc(200) has a usable size of exactly 200 bytes on x86_64 glibc.
+        assert_eq!(after - before, 100 * per_request, "{mode}");
+        assert_eq!(agent.detail().expect("detail").processes, 1);
+    }
+}
+
+#[test]
+fn an_exec_replaces_the_region_of_its_shell() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("leaky", tmp.path(), &[]);
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let script = format!("exec '{}' leak", program.display());
+    let mut target = Target::start(&agent, Path::new("sh"), &["-c", &script]);
+    // The shell publishes first; the exec'd program replaces its file under the same pid.
+    agent.wait_ready(READY).expect("the region appears");
+    target.request("warm up");
+    let before = live(&mut agent);
+    for i in 0..10 {
+        target.request(&format!("request {i}"));
+    }
+    assert_eq!(live(&mut agent) - before, 10 * 200);
+    assert_eq!(agent.detail().expect("detail").processes, 1);
+}
+
+#[test]
+fn allocations_inside_glibc_go_through_the_agent() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("libc_paths", tmp.path(), &[]);
+    let agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut cmd = Command::new(&program);
+    agent.apply_env(&mut cmd);
+    let out = cmd.output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let deltas: Vec<(&str, i64)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k, v.parse().expect("a number")))
+        .collect();
+    assert_eq!(deltas.len(), 10, "{text}");
+    for (name, delta) in &deltas[..9] {
+        assert_eq!(*delta, 0, "{name} does not balance:\n{text}");
+    }
+    assert_eq!(deltas[9], ("kept", 200), "{text}");
+}
+
+#[test]
+fn sites_name_the_line_that_allocates() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("leaky", tmp.path(), &[]);
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut target = Target::start(&agent, &program, &["leak"]);
+    agent.wait_ready(READY).expect("the region appears");
+    target.request("warm up");
+    agent.start_sites().expect("capture on");
+    for i in 0..50 {
+        target.request(&format!("request {i}"));
+    }
+    let request = agent.request_sites().expect("request");
+    target.request("one more: the target writes its sites at its next allocation");
+    let snapshot = agent
+        .collect_sites(request, REPLY_TIMEOUT)
+        .expect("sites written");
+    let top = &snapshot.sites[0];
+    // 51 requests since capture started (the last one's block may be recorded before or after
+    // the dump).
+    assert!(top.blocks == 50 || top.blocks == 51, "{snapshot:#?}");
+    assert_eq!(top.bytes, 200 * top.blocks);
+    let line = include_str!("native/leaky.c")
+        .lines()
+        .position(|l| l.contains("THE_ALLOCATION"))
+        .expect("marker")
+        + 1;
+    let user = top.frames.first().expect("a frame");
+    let at = format!("leaky.c:{line}");
+    assert!(user.location().ends_with(&at), "{:#?}", top.frames);
+    assert_eq!(user.function.as_deref(), Some("handle"));
+    assert!(top
+        .frames
+        .iter()
+        .any(|f| f.function.as_deref() == Some("main")));
+    // The same through leakproof-diff's comparison and rendering.
+    let diffs = leakproof_diff::compare(
+        &leakproof_diff::Snapshot::empty(),
+        &snapshot,
+        leakproof_diff::GroupBy::Line,
+        false,
+    );
+    let table = leakproof_diff::render_table(&diffs, 3);
+    let first = table.lines().next().unwrap_or_default();
+    assert!(first.contains(&at), "{table}");
+}
+
+#[test]
+fn threads_forks_and_cross_thread_reallocs_keep_counts_exact() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("stress", tmp.path(), &[]);
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut target = Target::start(&agent, &program, &[]);
+    assert_eq!(target.request("go"), "done");
+    agent.wait_ready(READY).expect("the region appears");
+    let warm = live(&mut agent);
+    // Everything allocated in a round is freed: the second and third rounds end where the
+    // first did (the first also warmed up glibc's thread stacks and stdio).
+    assert_eq!(target.request("go"), "done");
+    assert_eq!(live(&mut agent), warm);
+    // With site capture on, under the same concurrency and forks: no deadlock, same counts.
+    agent.start_sites().expect("capture on");
+    assert_eq!(target.request("go"), "done");
+    assert_eq!(live(&mut agent), warm);
+    let request = agent.request_sites().expect("request");
+    assert_eq!(target.request("go"), "done");
+    let snapshot = agent.collect_sites(request, REPLY_TIMEOUT).expect("sites");
+    assert!(
+        snapshot.total_bytes < 1 << 20,
+        "{} bytes",
+        snapshot.total_bytes
+    );
+    agent.stop_sites().expect("capture off");
+    // Off: the records are forgotten, and nothing new is recorded.
+    assert_eq!(target.request("go"), "done");
+    let request = agent.request_sites().expect("request");
+    assert_eq!(target.request("go"), "done");
+    let after = agent.collect_sites(request, REPLY_TIMEOUT).expect("sites");
+    assert_eq!(after.sites, vec![]);
+    assert_eq!(live(&mut agent), warm);
+    // A forked child that keeps 10 blocks of 1000 bytes is counted in the tree's total.
+    assert_eq!(target.request("child"), "child ready");
+    let detail = agent.detail().expect("detail");
+    assert_eq!(detail.processes, 2);
+    assert_eq!(detail.live_bytes - warm, 10_000);
+}
+
+#[test]
+fn a_target_with_its_own_malloc_is_seen_to_count_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("own_malloc", tmp.path(), &[]);
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut target = Target::start(&agent, &program, &[]);
+    agent.wait_ready(READY).expect("the region appears");
+    for _ in 0..10 {
+        assert_eq!(target.request("x"), "ok");
+    }
+    let detail = agent.detail().expect("detail");
+    assert_eq!((detail.processes, detail.total_blocks), (1, 0));
+}
+
+#[test]
+fn a_statically_linked_target_publishes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("leaky", tmp.path(), &["-static"]);
+    assert!(!is_native_target(&program));
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut target = Target::start(&agent, &program, &["leak"]);
+    assert_eq!(target.request("x"), "ok");
+    assert!(matches!(
+        agent.wait_ready(Duration::from_millis(300)),
+        Err(NativeAgentError::NotReady { .. })
+    ));
+}
