@@ -55,6 +55,12 @@ pub struct Config {
     pub plateau_margin: f64,
     /// A flat stretch shorter than this many samples is never a plateau. Default 10.
     pub min_plateau: usize,
+    /// The series comes from a runtime that may still be warming up (an interpreter's heap, the RSS
+    /// of a process with no agent): growth that decelerates, or that spans fewer than 8 of its
+    /// quanta, is not proof of a leak, and such a series is Inconclusive until more samples decide
+    /// it. Off in the presets; see [`Config::with_warming`].
+    #[serde(default)]
+    pub warming: bool,
 }
 
 impl Default for Config {
@@ -76,6 +82,7 @@ impl Config {
             min_samples: 20,
             plateau_margin: 1.5,
             min_plateau: 10,
+            warming: false,
         }
     }
 
@@ -91,6 +98,7 @@ impl Config {
             min_samples: 30,
             plateau_margin: 1.5,
             min_plateau: 10,
+            warming: false,
         }
     }
 
@@ -107,6 +115,7 @@ impl Config {
             min_samples: 20,
             plateau_margin: 1.5,
             min_plateau: 10,
+            warming: false,
         }
     }
 
@@ -169,6 +178,12 @@ impl Config {
     /// Sets the plateau margin (>= 1).
     pub fn with_plateau_margin(mut self, plateau_margin: f64) -> Self {
         self.plateau_margin = plateau_margin;
+        self
+    }
+
+    /// Sets [`Config::warming`]: decelerating growth, or growth of a few quanta, is Inconclusive.
+    pub fn with_warming(mut self, warming: bool) -> Self {
+        self.warming = warming;
         self
     }
 

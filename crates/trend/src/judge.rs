@@ -85,7 +85,24 @@ struct TrendFacts {
     clears_floor: bool,
     /// False only when growth clears the floor but the later half shows no significant trend.
     persists: bool,
+    /// Evidence that a warming runtime also produces (only with `Config::warming`).
+    warming: Option<Warming>,
 }
+
+/// Growth a runtime still warming up also shows: not proof of a leak.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Warming {
+    /// The later half of the judged part grows at less than [`DECELERATION`] of the earlier half.
+    Decelerating { early: f64, late: f64 },
+    /// The growth spans fewer than [`MIN_QUANTA`] measurement quanta (pages, for RSS).
+    FewQuanta { quanta: f64 },
+}
+
+/// Rule 10 (warming runtimes): the later half's slope below this fraction of the earlier half's (or
+/// an interval wholly below the earlier half's) is deceleration.
+const DECELERATION: f64 = 0.5;
+/// Rule 10 (warming runtimes): growth of fewer quanta than this is a few page steps, not proof.
+const MIN_QUANTA: f64 = 8.0;
 
 /// Judges prepared points. `minima_rise`: with one or two saw-tooth drops, whether the cycle minima
 /// strictly rise (`None` without drops or when the points are the cycle minima).
@@ -185,6 +202,9 @@ fn trend_facts(input: &Input) -> TrendFacts {
     let clears_floor = significant && clears_floor(fit.sen, floor);
     let late = w + (pts.y.len() - w) / 2;
     let persists = !clears_floor || growth_persists(&pts.y[late..], alpha);
+    let warming = (cfg.warming && clears_floor)
+        .then(|| warming_evidence(pts, w, fit.sen.slope, cfg))
+        .flatten();
     TrendFacts {
         judged: Judged {
             samples: input.n - warm,
@@ -195,7 +215,35 @@ fn trend_facts(input: &Input) -> TrendFacts {
         significant,
         clears_floor,
         persists,
+        warming,
     }
+}
+
+/// Rule 10: deceleration between the halves of all the points (the warm-up included: a runtime's
+/// warm-up is where its growth is steepest; Theil–Sen slopes, so a start-up jump of a few samples
+/// does not count), or growth (`slope` over the judged points from `w`) of fewer than
+/// [`MIN_QUANTA`] quanta.
+fn warming_evidence(pts: &Points, w: usize, slope: f64, cfg: &Config) -> Option<Warming> {
+    let half = |a: usize, b: usize| fit(&pts.t[a..b], &pts.y[a..b], cfg.confidence).sen;
+    let end = pts.y.len();
+    let mid = end / 2;
+    if mid >= 8 && end - mid >= 8 {
+        let (early, late) = (half(0, mid), half(mid, end));
+        // Slower beyond doubt (the intervals do not overlap), or by more than half.
+        if early.slope > 0.0 && (late.hi < early.lo || late.slope < DECELERATION * early.slope) {
+            return Some(Warming::Decelerating {
+                early: early.slope,
+                late: late.slope,
+            });
+        }
+    }
+    let quantum = match cfg.noise {
+        NoiseModel::Noisy { quantum } if quantum > 0.0 => quantum,
+        _ => return None,
+    };
+    let span = pts.t[end - 1] - pts.t[w];
+    let quanta = slope * span / quantum;
+    (quanta < MIN_QUANTA).then_some(Warming::FewQuanta { quanta })
 }
 
 /// The samples `[a, b)` a segment of points covers.
@@ -404,6 +452,13 @@ fn decide_trend(
     let ambiguous_drops = minima_rise == Some(false);
     let slope = slope_of(t.fit.sen, config.confidence);
     if t.clears_floor && !stopped && !ambiguous_drops && t.persists {
+        if let Some(evidence) = t.warming {
+            return Outcome::StillWarming {
+                slope,
+                evidence,
+                more: t.judged.samples,
+            };
+        }
         return Outcome::GrowthProven {
             slope,
             judged: t.judged,

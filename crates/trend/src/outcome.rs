@@ -74,6 +74,13 @@ pub(crate) enum Outcome {
     },
     /// Trend rule: significant growth whose whole interval clears the floor, still growing (Leaking).
     GrowthProven { slope: Slope, judged: Judged },
+    /// Growth that clears the floor, of a runtime that may still be warming up: decelerating, or a
+    /// few quanta only (Inconclusive, rule 10).
+    StillWarming {
+        slope: Slope,
+        evidence: crate::judge::Warming,
+        more: usize,
+    },
     /// Flat since a late step, but not yet longer than the level that restarted the growth clock.
     PlateauAfterStep {
         plateau: Level,
@@ -146,7 +153,8 @@ impl Outcome {
             | Outcome::DropsAmbiguous { more, .. }
             | Outcome::FloorNotCleared { more, .. }
             | Outcome::GrowthBelowFloor { more, .. }
-            | Outcome::NoTrendNoPlateau { more, .. } => more,
+            | Outcome::NoTrendNoPlateau { more, .. }
+            | Outcome::StillWarming { more, .. } => more,
         };
         Some(more.min(samples.saturating_mul(10).max(1000)))
     }
@@ -393,6 +401,25 @@ fn fmt_unproven_growth(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Re
             fmt_num(slope.slope),
             fmt_num(*floor)
         ),
+        Outcome::StillWarming {
+            slope, evidence, ..
+        } => match evidence {
+            crate::judge::Warming::Decelerating { early, late } => write!(
+                f,
+                "grows {} units/sample ({slope}) but decelerating ({} units/sample in the earlier \
+                 half, {} in the later): a runtime still warming up looks like this, not proof",
+                fmt_num(slope.slope),
+                fmt_num(*early),
+                fmt_num(*late)
+            ),
+            crate::judge::Warming::FewQuanta { quanta } => write!(
+                f,
+                "grows {} units/sample ({slope}) but only {} quanta in all: a runtime still warming \
+                 up looks like this, not proof",
+                fmt_num(slope.slope),
+                fmt_num(*quanta)
+            ),
+        },
         Outcome::NoTrendNoPlateau {
             slope,
             p_value,

@@ -354,6 +354,7 @@ proptest! {
             min_samples,
             plateau_margin: margin,
             min_plateau,
+            warming: false,
         };
         match analyze(&s, &config) {
             Ok(a) => prop_assert_eq!(a.samples, s.len()),

@@ -98,9 +98,12 @@ pub(crate) const JS_HEAP_FLOOR: f64 = 64.0;
 /// A runtime's heap after a full collection: byte counts that the runtime's own caches, free
 /// lists and interned objects move a little on every request, so noisy (noise estimated from the
 /// data, no quantum) with an absolute floor.
+/// A runtime may still be warming up (rule 10 of docs/detection.md): decelerating growth is not
+/// proof.
 fn runtime_heap(floor: f64) -> Config {
     Config::heap()
         .with_noise(NoiseModel::Noisy { quantum: 0.0 })
         .with_min_slope(floor)
         .with_min_samples(30)
+        .with_warming(true)
 }

@@ -41,7 +41,10 @@ impl ProcessTree {
 impl Sampler for ProcessTree {
     fn columns(&self) -> Vec<Column> {
         let tree = format!("target process tree (pid {})", self.root);
-        let mut columns = vec![Column::new(Resource::Rss, format!("RSS of the {tree}"))];
+        let mut rss = Column::new(Resource::Rss, format!("RSS of the {tree}"));
+        // An external process is a runtime of unknown kind, maybe still warming up (rule 10).
+        rss.config = rss.config.with_warming(true);
+        let mut columns = vec![rss];
         if self.fds {
             columns.push(Column::new(
                 Resource::Fds,
