@@ -1,4 +1,4 @@
-//! `--agent auto`: is the target a Python or a node program?
+//! `--agent auto`: is the target a Python or a node program, or another native executable?
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -9,7 +9,8 @@ use super::AgentKind;
 
 /// The runtime of `cmd`: its program, or for `sh -c LINE` the first word of `LINE` after `env`,
 /// `exec`, `nohup` and `VAR=value` assignments, recognised by name (`python3.11`, `node`) or,
-/// once resolved on `PATH`, by its script's shebang (`gunicorn`, `uvicorn`, `flask`).
+/// once resolved on `PATH`, by its script's shebang (`gunicorn`, `uvicorn`, `flask`); else a
+/// dynamically linked ELF executable that is not a managed runtime ([`MANAGED`], Go) is native.
 pub(crate) fn detect(cmd: &Command) -> Option<AgentKind> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let args: Vec<String> = cmd
@@ -21,10 +22,37 @@ pub(crate) fn detect(cmd: &Command) -> Option<AgentKind> {
         _ => std::iter::once(program).chain(args).collect(),
     };
     let first = first_command(&words)?;
-    kind_of_name(first).or_else(|| {
-        let path = resolve(first, cmd)?;
-        kind_of_name(&shebang_program(&path)?)
-    })
+    if let Some(kind) = kind_of_name(first) {
+        return Some(kind);
+    }
+    let path = resolve(first, cmd)?;
+    match shebang_program(&path) {
+        Some(interpreter) => kind_of_name(&interpreter),
+        None => native(&path).then_some(AgentKind::Native),
+    }
+}
+
+/// Runtimes whose heap is not glibc's `malloc` (a JVM, Ruby's and Erlang's own heaps): the preload
+/// agent would see a flat heap while theirs grows, so they are judged on RSS.
+const MANAGED: &[&str] = &[
+    "java", "ruby", "perl", "php", "php-fpm", "dotnet", "beam.smp", "erl", "deno", "bun", "lua",
+];
+
+/// A dynamically linked ELF executable with glibc's allocator: not a [`MANAGED`] runtime, not a Go
+/// program (its own allocator; Go binaries carry a `.go.buildinfo` section).
+fn native(path: &Path) -> bool {
+    use object::Object;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let managed = MANAGED
+        .iter()
+        .any(|m| name == *m || name.starts_with(&format!("{m}-")));
+    if managed || !crate::native_agent::is_native_target(path) {
+        return false;
+    }
+    let Ok(data) = std::fs::read(path) else {
+        return false;
+    };
+    object::File::parse(&*data).is_ok_and(|f| f.section_by_name(".go.buildinfo").is_none())
 }
 
 /// The words of a shell command line, with single and double quotes and backslashes honoured,
@@ -140,7 +168,11 @@ mod tests {
         );
         assert_eq!(sh("exec node server.js"), Some(AgentKind::Node));
         assert_eq!(sh("nohup /opt/x/bin/nodejs a.js &"), Some(AgentKind::Node));
-        assert_eq!(sh("sleep 10; python3 x.py"), None);
+        // `sleep` is the command here: a dynamically linked ELF, so native.
+        assert_eq!(sh("sleep 10; python3 x.py"), Some(AgentKind::Native));
+        assert_eq!(sh("exec env -i A=1 sleep 1"), Some(AgentKind::Native));
+        assert_eq!(sh("java -jar x.jar"), None, "a JVM's heap is not malloc");
+        assert_eq!(sh("cd /tmp"), None, "a shell builtin is nothing to preload");
         assert_eq!(sh("pythonista"), None);
         assert_eq!(sh(""), None);
         assert_eq!(detect(&Command::new("node")), Some(AgentKind::Node));
@@ -174,10 +206,26 @@ mod tests {
         };
         assert_eq!(detect_in("gunicorn app:app"), Some(AgentKind::Python));
         assert_eq!(detect_in("serve"), Some(AgentKind::Node));
-        assert_eq!(detect_in("tool"), None);
+        assert_eq!(detect_in("tool"), None, "a shell script is not native");
         assert_eq!(detect_in("missing"), None);
         let mut by_path = Command::new("sh");
         by_path.arg("-c").arg("./serve").current_dir(dir.path());
         assert_eq!(detect(&by_path), Some(AgentKind::Node));
+    }
+
+    #[test]
+    fn dynamically_linked_executables_are_native() {
+        let exe = std::env::current_exe().expect("exe");
+        assert_eq!(detect(&Command::new(&exe)), Some(AgentKind::Native));
+        let mut line = Command::new("sh");
+        line.arg("-c")
+            .arg(format!("exec '{}' --list", exe.display()));
+        assert_eq!(detect(&line), Some(AgentKind::Native));
+        assert!(!native(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("Cargo.toml")
+                .as_path()
+        ));
+        assert_eq!(detect(&Command::new("/nonexistent/leakproof-x")), None);
     }
 }

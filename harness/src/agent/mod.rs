@@ -36,22 +36,28 @@ use leakproof_diff::Snapshot;
 
 pub(crate) use detect::detect;
 
+/// What the native agent's heap column measures, for reports.
+pub(crate) const NATIVE_LABEL: &str = "native heap (malloc, exact)";
+
 /// Timeout of one `sample` request to one process.
 pub(crate) const SAMPLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Timeout of one `snapshot` request to one process.
 pub(crate) const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Which runtime agent to inject into a driven target (`--agent auto|python|node|none`).
+/// Which runtime agent to inject into a driven target (`--agent auto|python|node|native|none`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AgentChoice {
-    /// Recognise a Python or node target by its executable or its script's shebang (the default).
+    /// Recognise a Python or node target by its executable or its script's shebang, and any other
+    /// dynamically linked executable as native (the default).
     #[default]
     Auto,
     /// Inject the Python agent (tracemalloc, via `PYTHONPATH` sitecustomize).
     Python,
     /// Inject the node agent (sampling heap profiler, via `NODE_OPTIONS=--require`).
     Node,
+    /// Preload the native agent (`libleakproof_preload.so`: exact malloc heap; Linux, glibc).
+    Native,
     /// Inject nothing: sample the process tree's RSS only.
     None,
 }
@@ -63,6 +69,7 @@ impl AgentChoice {
             AgentChoice::Auto => detect(cmd),
             AgentChoice::Python => Some(AgentKind::Python),
             AgentChoice::Node => Some(AgentKind::Node),
+            AgentChoice::Native => Some(AgentKind::Native),
             AgentChoice::None => None,
         }
     }
@@ -74,6 +81,7 @@ impl fmt::Display for AgentChoice {
             AgentChoice::Auto => "auto",
             AgentChoice::Python => "python",
             AgentChoice::Node => "node",
+            AgentChoice::Native => "native",
             AgentChoice::None => "none",
         })
     }
@@ -87,9 +95,10 @@ impl FromStr for AgentChoice {
             "auto" => Ok(AgentChoice::Auto),
             "python" => Ok(AgentChoice::Python),
             "node" => Ok(AgentChoice::Node),
+            "native" => Ok(AgentChoice::Native),
             "none" => Ok(AgentChoice::None),
             other => Err(format!(
-                "unknown agent `{other}` (expected auto, python, node or none)"
+                "unknown agent `{other}` (expected auto, python, node, native or none)"
             )),
         }
     }
@@ -102,6 +111,8 @@ pub(crate) enum AgentKind {
     Python,
     /// node.js.
     Node,
+    /// A dynamically linked native executable (the preloaded malloc agent, not an [`Agent`]).
+    Native,
 }
 
 impl fmt::Display for AgentKind {
@@ -109,6 +120,7 @@ impl fmt::Display for AgentKind {
         f.write_str(match self {
             AgentKind::Python => "python",
             AgentKind::Node => "node",
+            AgentKind::Native => "native",
         })
     }
 }
@@ -238,6 +250,11 @@ impl Agent {
         let (name, text) = match kind {
             AgentKind::Python => python::SOURCE,
             AgentKind::Node => node::SOURCE,
+            AgentKind::Native => {
+                return Err(fail(std::io::Error::other(
+                    "the native agent is preloaded, not written (native_agent::NativeAgent)",
+                )))
+            }
         };
         let source = dir.path().join(name);
         std::fs::write(&source, text).map_err(fail)?;
@@ -275,6 +292,7 @@ impl Agent {
         match self.kind {
             AgentKind::Python => python::apply_env(cmd, self.dir()),
             AgentKind::Node => node::apply_env(cmd, &self.source),
+            AgentKind::Native => {}
         }
     }
 
@@ -283,6 +301,7 @@ impl Agent {
         match self.kind {
             AgentKind::Python => python::LABEL,
             AgentKind::Node => node::LABEL,
+            AgentKind::Native => NATIVE_LABEL,
         }
     }
 

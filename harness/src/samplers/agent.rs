@@ -1,6 +1,7 @@
 //! A runtime agent as a sampler: the target's own heap after a full collection (Python's
 //! tracemalloc, node's V8 heap), and, when it grew, the growing lines of the target's code from two
-//! snapshots of its live allocation sites.
+//! snapshots of its live allocation sites. A native target's preloaded agent is the other kind of
+//! [`AgentSampler`] (see `samplers::native`); [`Pending`] is the one entry point for both.
 
 use leakproof_diff::Snapshot;
 use leakproof_sample::ProbeError;
@@ -11,10 +12,20 @@ use std::time::Duration;
 use crate::agent::{Agent, AgentChoice, AgentKind};
 use crate::capture::{grew, growing_sites};
 use crate::engine::{Column, Sampler, LEAD_IN};
+use crate::native_agent::{NativeAgent, NativeAgentError};
 use crate::report::{Report, Resource};
+use crate::samplers::native::{NativeSampler, NATIVE_READY, NO_ALLOCATION};
+
+/// The heap an agent in the target measures: a runtime's (Python, node) or the native `malloc`.
+pub(crate) enum AgentSampler {
+    /// A runtime agent answering on Unix sockets.
+    Runtime(RuntimeSampler),
+    /// The preloaded native agent.
+    Native(NativeSampler),
+}
 
 /// The heap of a runtime agent's processes, summed.
-pub(crate) struct AgentSampler {
+pub(crate) struct RuntimeSampler {
     agent: Agent,
     resource: Resource,
     first: Option<Snapshot>,
@@ -29,8 +40,11 @@ const LOCATE_FRAMES: u16 = 8;
 const AGENT_READY: Duration = Duration::from_secs(10);
 
 /// An agent prepared for a target that is not started yet.
-pub(crate) struct Pending {
-    agent: Agent,
+pub(crate) enum Pending {
+    /// A runtime agent (Python, node).
+    Runtime(Agent),
+    /// The native preload agent.
+    Native(NativeAgent),
 }
 
 impl Pending {
@@ -43,10 +57,25 @@ impl Pending {
         notes: &mut Vec<String>,
     ) -> Option<Pending> {
         let kind = choice.resolve(cmd)?;
-        match Agent::prepare(kind) {
-            Ok(agent) => {
-                agent.apply_env(cmd);
-                Some(Pending { agent })
+        let prepared = match kind {
+            AgentKind::Native if !cfg!(target_os = "linux") => {
+                notes.push("the native preload agent is Linux-only: judged on RSS".to_owned());
+                return None;
+            }
+            AgentKind::Native => NativeAgent::prepare()
+                .map(Pending::Native)
+                .map_err(|e| e.to_string()),
+            _ => Agent::prepare(kind)
+                .map(Pending::Runtime)
+                .map_err(|e| e.to_string()),
+        };
+        match prepared {
+            Ok(pending) => {
+                match &pending {
+                    Pending::Runtime(agent) => agent.apply_env(cmd),
+                    Pending::Native(agent) => agent.apply_env(cmd),
+                }
+                Some(pending)
             }
             Err(e) => {
                 notes.push(format!("{e}; judged on RSS"));
@@ -57,34 +86,89 @@ impl Pending {
 
     /// Once the target runs: the agent as a sampler when it answers, else a note.
     pub fn ready(self, notes: &mut Vec<String>) -> Option<AgentSampler> {
-        match self.agent.wait_ready(AGENT_READY) {
-            Ok(()) => Some(AgentSampler::new(self.agent)),
-            Err(e) => {
-                notes.push(format!("{e}; judged on RSS"));
-                None
-            }
+        match self {
+            Pending::Runtime(agent) => match agent.wait_ready(AGENT_READY) {
+                Ok(()) => Some(AgentSampler::Runtime(RuntimeSampler::new(agent))),
+                Err(e) => {
+                    notes.push(format!("{e}; judged on RSS"));
+                    None
+                }
+            },
+            Pending::Native(mut agent) => match agent.wait_ready(NATIVE_READY) {
+                Ok(()) => Some(AgentSampler::Native(NativeSampler::new(agent))),
+                Err(NativeAgentError::NotReady { .. }) => {
+                    notes.push(NO_ALLOCATION.to_owned());
+                    None
+                }
+                Err(e) => {
+                    notes.push(format!("{e}; judged on RSS"));
+                    None
+                }
+            },
         }
     }
 }
 
 impl AgentSampler {
+    /// The resource this agent measures.
+    pub fn resource(&self) -> Resource {
+        match self {
+            AgentSampler::Runtime(s) => s.resource,
+            AgentSampler::Native(_) => Resource::NativeHeap,
+        }
+    }
+
+    fn inner(&mut self) -> &mut dyn Sampler {
+        match self {
+            AgentSampler::Runtime(s) => s,
+            AgentSampler::Native(s) => s,
+        }
+    }
+}
+
+impl Sampler for AgentSampler {
+    fn columns(&self) -> Vec<Column> {
+        match self {
+            AgentSampler::Runtime(s) => s.columns(),
+            AgentSampler::Native(s) => s.columns(),
+        }
+    }
+
+    fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
+        self.inner().read(out)
+    }
+
+    fn mark(&mut self) {
+        self.inner().mark();
+    }
+
+    fn locate_start(&mut self, report: &Report) -> bool {
+        self.inner().locate_start(report)
+    }
+
+    fn locate_first(&mut self) {
+        self.inner().locate_first();
+    }
+
+    fn locate_finish(&mut self, report: &mut Report, iterations: usize) {
+        self.inner().locate_finish(report, iterations);
+    }
+}
+
+impl RuntimeSampler {
     /// Samples `agent`'s heap.
-    fn new(agent: Agent) -> AgentSampler {
+    fn new(agent: Agent) -> RuntimeSampler {
         let resource = match agent.kind() {
             AgentKind::Python => Resource::PythonHeap,
             AgentKind::Node => Resource::JsHeap,
+            AgentKind::Native => Resource::NativeHeap,
         };
-        AgentSampler {
+        RuntimeSampler {
             agent,
             resource,
             first: None,
             locating: false,
         }
-    }
-
-    /// The resource this agent measures.
-    pub fn resource(&self) -> Resource {
-        self.resource
     }
 
     fn snapshot(&self, report: &mut Report) -> Option<Snapshot> {
@@ -100,7 +184,7 @@ impl AgentSampler {
     }
 }
 
-impl Sampler for AgentSampler {
+impl Sampler for RuntimeSampler {
     fn columns(&self) -> Vec<Column> {
         vec![Column::new(self.resource, self.agent.resource_label())]
     }

@@ -1,0 +1,163 @@
+//! The native agent as a sampler: a dynamically linked target's exact live `malloc` bytes through
+//! the preloaded `libleakproof_preload.so`, and, when they grew, the growing lines of its code
+//! from the stacks the agent records.
+//!
+//! Locating: stacks are recorded only from `locate_start` on, so every picture holds just the
+//! blocks allocated since then and still alive. A process writes its sites at its next `malloc`
+//! or `free` after a request, and the engine calls no sampler between iterations, so the "before"
+//! picture is requested in `locate_first` (written at the first allocation of the measured locate
+//! iterations) and collected in `locate_finish`; the "after" picture is requested there. A target
+//! that allocates nothing once its last request is answered (an idle server) cannot write it: the
+//! first picture is then compared with nothing, which is the growth over the lead-in iterations.
+
+use std::time::Duration;
+
+use leakproof_diff::Snapshot;
+use leakproof_sample::ProbeError;
+
+use crate::agent::NATIVE_LABEL;
+use crate::capture::{grew, growing_sites};
+use crate::engine::{Column, Sampler, LEAD_IN};
+use crate::native_agent::{NativeAgent, NativeAgentError, SitesRequest};
+use crate::report::{Report, Resource};
+
+/// How long a started target has to publish its heap once it is ready.
+pub(crate) const NATIVE_READY: Duration = Duration::from_secs(2);
+/// How long the "before" picture, written during the locate iterations, may take to appear.
+const FIRST_WAIT: Duration = Duration::from_secs(2);
+/// How long a target may take to write the "after" picture (it needs an allocation of its own).
+const LAST_WAIT: Duration = Duration::from_secs(1);
+/// Why a target is judged on RSS although the agent was preloaded.
+pub(crate) const NO_ALLOCATION: &str = "no allocation reached the preload agent (statically \
+                                        linked, or its own allocator): judged on RSS";
+
+/// The live `malloc` heap of a native target's processes, summed.
+pub(crate) struct NativeSampler {
+    agent: NativeAgent,
+    first: Option<SitesRequest>,
+    locating: bool,
+    /// Why capture could not start, for the report.
+    failed: Option<String>,
+}
+
+impl NativeSampler {
+    /// Samples `agent`, whose target is running.
+    pub(crate) fn new(agent: NativeAgent) -> NativeSampler {
+        NativeSampler {
+            agent,
+            first: None,
+            locating: false,
+            failed: None,
+        }
+    }
+
+    /// The sites of `first` and, when the target can still answer, of a new request: the growth
+    /// and what it spans.
+    fn pictures(
+        &mut self,
+        first: SitesRequest,
+        k: usize,
+    ) -> Result<(Snapshot, Snapshot, String), NativeAgentError> {
+        let before = self.agent.collect_sites(first, FIRST_WAIT)?;
+        let after = self
+            .agent
+            .request_sites()
+            .and_then(|r| self.agent.collect_sites(r, LAST_WAIT));
+        Ok(match after {
+            Ok(after) => (before, after, format!("growth over {k} more iterations")),
+            Err(_) => (
+                Snapshot::empty(),
+                before,
+                format!(
+                    "blocks allocated during the {LEAD_IN} lead-in iterations and still live: the \
+                     target allocated nothing after its last iteration to write a later picture"
+                ),
+            ),
+        })
+    }
+}
+
+impl Sampler for NativeSampler {
+    fn columns(&self) -> Vec<Column> {
+        vec![Column::new(Resource::NativeHeap, NATIVE_LABEL)]
+    }
+
+    fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
+        let detail = self
+            .agent
+            .detail()
+            .map_err(|e| ProbeError::Io(std::io::Error::other(e.to_string())))?;
+        // A target with its own allocator publishes a region that never counts a block.
+        if detail.total_blocks == 0 {
+            return Err(ProbeError::Io(std::io::Error::other(NO_ALLOCATION)));
+        }
+        out[0] = detail.live_bytes.max(0) as f64;
+        Ok(())
+    }
+
+    fn locate_start(&mut self, report: &Report) -> bool {
+        self.locating = grew(report, Resource::NativeHeap);
+        if self.locating {
+            if let Err(e) = self.agent.start_sites() {
+                self.locating = false;
+                self.failed = Some(e.to_string());
+            }
+        }
+        self.locating
+    }
+
+    fn locate_first(&mut self) {
+        if self.locating {
+            self.first = self.agent.request_sites().ok();
+        }
+    }
+
+    fn locate_finish(&mut self, report: &mut Report, iterations: usize) {
+        if let Some(e) = self.failed.take() {
+            let note = format!("{} sites unknown: {e}", Resource::NativeHeap);
+            report.notes.push(note);
+        }
+        if !std::mem::take(&mut self.locating) {
+            return;
+        }
+        let k = iterations.saturating_sub(LEAD_IN);
+        let result = match self.first.take() {
+            Some(first) => self.pictures(first, k),
+            None => Err(NativeAgentError::SitesTimeout {
+                timeout: Duration::ZERO,
+            }),
+        };
+        let _ = self.agent.stop_sites();
+        let (before, after, span) = match result {
+            Ok(pictures) => pictures,
+            Err(e) => {
+                report
+                    .notes
+                    .push(format!("{} sites unknown: {e}", Resource::NativeHeap));
+                return;
+            }
+        };
+        let sites = growing_sites(mark_unresolved(before), mark_unresolved(after));
+        report.notes.push(if sites.is_empty() {
+            format!("no {} site grew ({span})", Resource::NativeHeap)
+        } else {
+            format!("{} sites: {span}", Resource::NativeHeap)
+        });
+        if report.sites.is_empty() {
+            report.sites = sites;
+        }
+    }
+}
+
+/// Frames the target's own objects could not name keep their address as the function, so that
+/// the own-process symbolizer of [`growing_sites`] does not look them up in *this* process.
+fn mark_unresolved(mut snapshot: Snapshot) -> Snapshot {
+    for site in &mut snapshot.sites {
+        for frame in &mut site.frames {
+            if let (Some(ip), false) = (frame.ip, frame.is_resolved()) {
+                frame.function = Some(format!("{ip:#x}"));
+            }
+        }
+    }
+    snapshot
+}

@@ -1,0 +1,149 @@
+//! `Drive` on a native target: a C TCP server compiled by gcc, driven at default settings (agent
+//! auto picks the preloaded native agent), judged on its exact malloc heap, and its leak located
+//! to the C line that allocates.
+#![cfg(target_os = "linux")]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use leakproof_harness::drive::Drive;
+use leakproof_harness::Resource;
+use leakproof_trend::Verdict;
+
+/// Compiles `tests/native/tcp_server.c` with debug info; `None` (with the reason printed) when
+/// gcc is not installed.
+fn compile(dir: &Path) -> Option<PathBuf> {
+    if Command::new("gcc").arg("--version").output().is_err() {
+        eprintln!("skipped: gcc is not installed");
+        return None;
+    }
+    let out = dir.join("tcp_server");
+    let status = Command::new("gcc")
+        .args(["-g", "-O0", "-o"])
+        .arg(&out)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/native/tcp_server.c"))
+        .status()
+        .expect("gcc runs");
+    assert!(status.success(), "gcc failed");
+    Some(out)
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// One request: a line, and the server's `ok`.
+fn request(port: u16) -> std::io::Result<()> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(b"GET /item\n")?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    match reply.as_str() {
+        "ok\n" => Ok(()),
+        other => Err(std::io::Error::other(format!("bad reply {other:?}"))),
+    }
+}
+
+fn drive(program: &Path, mode: &str) -> leakproof_harness::Report {
+    let port = free_port();
+    let mut cmd = Command::new(program);
+    cmd.arg(port.to_string()).arg(mode);
+    Drive::new(cmd)
+        .ready_tcp(format!("127.0.0.1:{port}"))
+        .run(|| request(port))
+        .expect("drive")
+}
+
+/// The 1-based line of the `THE_ALLOCATION` marker in the server's source.
+fn allocation_line() -> String {
+    let line = include_str!("native/tcp_server.c")
+        .lines()
+        .position(|l| l.contains("THE_ALLOCATION"))
+        .expect("marker")
+        + 1;
+    format!("tcp_server.c:{line}")
+}
+
+#[test]
+fn a_leaking_c_server_is_leaking_on_its_native_heap_and_the_malloc_line_is_named() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(program) = compile(tmp.path()) else {
+        return;
+    };
+    let started = Instant::now();
+    let report = drive(&program, "leak");
+    let text = report.render_text();
+    eprintln!("{text}\n({:.1} s)", started.elapsed().as_secs_f64());
+    let heap = report
+        .resource(Resource::NativeHeap)
+        .expect("native-heap tracked");
+    assert_eq!(heap.analysis.verdict, Verdict::Leaking, "{text}");
+    // 200 bytes a request, exactly (malloc(200) has a usable size of 200 on x86_64 glibc).
+    assert!((heap.analysis.slope - 200.0).abs() < 1.0, "{text}");
+    assert_eq!(report.exit_code(), 1);
+    let top = report.sites.first().expect("a growing site");
+    let user = top
+        .user_frame
+        .and_then(|u| top.traceback.get(u))
+        .expect("a user frame");
+    assert!(user.location().ends_with(&allocation_line()), "{text}");
+    assert_eq!(user.function.as_deref(), Some("handle"), "{text}");
+    assert!(text.contains(&allocation_line()), "{text}");
+}
+
+#[test]
+fn a_bounded_c_server_is_stable_on_its_native_heap() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(program) = compile(tmp.path()) else {
+        return;
+    };
+    let started = Instant::now();
+    let report = drive(&program, "bounded");
+    let text = report.render_text();
+    eprintln!("{text}\n({:.1} s)", started.elapsed().as_secs_f64());
+    let heap = report
+        .resource(Resource::NativeHeap)
+        .expect("native-heap tracked");
+    assert_eq!(heap.analysis.verdict, Verdict::Stable, "{text}");
+    assert!(report.passed(), "{text}");
+}
+
+#[test]
+fn an_explicit_native_agent_on_a_static_binary_falls_back_to_rss_with_a_note() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(dynamic) = compile(tmp.path()) else {
+        return;
+    };
+    let program = tmp.path().join("tcp_server_static");
+    let status = Command::new("gcc")
+        .args(["-g", "-O0", "-static", "-o"])
+        .arg(&program)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/native/tcp_server.c"))
+        .status()
+        .expect("gcc runs");
+    assert!(status.success() && dynamic.is_file(), "gcc -static failed");
+    let port = free_port();
+    let mut cmd = Command::new(&program);
+    cmd.arg(port.to_string()).arg("bounded");
+    let report = Drive::new(cmd)
+        .ready_tcp(format!("127.0.0.1:{port}"))
+        .agent(leakproof_harness::AgentChoice::Native)
+        .iterations(50)
+        .run(|| request(port))
+        .expect("drive");
+    let text = report.render_text();
+    assert!(report.resource(Resource::NativeHeap).is_none(), "{text}");
+    assert!(report.resource(Resource::Rss).is_some(), "{text}");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("no allocation reached the preload agent")),
+        "{text}"
+    );
+}
