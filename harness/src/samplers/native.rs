@@ -20,6 +20,7 @@ use crate::capture::{grew, growing_sites};
 use crate::engine::{Column, Sampler, LEAD_IN};
 use crate::native_agent::{NativeAgent, NativeAgentError, SitesRequest};
 use crate::report::{Report, Resource};
+use leakproof_sample::native::NativeSample;
 
 /// How long a started target has to publish its heap once it is ready.
 pub(crate) const NATIVE_READY: Duration = Duration::from_secs(2);
@@ -27,6 +28,15 @@ pub(crate) const NATIVE_READY: Duration = Duration::from_secs(2);
 const FIRST_WAIT: Duration = Duration::from_secs(2);
 /// How long a target may take to write the "after" picture (it needs an allocation of its own).
 const LAST_WAIT: Duration = Duration::from_secs(1);
+/// Pauses between the reads of [`NativeSampler::quiet_detail`] (a busy target is read as it is
+/// after the last one).
+const QUIET_PAUSES: [Duration; 5] = [
+    Duration::from_micros(50),
+    Duration::from_micros(200),
+    Duration::from_millis(1),
+    Duration::from_millis(2),
+    Duration::from_millis(5),
+];
 /// Why a target is judged on RSS although the agent was preloaded.
 pub(crate) const NO_ALLOCATION: &str = "no allocation reached the preload agent (statically \
                                         linked, or its own allocator): judged on RSS";
@@ -49,6 +59,23 @@ impl NativeSampler {
             locating: false,
             failed: None,
         }
+    }
+
+    /// The heap once the target is quiet: read until two reads a pause apart agree (no block
+    /// allocated or freed between them). A server answers before it frees the request's buffers,
+    /// so a read right after the answer can catch it half-way; exact counts show that as noise.
+    fn quiet_detail(&mut self) -> Result<NativeSample, NativeAgentError> {
+        let key = |d: &NativeSample| (d.live_bytes, d.live_blocks, d.total_blocks, d.processes);
+        let mut last = self.agent.detail()?;
+        for pause in QUIET_PAUSES {
+            std::thread::sleep(pause);
+            let now = self.agent.detail()?;
+            if key(&now) == key(&last) {
+                return Ok(now);
+            }
+            last = now;
+        }
+        Ok(last)
     }
 
     /// The sites of `first` and, when the target can still answer, of a new request: the growth
@@ -84,8 +111,7 @@ impl Sampler for NativeSampler {
 
     fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
         let detail = self
-            .agent
-            .detail()
+            .quiet_detail()
             .map_err(|e| ProbeError::Io(std::io::Error::other(e.to_string())))?;
         // A target with its own allocator publishes a region that never counts a block.
         if detail.total_blocks == 0 {
