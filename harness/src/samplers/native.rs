@@ -10,7 +10,8 @@
 //! that allocates nothing once its last request is answered (an idle server) cannot write it: the
 //! first picture is then compared with nothing, which is the growth over the lead-in iterations.
 
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use leakproof_diff::Snapshot;
 use leakproof_sample::ProbeError;
@@ -30,13 +31,17 @@ const FIRST_WAIT: Duration = Duration::from_secs(2);
 const LAST_WAIT: Duration = Duration::from_secs(1);
 /// Pauses between the reads of [`NativeSampler::quiet_detail`] (a busy target is read as it is
 /// after the last one).
-const QUIET_PAUSES: [Duration; 5] = [
+const QUIET_PAUSES: [Duration; 7] = [
     Duration::from_micros(50),
     Duration::from_micros(200),
     Duration::from_millis(1),
     Duration::from_millis(2),
     Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(20),
 ];
+/// Most time one run spends waiting for a busy target to be quiet, beyond the first pause.
+const QUIET_BUDGET: Duration = Duration::from_secs(1);
 /// Why a target is judged on RSS although the agent was preloaded.
 pub(crate) const NO_ALLOCATION: &str = "no allocation reached the preload agent (statically \
                                         linked, or its own allocator): judged on RSS";
@@ -48,6 +53,8 @@ pub(crate) struct NativeSampler {
     locating: bool,
     /// Why capture could not start, for the report.
     failed: Option<String>,
+    /// What is left of [`QUIET_BUDGET`].
+    quiet_left: Duration,
 }
 
 impl NativeSampler {
@@ -58,23 +65,32 @@ impl NativeSampler {
             first: None,
             locating: false,
             failed: None,
+            quiet_left: QUIET_BUDGET,
         }
     }
 
-    /// The heap once the target is quiet: read until two reads a pause apart agree (no block
-    /// allocated or freed between them). A server answers before it frees the request's buffers,
-    /// so a read right after the answer can catch it half-way; exact counts show that as noise.
+    /// The heap once the target is quiet: read until two reads a pause apart agree and no thread
+    /// of the target is running. A server answers before it frees the request's buffers, and on
+    /// a busy machine it can be preempted in between for milliseconds: a read right after the
+    /// answer then catches a block that is freed a moment later, which an exact count shows.
     fn quiet_detail(&mut self) -> Result<NativeSample, NativeAgentError> {
         let key = |d: &NativeSample| (d.live_bytes, d.live_blocks, d.total_blocks, d.processes);
+        let started = Instant::now();
         let mut last = self.agent.detail()?;
         for pause in QUIET_PAUSES {
+            if self.quiet_left.is_zero() {
+                break;
+            }
             std::thread::sleep(pause);
             let now = self.agent.detail()?;
-            if key(&now) == key(&last) {
-                return Ok(now);
+            if key(&now) == key(&last) && !running(self.agent.dir()) {
+                last = now;
+                break;
             }
             last = now;
         }
+        let waited = started.elapsed().saturating_sub(QUIET_PAUSES[0]);
+        self.quiet_left = self.quiet_left.saturating_sub(waited);
         Ok(last)
     }
 
@@ -186,4 +202,26 @@ fn mark_unresolved(mut snapshot: Snapshot) -> Snapshot {
         }
     }
     snapshot
+}
+
+/// True when a thread of a process publishing in `dir` (its files are named by pid) is running or
+/// runnable (state `R` in `/proc/PID/task/TID/stat`).
+fn running(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                return false;
+            };
+            tasks.flatten().any(|t| {
+                std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+                    stat.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with('R'))
+                })
+            })
+        })
 }
