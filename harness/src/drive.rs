@@ -34,7 +34,7 @@ use crate::agent::AgentChoice;
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
 use crate::report::{Isolation, Report, RunConfig};
 use crate::runner::DEFAULT_CAPTURE_ITERATIONS;
-use crate::samplers::agent::Pending;
+use crate::samplers::agent::{Pending, AGENT_LOCATE_ITERATIONS};
 use crate::samplers::tree::ProcessTree;
 
 pub use each::shell_step;
@@ -260,6 +260,11 @@ impl Drive {
         let name = self.name.unwrap_or_else(|| target.program().to_string());
         ready::wait_ready(&mut target, &self.readiness, self.ready_timeout)?;
         let agent = pending.and_then(|p| p.ready(&mut notes));
+        // An agent's snapshots sample allocations (node: one per 8 KiB): locate over more requests.
+        let settings = match agent {
+            Some(_) => settings.locating_for(AGENT_LOCATE_ITERATIONS),
+            None => settings,
+        };
         // Descendants are looked for on every iteration: a forking server's new worker counts.
         let tree = ProcessTree::new(target.pid(), Duration::ZERO, self.resources)?;
         let mut engine = Engine::new(settings);

@@ -101,6 +101,17 @@ pub(crate) enum Warming {
 /// Rule 10 (warming runtimes): the later half's slope below this fraction of the earlier half's (or
 /// an interval wholly below the earlier half's) is deceleration.
 const DECELERATION: f64 = 0.5;
+/// Rule 10 (warming runtimes): a creep judged over at least this many samples, its whole interval
+/// below the floor, is Stable without a plateau.
+const CREEP_MIN_SAMPLES: usize = 500;
+
+/// Rule 10: a warming runtime's steady creep, proven below the floor over a long run.
+fn creeps_below_floor(slope: Slope, t: &TrendFacts) -> bool {
+    slope.hi <= t.floor && t.judged.samples >= CREEP_MIN_SAMPLES
+}
+
+/// Rule 10 (warming runtimes): a later half proven slower must also be slower than this fraction.
+const SLOWER: f64 = 0.8;
 /// Rule 10 (warming runtimes): growth of fewer quanta than this is a few page steps, not proof.
 const MIN_QUANTA: f64 = 8.0;
 
@@ -229,8 +240,10 @@ fn warming_evidence(pts: &Points, w: usize, slope: f64, cfg: &Config) -> Option<
     let mid = end / 2;
     if mid >= 8 && end - mid >= 8 {
         let (early, late) = (half(0, mid), half(mid, end));
-        // Slower beyond doubt (the intervals do not overlap), or by more than half.
-        if early.slope > 0.0 && (late.hi < early.lo || late.slope < DECELERATION * early.slope) {
+        // Slower by more than half, or beyond doubt (the intervals do not overlap) and by more than
+        // a fifth: an exact leak's halves differ by a few percent with intervals that do not overlap.
+        let clearly = late.hi < early.lo && late.slope < SLOWER * early.slope;
+        if early.slope > 0.0 && (clearly || late.slope < DECELERATION * early.slope) {
             return Some(Warming::Decelerating {
                 early: early.slope,
                 late: late.slope,
@@ -461,6 +474,13 @@ fn decide_trend(
         }
         return Outcome::GrowthProven {
             slope,
+            judged: t.judged,
+        };
+    }
+    if config.warming && !t.clears_floor && creeps_below_floor(slope, t) {
+        return Outcome::CreepBelowFloor {
+            slope,
+            floor: t.floor,
             judged: t.judged,
         };
     }

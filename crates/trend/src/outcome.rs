@@ -74,6 +74,13 @@ pub(crate) enum Outcome {
     },
     /// Trend rule: significant growth whose whole interval clears the floor, still growing (Leaking).
     GrowthProven { slope: Slope, judged: Judged },
+    /// A runtime's steady creep whose whole interval lies below the floor over a long run (Stable,
+    /// rule 10): the runtime's own bookkeeping, not a leak worth reporting.
+    CreepBelowFloor {
+        slope: Slope,
+        floor: f64,
+        judged: Judged,
+    },
     /// Growth that clears the floor, of a runtime that may still be warming up: decelerating, or a
     /// few quanta only (Inconclusive, rule 10).
     StillWarming {
@@ -130,7 +137,8 @@ impl Outcome {
         match self {
             Outcome::PlateauProven { .. }
             | Outcome::FlatThroughout { .. }
-            | Outcome::BaselinesFlat { .. } => Verdict::Stable,
+            | Outcome::BaselinesFlat { .. }
+            | Outcome::CreepBelowFloor { .. } => Verdict::Stable,
             Outcome::GrowthProven { .. } => Verdict::Leaking,
             _ => Verdict::Inconclusive,
         }
@@ -146,7 +154,8 @@ impl Outcome {
             Outcome::PlateauProven { .. }
             | Outcome::FlatThroughout { .. }
             | Outcome::BaselinesFlat { .. }
-            | Outcome::GrowthProven { .. } => return None,
+            | Outcome::GrowthProven { .. }
+            | Outcome::CreepBelowFloor { .. } => return None,
             Outcome::PlateauAfterStep { need, .. } | Outcome::PlateauTooShort { need, .. } => need,
             Outcome::RisingWithinFloor { more, .. }
             | Outcome::GrowthFaded { more, .. }
@@ -399,6 +408,18 @@ fn fmt_unproven_growth(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Re
             f,
             "grows {} units/sample ({slope}), below the floor of {} units/sample, and has not levelled off",
             fmt_num(slope.slope),
+            fmt_num(*floor)
+        ),
+        Outcome::CreepBelowFloor {
+            slope,
+            floor,
+            judged,
+        } => write!(
+            f,
+            "creeps {} units/sample ({slope}) over {} samples{judged}, wholly below the floor of {} \
+             units/sample: a runtime's own bookkeeping, not a leak worth reporting",
+            fmt_num(slope.slope),
+            judged.samples,
             fmt_num(*floor)
         ),
         Outcome::StillWarming {

@@ -78,3 +78,22 @@ proptest! {
         prop_assert_eq!(a.verdict, Verdict::Leaking, "{}", a.reason);
     }
 }
+
+#[test]
+fn a_long_creep_below_the_floor_is_stable_for_a_warming_runtime_only() {
+    // node's V8 heap after full collections: ~100 B per request for thousands of requests.
+    let series: Vec<f64> = (0..1500)
+        .map(|i| 5.8e6 + 100.0 * i as f64 + 300.0 * (((i * 7919) % 13) as f64 / 6.0 - 1.0))
+        .collect();
+    let floor = Config::heap()
+        .with_noise(leakproof_trend::NoiseModel::Noisy { quantum: 0.0 })
+        .with_min_slope(128.0);
+    let a = analyze(&series, &floor.clone().with_warming(true)).unwrap();
+    assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
+    assert!(a.reason.contains("wholly below the floor"), "{}", a.reason);
+    let plain = analyze(&series, &floor).unwrap();
+    assert_eq!(plain.verdict, Verdict::Inconclusive, "{}", plain.reason);
+    // Too short a run proves nothing yet.
+    let short = analyze(&series[..300], &floor.with_warming(true)).unwrap();
+    assert_eq!(short.verdict, Verdict::Inconclusive, "{}", short.reason);
+}

@@ -347,9 +347,11 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// An interim look: is any series Leaking at the stricter [`INTERIM_CONFIDENCE`]?
+    /// An interim look: is any series Leaking at the stricter [`INTERIM_CONFIDENCE`]? Only series
+    /// that are not a warming runtime's (rule 10): an interpreter's heap or a target's RSS can grow
+    /// late and level off again, which only the planned ends may judge.
     fn interim_leaking(&self) -> Result<bool, TrendError> {
-        for s in self.series() {
+        for s in self.series().filter(|s| !s.column.config.warming) {
             let config = self.config_of(s).with_confidence(INTERIM_CONFIDENCE);
             if analyze(&s.samples, &config)?.verdict == Verdict::Leaking {
                 return Ok(true);

@@ -63,6 +63,16 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The same settings with a locate phase of at least `iterations`.
+    pub fn locating_for(self, iterations: usize) -> Settings {
+        Settings {
+            locate_iterations: self.locate_iterations.max(iterations),
+            ..self
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

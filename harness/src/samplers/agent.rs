@@ -39,6 +39,11 @@ const LOCATE_FRAMES: u16 = 8;
 /// How long a started target's agent has to answer once the target is ready.
 const AGENT_READY: Duration = Duration::from_secs(10);
 
+/// Iterations of the locate phase with an agent: node's sampling heap profiler keeps one
+/// allocation per 8 KiB, so a leak at the js-heap floor (128 B per request) needs a few hundred
+/// requests to be sampled more than once.
+pub(crate) const AGENT_LOCATE_ITERATIONS: usize = 200;
+
 /// An agent prepared for a target that is not started yet.
 pub(crate) enum Pending {
     /// A runtime agent (Python, node).
