@@ -605,7 +605,8 @@ fn drive_a_leaking_server_is_leaking_exit_1_and_names_the_heap() {
     let (out, target, pid_file) = drive_server(
         "leaking",
         "--leak",
-        &["-n", "150", "--max-iterations", "300"],
+        // RSS and its smaps diff alone (auto would also preload the native agent).
+        &["-n", "150", "--max-iterations", "300", "--agent", "none"],
     );
     assert_code(&out, 1);
     let text = stdout(&out);
@@ -657,7 +658,16 @@ fn drive_a_socket_leak_with_flat_rss_is_exit_1_and_says_so() {
     let (out, _, pid_file) = drive_server(
         "fds",
         "--cache 4 --entry-bytes 64 --leak-fds",
-        &["-n", "100", "--max-iterations", "300", "--json"],
+        // RSS alone: the native agent would (rightly) see the Vec holding the sockets grow.
+        &[
+            "-n",
+            "100",
+            "--max-iterations",
+            "300",
+            "--json",
+            "--agent",
+            "none",
+        ],
     );
     assert_code(&out, 1);
     let report = json(&out);

@@ -65,7 +65,10 @@ fn a_bounded_server_is_stable() {
         .run(|| get(port))
         .expect("drive");
     assert!(report.passed(), "{}", report.render_text());
-    assert_eq!(report.resources.len(), 3);
+    // The tree's RSS, fds and threads, and the heap of the native agent `auto` preloads.
+    assert_eq!(report.resources.len(), 4);
+    let heap = report.resource(Resource::NativeHeap).expect("native-heap");
+    assert_eq!(heap.analysis.verdict, Verdict::Stable);
 }
 
 #[test]

@@ -36,16 +36,17 @@ fn free_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
-/// One request: a line, and the server's `ok`.
+/// One `GET /item`, and the server's 200.
 fn request(port: u16) -> std::io::Result<()> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    s.write_all(b"GET /item\n")?;
+    s.write_all(b"GET /item HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
     let mut reply = String::new();
     s.read_to_string(&mut reply)?;
-    match reply.as_str() {
-        "ok\n" => Ok(()),
-        other => Err(std::io::Error::other(format!("bad reply {other:?}"))),
+    if reply.starts_with("HTTP/1.1 200") && reply.ends_with("ok\n") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("bad reply {reply:?}")))
     }
 }
 

@@ -165,8 +165,10 @@ pub struct DriveArgs {
     /// Time between SIGTERM and SIGKILL when stopping the target.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub grace: Duration,
-    /// Runtime agent injected by environment: auto recognises Python and node targets (their own
-    /// heap is judged and its growing lines named); none judges the process tree's RSS only.
+    /// Agent injected by environment: auto recognises Python and node targets, and preloads the
+    /// native malloc agent into other dynamically linked executables (C, C++, Rust; Linux, glibc);
+    /// their own heap is judged and its growing lines named. python, node and native force one;
+    /// none judges the process tree's RSS only.
     #[arg(long, value_name = "AGENT", default_value = "auto", value_parser = parse_agent)]
     pub agent: leakproof_harness::AgentChoice,
     /// Print the report as one JSON object.

@@ -1,6 +1,6 @@
-/* A line-protocol TCP server for the drive tests: `tcp_server PORT leak|bounded` listens on
- * 127.0.0.1:PORT; per connection it reads one line, allocates a 200-byte record for it, keeps the
- * record forever ("leak") or frees it ("bounded"), replies "ok" and closes. */
+/* A tiny HTTP server for the drive tests: `tcp_server PORT leak|bounded` listens on
+ * 127.0.0.1:PORT; per connection it reads the request, allocates a 200-byte record for it, keeps
+ * the record forever ("leak") or frees it ("bounded"), answers 200 "ok" and closes. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -52,7 +52,9 @@ int main(int argc, char **argv) {
         if (n > 0) {
             line[n] = 0;
             handle(line, leak);
-            (void)write(c, "ok\n", 3);
+            static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                                        "Connection: close\r\n\r\nok\n";
+            (void)write(c, reply, sizeof reply - 1);
         }
         close(c);
     }
