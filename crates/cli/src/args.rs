@@ -253,6 +253,10 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
+fn parse_agent(s: &str) -> Result<leakproof_harness::AgentChoice, String> {
+    s.parse()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,8 +335,4 @@ mod tests {
                 .is_err()
         );
     }
-}
-
-fn parse_agent(s: &str) -> Result<leakproof_harness::AgentChoice, String> {
-    s.parse()
 }
