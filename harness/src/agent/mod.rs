@@ -204,6 +204,17 @@ pub(crate) fn cleanup_all() {
     cleanup_where(|_| true);
 }
 
+/// Registers the directory of an agent kept elsewhere (the native agent's) for [`cleanup_all`];
+/// [`forget_dir`] when that agent drops.
+pub(crate) fn track_dir(dir: &Path) {
+    live_dirs().push(dir.to_owned());
+}
+
+/// Forgets a directory registered by [`track_dir`].
+pub(crate) fn forget_dir(dir: &Path) {
+    live_dirs().retain(|d| d != dir);
+}
+
 /// Removes the live agent directories that `pick` selects.
 fn cleanup_where(pick: impl Fn(&PathBuf) -> bool) {
     let mut live = live_dirs();

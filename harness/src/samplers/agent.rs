@@ -14,7 +14,7 @@ use crate::capture::{grew, growing_sites};
 use crate::engine::{Column, Sampler, LEAD_IN};
 use crate::native_agent::{NativeAgent, NativeAgentError};
 use crate::report::{Report, Resource};
-use crate::samplers::native::{NativeSampler, NATIVE_READY, NO_ALLOCATION};
+use crate::samplers::native::{NativeSampler, TrackedAgent, NATIVE_READY, NO_ALLOCATION};
 
 /// The heap an agent in the target measures: a runtime's (Python, node) or the native `malloc`.
 pub(crate) enum AgentSampler {
@@ -49,7 +49,7 @@ pub(crate) enum Pending {
     /// A runtime agent (Python, node).
     Runtime(Agent),
     /// The native preload agent.
-    Native(NativeAgent),
+    Native(TrackedAgent),
 }
 
 impl Pending {
@@ -68,7 +68,7 @@ impl Pending {
                 return None;
             }
             AgentKind::Native => NativeAgent::prepare()
-                .map(Pending::Native)
+                .map(|a| Pending::Native(TrackedAgent::new(a)))
                 .map_err(|e| e.to_string()),
             _ => Agent::prepare(kind)
                 .map(Pending::Runtime)

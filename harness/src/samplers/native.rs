@@ -46,9 +46,41 @@ const QUIET_BUDGET: Duration = Duration::from_secs(1);
 pub(crate) const NO_ALLOCATION: &str = "no allocation reached the preload agent (statically \
                                         linked, or its own allocator): judged on RSS";
 
+/// A native agent whose directory a Ctrl-C / SIGTERM handler removes too (`agent::cleanup_all`),
+/// as it does the runtime agents'.
+pub(crate) struct TrackedAgent(NativeAgent);
+
+impl TrackedAgent {
+    /// Registers `agent`'s directory.
+    pub(crate) fn new(agent: NativeAgent) -> TrackedAgent {
+        crate::agent::track_dir(agent.dir());
+        TrackedAgent(agent)
+    }
+}
+
+impl std::ops::Deref for TrackedAgent {
+    type Target = NativeAgent;
+    fn deref(&self) -> &NativeAgent {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for TrackedAgent {
+    fn deref_mut(&mut self) -> &mut NativeAgent {
+        &mut self.0
+    }
+}
+
+impl Drop for TrackedAgent {
+    fn drop(&mut self) {
+        // The agent itself removes the directory when it drops, right after.
+        crate::agent::forget_dir(self.0.dir());
+    }
+}
+
 /// The live `malloc` heap of a native target's processes, summed.
 pub(crate) struct NativeSampler {
-    agent: NativeAgent,
+    agent: TrackedAgent,
     first: Option<SitesRequest>,
     locating: bool,
     /// Why capture could not start, for the report.
@@ -59,7 +91,7 @@ pub(crate) struct NativeSampler {
 
 impl NativeSampler {
     /// Samples `agent`, whose target is running.
-    pub(crate) fn new(agent: NativeAgent) -> NativeSampler {
+    pub(crate) fn new(agent: TrackedAgent) -> NativeSampler {
         NativeSampler {
             agent,
             first: None,
@@ -112,8 +144,9 @@ impl NativeSampler {
                 Snapshot::empty(),
                 before,
                 format!(
-                    "blocks allocated during the {LEAD_IN} lead-in iterations and still live: the \
-                     target allocated nothing after its last iteration to write a later picture"
+                    "live blocks allocated over the {LEAD_IN} lead-in iterations (up to the next \
+                     allocation): the target allocated nothing after its last iteration to write \
+                     a later picture"
                 ),
             ),
         })
