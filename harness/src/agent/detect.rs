@@ -7,29 +7,38 @@ use std::process::Command;
 
 use super::AgentKind;
 
-/// The runtime of `cmd`: its program, or for `sh -c LINE` the first word of `LINE` after `env`,
-/// `exec`, `nohup` and `VAR=value` assignments, recognised by name (`python3.11`, `node`) or,
-/// once resolved on `PATH`, by its script's shebang (`gunicorn`, `uvicorn`, `flask`); else a
-/// dynamically linked ELF executable that is not a managed runtime ([`MANAGED`], Go) is native.
+/// The runtime of `cmd`: its program, or for `sh -c LINE` each command of `LINE` (after `env`,
+/// `exec`, `nohup` and `VAR=value` assignments), recognised by name (`python3.11`, `node`) or,
+/// once resolved on `PATH`, by its script's shebang (`gunicorn`, `uvicorn`, `flask`). Else the
+/// command the line `exec`s, or its first one, when it is a dynamically linked ELF executable
+/// that is not a managed runtime ([`MANAGED`], Go): native.
 pub(crate) fn detect(cmd: &Command) -> Option<AgentKind> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let args: Vec<String> = cmd
         .get_args()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let words = match (program.as_str(), args.as_slice()) {
-        ("sh" | "/bin/sh" | "bash" | "/bin/bash", [c, line]) if c == "-c" => shell_words(line),
-        _ => std::iter::once(program).chain(args).collect(),
+    let segments = match (program.as_str(), args.as_slice()) {
+        ("sh" | "/bin/sh" | "bash" | "/bin/bash", [c, line]) if c == "-c" => shell_segments(line),
+        _ => vec![std::iter::once(program).chain(args).collect()],
     };
-    let first = first_command(&words)?;
-    if let Some(kind) = kind_of_name(first) {
-        return Some(kind);
+    // `echo $$ > pid; exec python3 app.py`: a runtime anywhere on the line is the target.
+    let runtime = segments
+        .iter()
+        .filter_map(|words| first_command(words))
+        .find_map(|c| {
+            kind_of_name(c).or_else(|| kind_of_name(&shebang_program(&resolve(c, cmd)?)?))
+        });
+    if runtime.is_some() {
+        return runtime;
     }
-    let path = resolve(first, cmd)?;
-    match shebang_program(&path) {
-        Some(interpreter) => kind_of_name(&interpreter),
-        None => native(&path).then_some(AgentKind::Native),
-    }
+    let main = segments
+        .iter()
+        .find(|words| words.first().is_some_and(|w| w == "exec"))
+        .or(segments.first())
+        .and_then(|words| first_command(words))?;
+    let path = resolve(main, cmd)?;
+    (shebang_program(&path).is_none() && native(&path)).then_some(AgentKind::Native)
 }
 
 /// Runtimes whose heap is not glibc's `malloc` (a JVM, Ruby's and Erlang's own heaps): the preload
@@ -55,11 +64,20 @@ fn native(path: &Path) -> bool {
     object::File::parse(&*data).is_ok_and(|f| f.section_by_name(".go.buildinfo").is_none())
 }
 
-/// The words of a shell command line, with single and double quotes and backslashes honoured,
-/// up to the first unquoted operator (`;`, `&`, `|`, `(`, `<`, `>`).
+/// The words of a shell command line's first command; see [`shell_segments`].
+#[cfg(test)]
 fn shell_words(line: &str) -> Vec<String> {
+    shell_segments(line).into_iter().next().unwrap_or_default()
+}
+
+/// The simple commands of a shell command line, as words, with single and double quotes and
+/// backslashes honoured; unquoted `;`, `&`, `|`, `(` and `)` end a command, and the word after
+/// `<` or `>` (a file) is left out.
+fn shell_segments(line: &str) -> Vec<Vec<String>> {
+    let mut segments = Vec::new();
     let mut words = Vec::new();
     let mut word: Option<String> = None;
+    let mut redirect = false;
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
@@ -77,13 +95,35 @@ fn shell_words(line: &str) -> Vec<String> {
                 }
             }
             '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
-            c if c.is_whitespace() => words.extend(word.take()),
-            ';' | '&' | '|' | '(' | ')' | '<' | '>' => break,
+            c if c.is_whitespace() => end_word(&mut word, &mut words, &mut redirect),
+            ';' | '&' | '|' | '(' | ')' => {
+                end_word(&mut word, &mut words, &mut redirect);
+                redirect = false;
+                if !words.is_empty() {
+                    segments.push(std::mem::take(&mut words));
+                }
+            }
+            '<' | '>' => {
+                end_word(&mut word, &mut words, &mut redirect);
+                redirect = true;
+            }
             c => word.get_or_insert_with(String::new).push(c),
         }
     }
-    words.extend(word);
-    words
+    end_word(&mut word, &mut words, &mut redirect);
+    if !words.is_empty() {
+        segments.push(words);
+    }
+    segments
+}
+
+/// Ends the word being read: into `words`, unless it is the file of a redirection.
+fn end_word(word: &mut Option<String>, words: &mut Vec<String>, redirect: &mut bool) {
+    if let Some(w) = word.take() {
+        if !std::mem::take(redirect) {
+            words.push(w);
+        }
+    }
 }
 
 /// The command word: leading `VAR=value`, `exec`, `nohup`, and `env` with its options skipped.
@@ -168,8 +208,16 @@ mod tests {
         );
         assert_eq!(sh("exec node server.js"), Some(AgentKind::Node));
         assert_eq!(sh("nohup /opt/x/bin/nodejs a.js &"), Some(AgentKind::Node));
-        // `sleep` is the command here: a dynamically linked ELF, so native.
-        assert_eq!(sh("sleep 10; python3 x.py"), Some(AgentKind::Native));
+        // A runtime anywhere on the line is the target.
+        assert_eq!(sh("sleep 10; python3 x.py"), Some(AgentKind::Python));
+        assert_eq!(
+            sh("echo $$ > /tmp/pid; exec node a.js 2>&1"),
+            Some(AgentKind::Node)
+        );
+        // Else the command exec'd, or the first one, when it is a native executable.
+        assert_eq!(sh("sleep 10"), Some(AgentKind::Native));
+        assert_eq!(sh("cd /tmp && exec sleep 10"), Some(AgentKind::Native));
+        assert_eq!(sh("cd /tmp && sleep 10"), None, "cd is a builtin");
         assert_eq!(sh("exec env -i A=1 sleep 1"), Some(AgentKind::Native));
         assert_eq!(sh("java -jar x.jar"), None, "a JVM's heap is not malloc");
         assert_eq!(sh("cd /tmp"), None, "a shell builtin is nothing to preload");
@@ -185,6 +233,10 @@ mod tests {
             vec!["a", "b c", "d \"e\"", "f g"]
         );
         assert_eq!(shell_words("x && y"), vec!["x"]);
+        assert_eq!(
+            shell_segments("echo $$ > '/tmp/a b'; exec x --y | z"),
+            vec![vec!["echo", "$$"], vec!["exec", "x", "--y"], vec!["z"]]
+        );
     }
 
     #[test]
