@@ -258,3 +258,40 @@ fn running(dir: &Path) -> bool {
             })
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leakproof_diff::Frame;
+
+    #[test]
+    fn unresolved_foreign_frames_keep_their_address_and_are_not_looked_up_here() {
+        let mut snapshot = Snapshot::from_ips([(vec![0x1000_u64, 0x2000], 600_u64, 3_u64)]);
+        snapshot.sites[0].frames[0] = Frame::at("handle", "server.c", 20);
+        let marked = mark_unresolved(snapshot);
+        let frames = &marked.sites[0].frames;
+        assert_eq!(frames[0], Frame::at("handle", "server.c", 20));
+        assert_eq!(frames[1].function.as_deref(), Some("0x2000"));
+        // The own-process symbolizer of growing_sites leaves both as they are.
+        let sites = growing_sites(Snapshot::empty(), marked);
+        let names: Vec<_> = sites[0]
+            .traceback
+            .iter()
+            .map(|f| f.function.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(names, ["handle", "0x2000"]);
+        assert_eq!(sites[0].size_diff, 600);
+    }
+
+    #[test]
+    fn a_process_reading_proc_is_running_and_no_process_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(!running(dir.path()), "empty directory");
+        std::fs::write(dir.path().join("notes.sites"), "").expect("write");
+        assert!(!running(dir.path()), "only files named by a pid count");
+        // This test's own thread is running while it reads its own stat.
+        std::fs::write(dir.path().join(std::process::id().to_string()), "").expect("write");
+        assert!(running(dir.path()));
+        assert!(!running(Path::new("/nonexistent/leakproof")));
+    }
+}
