@@ -1,0 +1,142 @@
+//! `leakproof drive` with the runtime agents, end to end: real `python3` and `node` services from
+//! examples/ (and Python's stdlib `http.server`), driven through the real binary at its defaults.
+//! A bounded service is Stable, a leaking one is Leaking with its growing line named, and
+//! `--agent none` judges RSS alone.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, PoisonError};
+
+use common::free_port;
+
+/// One drive at a time: each runs a service and a full collection after every request, and two
+/// of them on the 2 cores of CI would slow each other's services into different warm-ups.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn drive(target: &str, url: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args(["drive", "--target", target, "--http", url, "--json"])
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run leakproof");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, json)
+}
+
+fn resource<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["resource"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {report}"))
+}
+
+/// `file:line` of each growing site's user frame.
+fn site_lines(report: &serde_json::Value) -> Vec<String> {
+    let sites = report["sites"].as_array().cloned().unwrap_or_default();
+    sites
+        .iter()
+        .filter_map(|s| {
+            let frame = &s["traceback"][s["user_frame"].as_u64()? as usize];
+            let file = frame["file"].as_str()?.rsplit('/').next()?.to_owned();
+            Some(format!("{file}:{}", frame["line"]))
+        })
+        .collect()
+}
+
+fn service(runtime: &str, script: &str, port: u16, leak: bool) -> String {
+    let flag = if leak { " --leak" } else { "" };
+    format!("{runtime} examples/{script} --port {port}{flag}")
+}
+
+#[test]
+fn a_leaking_python_service_is_leaking_with_its_line_named() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (out, report) = drive(&service("python3", "py_service.py", port, true), &url, &[]);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(resource(&report, "python-heap")["analysis"]["verdict"], "leaking");
+    assert_eq!(report["config"]["probe"], "python-heap+tree-rss");
+    let lines = site_lines(&report);
+    assert!(lines.iter().any(|l| l == "py_service.py:24"), "{lines:?}");
+}
+
+#[test]
+fn a_bounded_python_service_is_stable() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (out, report) = drive(&service("python3", "py_service.py", port, false), &url, &[]);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(resource(&report, "python-heap")["analysis"]["verdict"], "stable");
+}
+
+#[test]
+fn pythons_stdlib_http_server_is_stable_at_the_defaults() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("leakproof-http-{port}"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("index.html"), "hello\n").expect("file");
+    let target = format!(
+        "python3 -m http.server {port} --bind 127.0.0.1 --directory {}",
+        dir.display()
+    );
+    let url = format!("http://127.0.0.1:{port}/index.html");
+    let (out, report) = drive(&target, &url, &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+}
+
+#[test]
+fn a_leaking_node_service_is_leaking_with_its_function_named() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (out, report) = drive(&service("node", "node_service.js", port, true), &url, &[]);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(resource(&report, "js-heap")["analysis"]["verdict"], "leaking");
+    // V8's sampling profiler records functions: the line is where `remember` starts.
+    let lines = site_lines(&report);
+    assert!(lines.iter().any(|l| l == "node_service.js:28"), "{lines:?}");
+}
+
+#[test]
+fn a_bounded_node_service_is_stable() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (out, report) = drive(&service("node", "node_service.js", port, false), &url, &[]);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(resource(&report, "js-heap")["analysis"]["verdict"], "stable");
+}
+
+#[test]
+fn agent_none_judges_the_process_tree_alone() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let target = service("python3", "py_service.py", port, true);
+    let (out, report) = drive(&target, &url, &["--agent", "none", "-n", "100"]);
+    assert_eq!(report["config"]["probe"], "tree-rss", "{report}");
+    assert!(
+        report["resources"]
+            .as_array()
+            .is_some_and(|r| r.iter().all(|r| r["resource"] != "python-heap")),
+        "{report}"
+    );
+    assert_ne!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_unknown_agent_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args(["drive", "--target", "true", "--each", "true", "--agent", "ruby"])
+        .output()
+        .expect("run leakproof");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ruby"));
+}
