@@ -249,7 +249,10 @@ fn below_floor(r: &ResourceReport, steps: Steps) -> String {
         rate(a.slope_ci.1),
         rate(a.floor),
         steps.per,
-        r.resource.preset().model_name()
+        match r.resource.preset().model_name() {
+            "custom" => r.resource.name(),
+            model => model,
+        }
     )
 }
 
