@@ -63,7 +63,10 @@ fn a_leaking_python_service_is_leaking_with_its_line_named() {
     let url = format!("http://127.0.0.1:{port}/");
     let (out, report) = drive(&service("python3", "py_service.py", port, true), &url, &[]);
     assert_eq!(out.status.code(), Some(1), "{report}");
-    assert_eq!(resource(&report, "python-heap")["analysis"]["verdict"], "leaking");
+    assert_eq!(
+        resource(&report, "python-heap")["analysis"]["verdict"],
+        "leaking"
+    );
     assert_eq!(report["config"]["probe"], "python-heap+tree-rss");
     let lines = site_lines(&report);
     assert!(lines.iter().any(|l| l == "py_service.py:24"), "{lines:?}");
@@ -75,7 +78,10 @@ fn a_bounded_python_service_is_stable() {
     let url = format!("http://127.0.0.1:{port}/");
     let (out, report) = drive(&service("python3", "py_service.py", port, false), &url, &[]);
     assert_eq!(out.status.code(), Some(0), "{report}");
-    assert_eq!(resource(&report, "python-heap")["analysis"]["verdict"], "stable");
+    assert_eq!(
+        resource(&report, "python-heap")["analysis"]["verdict"],
+        "stable"
+    );
 }
 
 #[test]
@@ -100,7 +106,10 @@ fn a_leaking_node_service_is_leaking_with_its_function_named() {
     let url = format!("http://127.0.0.1:{port}/");
     let (out, report) = drive(&service("node", "node_service.js", port, true), &url, &[]);
     assert_eq!(out.status.code(), Some(1), "{report}");
-    assert_eq!(resource(&report, "js-heap")["analysis"]["verdict"], "leaking");
+    assert_eq!(
+        resource(&report, "js-heap")["analysis"]["verdict"],
+        "leaking"
+    );
     // V8's sampling profiler records functions: the line is where `remember` starts.
     let lines = site_lines(&report);
     assert!(lines.iter().any(|l| l == "node_service.js:28"), "{lines:?}");
@@ -112,7 +121,10 @@ fn a_bounded_node_service_is_stable() {
     let url = format!("http://127.0.0.1:{port}/");
     let (out, report) = drive(&service("node", "node_service.js", port, false), &url, &[]);
     assert_eq!(out.status.code(), Some(0), "{report}");
-    assert_eq!(resource(&report, "js-heap")["analysis"]["verdict"], "stable");
+    assert_eq!(
+        resource(&report, "js-heap")["analysis"]["verdict"],
+        "stable"
+    );
 }
 
 #[test]
@@ -134,7 +146,9 @@ fn agent_none_judges_the_process_tree_alone() {
 #[test]
 fn an_unknown_agent_is_a_usage_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
-        .args(["drive", "--target", "true", "--each", "true", "--agent", "ruby"])
+        .args([
+            "drive", "--target", "true", "--each", "true", "--agent", "ruby",
+        ])
         .output()
         .expect("run leakproof");
     assert_eq!(out.status.code(), Some(2));

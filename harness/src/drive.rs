@@ -214,9 +214,10 @@ impl Drive {
         self
     }
 
-    /// The runtime agent injected into the target by environment (default
-    /// [`AgentChoice::Auto`]: Python and node targets are recognised), so that its own heap is
-    /// judged and, when it grows, the growing lines of its code are named.
+    /// The agent injected into the target by environment (default [`AgentChoice::Auto`]: Python
+    /// and node targets get their runtime agent, other dynamically linked programs the preloaded
+    /// malloc agent), so that its own heap is judged and, when it grows, the growing lines of its
+    /// code are named.
     pub fn agent(mut self, agent: AgentChoice) -> Drive {
         self.agent = agent;
         self

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test file uses the helpers it needs
 //! Helpers shared by the end-to-end tests that start examples/leaky_server (tests/cli.rs and
 //! tests/drive_api.rs).
 

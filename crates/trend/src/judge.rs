@@ -921,9 +921,17 @@ mod tests {
             significant: true,
             clears_floor: clears,
             persists,
+            warming: None,
         };
         let rising = facts(5, 195, None);
         let d = |t: &TrendFacts, rise| decide_trend(&rising, t, &cfg, rise);
+        // Rule 10: proven growth with a warming runtime's evidence is Inconclusive.
+        let mut warming = trend(true, true);
+        warming.warming = Some(Warming::FewQuanta { quanta: 3.0 });
+        assert!(matches!(
+            d(&warming, None),
+            Outcome::StillWarming { more: 200, .. }
+        ));
         assert!(matches!(
             d(&trend(true, true), None),
             Outcome::GrowthProven { .. }
