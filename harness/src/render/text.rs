@@ -24,6 +24,14 @@ impl Report {
             }
             return out;
         }
+        self.render_summary(&mut out);
+        self.render_charts(&mut out);
+        self.render_sites_and_notes(&mut out);
+        out
+    }
+
+    /// The verdict line, a line per resource, iterations, why, and how to decide.
+    fn render_summary(&self, out: &mut String) {
         let grew: Vec<&str> = self
             .resources
             .iter()
@@ -88,7 +96,10 @@ impl Report {
                 "  to decide it: run more iterations ({how}), or make each iteration's work steadier"
             );
         }
+    }
 
+    /// A chart of every resource that is not Stable (or of the first when all are), with details.
+    fn render_charts(&self, out: &mut String) {
         let charted: Vec<&ResourceReport> = {
             let bad: Vec<&ResourceReport> = self
                 .resources
@@ -116,11 +127,15 @@ impl Report {
                 out.push('\n');
             }
         }
+    }
+
+    /// The growing allocation sites and the notes.
+    fn render_sites_and_notes(&self, out: &mut String) {
         if !self.sites.is_empty() {
             out.push('\n');
             let _ = writeln!(out, "growing allocation sites (user frame first):");
             for (i, site) in self.sites.iter().enumerate() {
-                render_site(&mut out, i + 1, site);
+                render_site(out, i + 1, site);
             }
         }
         if !self.notes.is_empty() {
@@ -129,7 +144,6 @@ impl Report {
                 let _ = writeln!(out, "note: {note}");
             }
         }
-        out
     }
 
     /// What the samples taken before a failure showed: every resource that was not Stable, with
