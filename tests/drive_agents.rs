@@ -154,3 +154,43 @@ fn an_unknown_agent_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ruby"));
 }
+
+#[test]
+fn watch_judges_a_started_python_commands_own_heap_and_names_the_line() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let script = std::env::temp_dir().join(format!("leakproof-grow-{}.py", std::process::id()));
+    std::fs::write(
+        &script,
+        "import time\nkept = []\ni = 0\nwhile True:\n    i += 1\n    kept.append('x%06d' % i * 300)\n    time.sleep(0.01)\n",
+    )
+    .expect("script");
+    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args([
+            "watch",
+            "--interval",
+            "50ms",
+            "--duration",
+            "4s",
+            "--json",
+            "--",
+        ])
+        .arg("python3")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run leakproof");
+    let _ = std::fs::remove_file(&script);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(
+        resource(&report, "python-heap")["analysis"]["verdict"],
+        "leaking"
+    );
+    let lines = site_lines(&report);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("leakproof-grow-") && l.ends_with(".py:6")),
+        "{lines:?}"
+    );
+}

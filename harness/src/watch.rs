@@ -20,9 +20,11 @@ use std::time::{Duration, Instant};
 use leakproof_sample::ProbeError;
 use leakproof_trend::TrendError;
 
+use crate::agent::AgentChoice;
 use crate::drive::{describe_status, Target};
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
 use crate::report::{Isolation, Report, Resource, RunConfig};
+use crate::samplers::agent::Pending;
 use crate::samplers::tree::ProcessTree;
 
 /// How often a watched tree is searched for new descendants.
@@ -74,6 +76,7 @@ pub struct Watch {
     interval: Duration,
     duration: Duration,
     ceilings: Vec<(Resource, f64)>,
+    agent: AgentChoice,
 }
 
 impl Watch {
@@ -83,6 +86,7 @@ impl Watch {
             interval: Duration::from_secs(1),
             duration: Duration::from_secs(60),
             ceilings: Vec::new(),
+            agent: AgentChoice::Auto,
         }
     }
 
@@ -120,6 +124,14 @@ impl Watch {
         self
     }
 
+    /// The agent injected into a started command (default [`AgentChoice::Auto`], as for
+    /// [`crate::Drive::agent`]): its own heap is judged over time. A running PID cannot be given
+    /// one.
+    pub fn agent(mut self, agent: AgentChoice) -> Watch {
+        self.agent = agent;
+        self
+    }
+
     /// Runs the watch.
     pub fn run(self) -> Result<Report, WatchError> {
         self.run_with_progress(|_| {})
@@ -135,11 +147,13 @@ impl Watch {
         }
         let samples = (self.duration.as_secs_f64() / self.interval.as_secs_f64()).floor() as usize;
         let settings = Settings::new(samples.saturating_add(1), None, 0, None, 1)?;
-        let (pid, mut target) = match self.subject {
-            Subject::Pid(pid) => (pid, None),
-            Subject::Command(cmd) => {
+        let mut notes = Vec::new();
+        let (pid, mut target, pending) = match self.subject {
+            Subject::Pid(pid) => (pid, None, None),
+            Subject::Command(mut cmd) => {
+                let pending = Pending::inject(self.agent, &mut cmd, &mut notes);
                 let target = Target::spawn(cmd)?;
-                (target.pid(), Some(target))
+                (target.pid(), Some(target), pending)
             }
         };
         let tree = match ProcessTree::new(pid, RESCAN, true) {
@@ -147,8 +161,17 @@ impl Watch {
             Err(ProbeError::Gone { .. }) => return Err(ended_at_once(pid, target.as_mut())),
             Err(e) => return Err(e.into()),
         };
+        let agent = pending.and_then(|p| p.ready(&mut notes));
+        let probe = match &agent {
+            Some(a) => format!("{}+tree-rss", a.resource()),
+            None => "tree-rss".to_owned(),
+        };
         let mut engine = Engine::new(settings);
+        if let Some(agent) = agent {
+            engine.sampler(Box::new(agent), false);
+        }
         engine.sampler(Box::new(tree), true);
+        notes.into_iter().for_each(|n| engine.note(n));
         for &(resource, limit) in &self.ceilings {
             engine.ceiling(resource, limit);
         }
@@ -157,7 +180,7 @@ impl Watch {
             warmup: None,
             max_iterations: settings.ceiling,
             time_budget_secs: Some(self.duration.as_secs_f64()),
-            probe: "tree-rss".to_owned(),
+            probe,
             resources: engine.resources(),
             capture_sites: false,
             isolation: Isolation::Target,

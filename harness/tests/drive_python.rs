@@ -47,8 +47,15 @@ fn drive(agent: AgentChoice, iterations: usize) -> Report {
 #[test]
 fn a_python_leak_is_located_to_its_line_through_the_api() {
     let report = drive(AgentChoice::Auto, 200);
-    let heap = report.resource(Resource::PythonHeap).expect("python heap judged");
-    assert_eq!(heap.analysis.verdict, Verdict::Leaking, "{}", report.render_text());
+    let heap = report
+        .resource(Resource::PythonHeap)
+        .expect("python heap judged");
+    assert_eq!(
+        heap.analysis.verdict,
+        Verdict::Leaking,
+        "{}",
+        report.render_text()
+    );
     assert!(heap.analysis.slope > 500.0, "a ~1 KB page per request");
     let text = report.render_text();
     assert!(text.contains("py_service.py:24"), "{text}");

@@ -198,6 +198,10 @@ pub struct WatchArgs {
     /// Exit 1 as soon as the tree has more open file descriptors than this.
     #[arg(long, value_name = "N")]
     pub max_fds: Option<u64>,
+    /// Agent injected into a started command (auto, python, node, native, none): its own heap is
+    /// judged over time beside the tree's RSS. Not for --pid.
+    #[arg(long, value_name = "AGENT", default_value = "auto", value_parser = parse_agent)]
+    pub agent: leakproof_harness::AgentChoice,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,

@@ -21,7 +21,10 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
         }
         (None, None) => return Err(anyhow!("give --pid PID or -- CMD ARGS")).exit_with(EXIT_USAGE),
     };
-    let mut watch = watch.interval(args.interval).duration(args.duration);
+    let mut watch = watch
+        .interval(args.interval)
+        .duration(args.duration)
+        .agent(args.agent);
     if let Some(bytes) = args.max_rss {
         watch = watch.max_rss(bytes);
     }
