@@ -627,19 +627,30 @@ fn outside_the_traced_heap(report: &mut Report) {
 /// back. Work the iteration handed to other threads or processes can still be finishing when it
 /// returns: a pool worker dropping a job's buffer, a joined thread the kernel still lists, a
 /// connection still closing. A leaked block, descriptor or thread is still there on every re-read.
-const SETTLE_PAUSES: [Duration; 4] = [
+const SETTLE_PAUSES: [Duration; 5] = [
     Duration::ZERO,
     Duration::from_millis(1),
     Duration::from_millis(2),
     Duration::from_millis(5),
+    Duration::from_millis(10),
 ];
 
-/// Most time one run spends re-reading one sampler. Blips mostly clear on the first re-read.
+/// Time a sampler may spend re-reading at once, and at the start of a run. Blips mostly clear on
+/// the first re-read.
 const SETTLE_BUDGET: Duration = Duration::from_secs(1);
 
-/// Most time one run spends on re-reads that found the rise still there: a real leak that grows
-/// on every iteration would otherwise pay every pause on every iteration (about +0.1 s once).
+/// Re-reading time earned back by every sample, up to [`SETTLE_BUDGET`]: a long run of a server
+/// that is still closing each connection when its client has the answer (thousands of blips on a
+/// loaded machine) must not run out of re-reads, or its fd count flips between two levels.
+const SETTLE_ALLOWANCE: Duration = Duration::from_millis(2);
+
+/// Time for re-reads that found the rise still there, at once and at the start: a real leak that
+/// grows on every iteration would otherwise pay every pause on every iteration (about +0.1 s once).
 const FUTILE_SETTLE_BUDGET: Duration = Duration::from_millis(100);
+
+/// Futile re-reading time earned back by every sample, up to [`FUTILE_SETTLE_BUDGET`]: a blip
+/// that outlasts the pauses on a loaded machine costs a leaking run at most this per iteration.
+const FUTILE_ALLOWANCE: Duration = Duration::from_micros(500);
 
 /// One sample of every series of `slot`, pushed; re-read while a settling series is up.
 fn settled_read(slot: &mut Slot) -> Result<(), ProbeError> {
@@ -681,6 +692,8 @@ fn settled_read(slot: &mut Slot) -> Result<(), ProbeError> {
     for (s, v) in slot.series.iter_mut().zip(row) {
         s.samples.push(v);
     }
+    slot.settle_left = (slot.settle_left + SETTLE_ALLOWANCE).min(SETTLE_BUDGET);
+    slot.futile_left = (slot.futile_left + FUTILE_ALLOWANCE).min(FUTILE_SETTLE_BUDGET);
     Ok(())
 }
 

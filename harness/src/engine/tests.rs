@@ -171,10 +171,16 @@ fn re_reads_stop_when_the_budget_is_spent() {
         &[Resource::Threads],
         vec![vec![2.0], vec![3.0], vec![2.0]],
     ));
+    settled_read(&mut s).unwrap();
     s.settle_left = Duration::ZERO;
     settled_read(&mut s).unwrap();
-    settled_read(&mut s).unwrap();
     assert_eq!(s.series[0].samples, [2.0, 3.0]);
+    // Every sample earns some re-reading time back, up to the budget.
+    assert_eq!(s.settle_left, SETTLE_ALLOWANCE);
+    for _ in 0..1000 {
+        settled_read(&mut s).unwrap();
+    }
+    assert_eq!(s.settle_left, SETTLE_BUDGET);
 }
 
 #[test]
