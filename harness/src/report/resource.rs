@@ -93,7 +93,7 @@ impl std::fmt::Display for Resource {
 /// Floor of a Python heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
 pub(crate) const PYTHON_HEAP_FLOOR: f64 = 64.0;
 /// Floor of a node heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
-pub(crate) const JS_HEAP_FLOOR: f64 = 128.0;
+pub(crate) const JS_HEAP_FLOOR: f64 = 256.0;
 
 /// A runtime's heap after a full collection: byte counts that the runtime's own caches, free
 /// lists and interned objects move a little on every request, so noisy (noise estimated from the
