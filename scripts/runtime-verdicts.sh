@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Verdicts of `leakproof drive` at its defaults on real runtimes, RSS only (--agent none) and with
 # the runtime agents: how often a bounded service is called Leaking (false alarms) and how often a
-# leaking one is caught (power). The table in docs/detection.md ("Rule 10 on real runtimes").
+# leaking one is caught (power). Prints one line per run: target, agent, exit code, iterations.
 #
 #   cargo build --release --bin leakproof && scripts/runtime-verdicts.sh [RUNS]
 #
