@@ -977,8 +977,11 @@ fn watch_a_steady_process_is_stable_exit_0() {
 
 #[test]
 fn watch_json_is_the_report_shape_of_drive() {
+    // The shape of the report itself: no agent (`sleep` would get the native one).
     let out = leakproof(&[
         "watch",
+        "--agent",
+        "none",
         "--interval",
         "10ms",
         "--duration",
