@@ -57,6 +57,12 @@ pub(crate) trait Sampler {
     fn columns(&self) -> Vec<Column>;
     /// Reads one value per column into `out`.
     fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError>;
+    /// Re-reading time this sampler earns back with every sample (total, futile): none by default,
+    /// so a run re-reads for at most [`SETTLE_BUDGET`]. An external process's counts blip on
+    /// every connection it is still closing: see [`SETTLE_ALLOWANCE`].
+    fn settle_allowance(&self) -> (Duration, Duration) {
+        (Duration::ZERO, Duration::ZERO)
+    }
     /// Called once, after the iteration that ends the expected warm-up.
     fn mark(&mut self) {}
     /// The run did not pass: prepare to locate; `true` asks the engine for more iterations.
@@ -639,18 +645,21 @@ const SETTLE_PAUSES: [Duration; 5] = [
 /// the first re-read.
 const SETTLE_BUDGET: Duration = Duration::from_secs(1);
 
-/// Re-reading time earned back by every sample, up to [`SETTLE_BUDGET`]: a long run of a server
-/// that is still closing each connection when its client has the answer (thousands of blips on a
-/// loaded machine) must not run out of re-reads, or its fd count flips between two levels.
-const SETTLE_ALLOWANCE: Duration = Duration::from_millis(2);
+/// Re-reading time an external process tree earns back with every sample, up to
+/// [`SETTLE_BUDGET`]: a long run of a server that is still closing each connection when its client
+/// has the answer (thousands of blips on a loaded machine) must not run out of re-reads, or its fd
+/// count flips between two levels. In-process samplers earn nothing back: there, other threads'
+/// allocations must stay visible (harness/tests/parallel.rs).
+pub(crate) const SETTLE_ALLOWANCE: Duration = Duration::from_millis(2);
 
 /// Time for re-reads that found the rise still there, at once and at the start: a real leak that
 /// grows on every iteration would otherwise pay every pause on every iteration (about +0.1 s once).
 const FUTILE_SETTLE_BUDGET: Duration = Duration::from_millis(100);
 
-/// Futile re-reading time earned back by every sample, up to [`FUTILE_SETTLE_BUDGET`]: a blip
-/// that outlasts the pauses on a loaded machine costs a leaking run at most this per iteration.
-const FUTILE_ALLOWANCE: Duration = Duration::from_micros(500);
+/// Futile re-reading time an external process tree earns back with every sample, up to
+/// [`FUTILE_SETTLE_BUDGET`]: a blip that outlasts the pauses on a loaded machine costs a leaking
+/// run at most this per iteration.
+pub(crate) const FUTILE_ALLOWANCE: Duration = Duration::from_micros(500);
 
 /// One sample of every series of `slot`, pushed; re-read while a settling series is up.
 fn settled_read(slot: &mut Slot) -> Result<(), ProbeError> {
@@ -692,8 +701,9 @@ fn settled_read(slot: &mut Slot) -> Result<(), ProbeError> {
     for (s, v) in slot.series.iter_mut().zip(row) {
         s.samples.push(v);
     }
-    slot.settle_left = (slot.settle_left + SETTLE_ALLOWANCE).min(SETTLE_BUDGET);
-    slot.futile_left = (slot.futile_left + FUTILE_ALLOWANCE).min(FUTILE_SETTLE_BUDGET);
+    let (total, futile) = slot.sampler.settle_allowance();
+    slot.settle_left = (slot.settle_left + total).min(SETTLE_BUDGET);
+    slot.futile_left = (slot.futile_left + futile).min(FUTILE_SETTLE_BUDGET);
     Ok(())
 }
 

@@ -175,7 +175,33 @@ fn re_reads_stop_when_the_budget_is_spent() {
     s.settle_left = Duration::ZERO;
     settled_read(&mut s).unwrap();
     assert_eq!(s.series[0].samples, [2.0, 3.0]);
-    // Every sample earns some re-reading time back, up to the budget.
+    // An in-process sampler earns nothing back.
+    assert_eq!(s.settle_left, Duration::ZERO);
+}
+
+/// A scripted sampler that earns re-reading time back, like an external process tree.
+struct Earning(Scripted);
+
+impl Sampler for Earning {
+    fn columns(&self) -> Vec<Column> {
+        self.0.columns()
+    }
+    fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
+        self.0.read(out)
+    }
+    fn settle_allowance(&self) -> (Duration, Duration) {
+        (SETTLE_ALLOWANCE, FUTILE_ALLOWANCE)
+    }
+}
+
+#[test]
+fn an_external_tree_earns_re_reading_time_back_up_to_the_budget() {
+    let mut engine = Engine::new(settings(10, 10));
+    let scripted = Scripted::new(&[Resource::Fds], vec![vec![2.0]]);
+    engine.sampler(Box::new(Earning(scripted)), true);
+    let mut s = engine.slots.pop().unwrap();
+    s.settle_left = Duration::ZERO;
+    settled_read(&mut s).unwrap();
     assert_eq!(s.settle_left, SETTLE_ALLOWANCE);
     for _ in 0..1000 {
         settled_read(&mut s).unwrap();

@@ -9,7 +9,7 @@ use leakproof_sample::{FdInfo, FdProbe, ProbeError, ThreadProbe, TreeProbe};
 use leakproof_trend::Verdict;
 
 use crate::capture::{describe_new_fds, set_detail};
-use crate::engine::{Column, Sampler};
+use crate::engine::{Column, Sampler, FUTILE_ALLOWANCE, SETTLE_ALLOWANCE};
 use crate::report::{Report, Resource};
 
 /// RSS, fds and threads of a process tree (fds and threads only when `resources`).
@@ -73,6 +73,10 @@ impl Sampler for ProcessTree {
             *slot = value;
         }
         Ok(())
+    }
+
+    fn settle_allowance(&self) -> (Duration, Duration) {
+        (SETTLE_ALLOWANCE, FUTILE_ALLOWANCE)
     }
 
     fn mark(&mut self) {
