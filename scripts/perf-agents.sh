@@ -17,7 +17,7 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cpus"
 DIR=$(mktemp -d /tmp/leakproof-agent-perf-XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 cp harness/src/agent/sitecustomize.py harness/src/agent/agent.js "$DIR"/
-exec python3 - "$DIR" "$REQUESTS" <<'PY'
+python3 - "$DIR" "$REQUESTS" <<'PY'
 import glob, json, os, socket, statistics, subprocess, sys, time
 
 agent_dir, requests = sys.argv[1], int(sys.argv[2])
