@@ -15,9 +15,6 @@
 //! [`Agent::snapshot`] around a few iterations to locate growth. Dropping the [`Agent`] removes its
 //! directory; [`cleanup_all`] does it for every live agent from a signal handler.
 
-// The run engine wires these in; until then only the tests call them.
-#![allow(dead_code)]
-
 mod client;
 mod detect;
 mod node;
@@ -280,7 +277,9 @@ impl Agent {
     }
 
     /// Sets how long one process may take to answer a sample (default 5 s) and a snapshot
-    /// (default 30 s) before the request fails with [`AgentError::Timeout`].
+    /// (default 30 s) before the request fails with [`AgentError::Timeout`]. Tests only: the
+    /// engine uses the defaults.
+    #[cfg(test)]
     pub(crate) fn set_timeouts(&mut self, sample: Duration, snapshot: Duration) {
         self.sample_timeout = sample;
         self.snapshot_timeout = snapshot;
