@@ -374,8 +374,16 @@ impl<'s> Engine<'s> {
         done: usize,
         started: Instant,
     ) -> Result<usize, Option<ExtensionEnd>> {
-        let wanted = analyses
-            .iter()
+        let heap_stable = self
+            .series()
+            .zip(analyses)
+            .any(|(s, a)| s.column.resource.is_agent_heap() && a.verdict == Verdict::Stable);
+        // RSS beside a proven heap only advises (see `outside_the_traced_heap`): not worth a wait.
+        let wanted = self
+            .series()
+            .zip(analyses)
+            .filter(|(s, _)| !(heap_stable && s.column.resource == Resource::Rss))
+            .map(|(_, a)| a)
             .filter(|a| a.verdict == Verdict::Inconclusive)
             .filter_map(|a| a.more_samples)
             .max()

@@ -471,3 +471,23 @@ fn rss_growth_outside_a_stable_agent_heap_is_advisory() {
 fn rss_leak(i: usize) -> f64 {
     2e7 + 4096.0 * (i / 4) as f64
 }
+
+#[test]
+fn rss_beside_a_stable_agent_heap_does_not_extend_the_run() {
+    // RSS that rises and levels off is Inconclusive at 40: alone it extends the run ...
+    let rss = |i: usize| 2e7 + 4096.0 * (i.min(20) / 2) as f64;
+    let mut engine = Engine::new(settings(40, 400));
+    engine.sampler(Box::new(Scripted::counting(Resource::Rss, rss)), true);
+    let report = run(engine, &mut Counter::default());
+    assert!(report.iterations > 40, "{:?}", report.notes);
+    // ... beside a proven heap it would only advise, so the run ends at its planned length.
+    let mut engine = Engine::new(settings(40, 400));
+    engine.sampler(
+        Box::new(Scripted::counting(Resource::PythonHeap, |_| 5e6)),
+        true,
+    );
+    engine.sampler(Box::new(Scripted::counting(Resource::Rss, rss)), true);
+    let report = run(engine, &mut Counter::default());
+    assert_eq!(report.iterations, 40, "{:?}", report.notes);
+    assert_eq!(report.verdict, Verdict::Stable);
+}
