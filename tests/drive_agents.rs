@@ -39,6 +39,34 @@ fn resource<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Va
         .unwrap_or_else(|| panic!("no {name} in {report}"))
 }
 
+/// The verdicts, slopes and notes of a report: what a failed assertion needs to be understood,
+/// short enough to survive a truncated CI log (the whole JSON runs to many kilobytes).
+fn brief(report: &serde_json::Value) -> String {
+    let resources = report["resources"].as_array().cloned().unwrap_or_default();
+    let mut lines: Vec<String> = resources
+        .iter()
+        .map(|r| {
+            let a = &r["analysis"];
+            format!(
+                "{} {} slope {} ci {} advisory {}: {}",
+                r["resource"], a["verdict"], a["slope"], a["slope_ci"], r["advisory"], a["reason"]
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "iterations {}, failure {}",
+        report["iterations"], report["failure"]
+    ));
+    lines.extend(
+        report["notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|n| n.to_string()),
+    );
+    lines.join("\n")
+}
+
 /// `file:line` of each growing site's user frame.
 fn site_lines(report: &serde_json::Value) -> Vec<String> {
     let sites = report["sites"].as_array().cloned().unwrap_or_default();
@@ -62,7 +90,7 @@ fn a_leaking_python_service_is_leaking_with_its_line_named() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let (out, report) = drive(&service("python3", "py_service.py", port, true), &url, &[]);
-    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(out.status.code(), Some(1), "{}", brief(&report));
     assert_eq!(
         resource(&report, "python-heap")["analysis"]["verdict"],
         "leaking"
@@ -77,7 +105,7 @@ fn a_bounded_python_service_is_stable() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let (out, report) = drive(&service("python3", "py_service.py", port, false), &url, &[]);
-    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(out.status.code(), Some(0), "{}", brief(&report));
     assert_eq!(
         resource(&report, "python-heap")["analysis"]["verdict"],
         "stable"
@@ -97,7 +125,7 @@ fn pythons_stdlib_http_server_is_stable_at_the_defaults() {
     let url = format!("http://127.0.0.1:{port}/index.html");
     let (out, report) = drive(&target, &url, &[]);
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(out.status.code(), Some(0), "{}", brief(&report));
 }
 
 #[test]
@@ -105,7 +133,7 @@ fn a_leaking_node_service_is_leaking_with_its_function_named() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let (out, report) = drive(&service("node", "node_service.js", port, true), &url, &[]);
-    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(out.status.code(), Some(1), "{}", brief(&report));
     assert_eq!(
         resource(&report, "js-heap")["analysis"]["verdict"],
         "leaking"
@@ -120,7 +148,7 @@ fn a_bounded_node_service_is_stable() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let (out, report) = drive(&service("node", "node_service.js", port, false), &url, &[]);
-    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(out.status.code(), Some(0), "{}", brief(&report));
     assert_eq!(
         resource(&report, "js-heap")["analysis"]["verdict"],
         "stable"
@@ -181,7 +209,7 @@ fn watch_judges_a_started_python_commands_own_heap_and_names_the_line() {
         .expect("run leakproof");
     let _ = std::fs::remove_file(&script);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");
-    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(out.status.code(), Some(1), "{}", brief(&report));
     assert_eq!(
         resource(&report, "python-heap")["analysis"]["verdict"],
         "leaking"
