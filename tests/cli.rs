@@ -144,7 +144,11 @@ fn analyze_a_flat_series_is_stable_exit_0() {
     let input = series(|i| 10_000_000.0 + (i % 3) as f64 * 4096.0, 200);
     let out = leakproof_stdin(&["analyze", "-"], &input);
     assert_code(&out, 0);
-    assert!(stdout(&out).contains("verdict: stable"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("series `stdin`: STABLE"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -153,7 +157,7 @@ fn analyze_a_growing_series_is_leaking_exit_1() {
     let out = leakproof_stdin(&["analyze", "-"], &input);
     assert_code(&out, 1);
     assert!(
-        stdout(&out).contains("verdict: leaking"),
+        stdout(&out).starts_with("series `stdin`: LEAKING"),
         "{}",
         stdout(&out)
     );
@@ -180,7 +184,13 @@ fn analyze_reads_csv_columns_and_size_suffixes() {
     assert_code(&out, 1);
     let v = json(&out);
     assert_eq!(v["verdict"], "leaking");
-    assert_eq!(v["column"], "rss");
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["config"]["isolation"], "recorded");
+    let rss = &v["resources"][0];
+    assert_eq!(rss["resource"], "memory", "sizes are bytes: {rss}");
+    assert!(rss["source"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("column `rss` of ")));
     let slope = v["slope"].as_f64().expect("slope");
     assert!((slope - 65536.0).abs() < 1.0, "slope {slope}");
     assert_eq!(v["samples"].as_array().map(Vec::len), Some(150));
@@ -228,15 +238,15 @@ fn analyze_infers_the_model_and_catches_small_heap_leaks() {
     for (input, model) in [
         (
             &steady,
-            "model: heap, quantum 8 (inferred: whole multiples of 8",
+            "model (series): heap, quantum 8 (inferred: whole multiples of 8",
         ),
-        (&jittered, "model: heap, quantum 1 (inferred: whole numbers"),
-        (&late, "model: heap, quantum 16 (inferred"),
+        (&jittered, "heap, quantum 1 (inferred: whole numbers"),
+        (&late, "heap, quantum 16 (inferred"),
     ] {
         let out = leakproof_stdin(&["analyze", "-"], input);
         assert_code(&out, 1);
         assert!(
-            stdout(&out).contains("verdict: leaking"),
+            stdout(&out).starts_with("series `stdin`: LEAKING"),
             "{}",
             stdout(&out)
         );
@@ -245,12 +255,13 @@ fn analyze_infers_the_model_and_catches_small_heap_leaks() {
     // --model still overrides: the RSS floor (40.96 per sample) is above 8 per sample.
     let out = leakproof_stdin(&["analyze", "--model", "rss", "-"], &steady);
     assert_code(&out, 0);
-    assert!(stdout(&out).contains("model: rss, quantum 4096 (--model rss)"));
+    assert!(stdout(&out).contains("rss, quantum 4096 (--model rss)"));
     let out = leakproof_stdin(&["analyze", "--json", "-"], &steady);
-    let v = json(&out);
-    assert_eq!(v["model"], "heap");
-    assert_eq!(v["quantum"], 8.0);
-    assert!(v["model_reason"]
+    let model = &json(&out)["resources"][0]["model"];
+    assert_eq!(model["name"], "heap");
+    assert_eq!(model["quantum"], 8.0);
+    assert_eq!(model["inferred"], true);
+    assert!(model["reason"]
         .as_str()
         .is_some_and(|r| r.contains("steady steps")));
 }
@@ -267,9 +278,9 @@ fn analyze_reads_rss_in_kib_from_ps_as_page_quantized() {
         .collect();
     let out = leakproof_stdin(&["analyze", "--json", "-"], &input);
     assert_code(&out, 0);
-    let v = json(&out);
-    assert_eq!(v["model"], "rss");
-    assert_eq!(v["quantum"], 4.0);
+    let v = &json(&out)["resources"][0];
+    assert_eq!(v["model"]["name"], "rss");
+    assert_eq!(v["model"]["quantum"], 4.0);
     assert_eq!(v["analysis"]["floor"], 0.04);
 }
 
@@ -330,16 +341,17 @@ fn analyze_prometheus_judges_every_series_per_second() {
     assert_eq!(series.len(), 3);
     let api = &series[0];
     assert_eq!(api["labels"]["job"], "api");
-    assert_eq!(api["median_step_secs"], 15.0);
-    // 4 pages per 15 s scrape.
-    let per_s = api["slope_per_second"].as_f64().expect("slope");
+    let report = &api["report"];
+    assert_eq!(report["schema"], 1);
+    assert_eq!(report["config"]["interval_secs"], 15.0);
+    assert_eq!(report["resources"][0]["resource"], "memory");
+    // 4 pages per 15 s scrape: the report's top-level slope is per second.
+    let per_s = report["slope"].as_f64().expect("slope");
     assert!((per_s - 4.0 * 4096.0 / 15.0).abs() < 1.0, "{per_s}");
-    let per_h = api["slope_per_hour"].as_f64().expect("slope");
-    assert!((per_h - 3600.0 * per_s).abs() < 1e-6 * per_h, "{per_h}");
-    assert_eq!(v["slope"], api["slope_per_second"]);
-    assert_eq!(api["model"]["name"], "rss");
-    assert_eq!(series[1]["verdict"], "stable");
-    assert_eq!(series[2]["verdict"], "stable");
+    assert_eq!(v["slope"], report["slope"]);
+    assert_eq!(report["resources"][0]["model"]["name"], "rss");
+    assert_eq!(series[1]["report"]["verdict"], "stable");
+    assert_eq!(series[2]["report"]["verdict"], "stable");
 }
 
 #[test]
@@ -361,11 +373,9 @@ fn analyze_prometheus_long_csv_gives_the_same_verdicts() {
         &json_file,
     ]));
     for k in 0..3 {
-        assert_eq!(a["series"][k]["verdict"], b["series"][k]["verdict"]);
-        assert_eq!(
-            a["series"][k]["slope_per_second"],
-            b["series"][k]["slope_per_second"]
-        );
+        let (ra, rb) = (&a["series"][k]["report"], &b["series"][k]["report"]);
+        assert_eq!(ra["verdict"], rb["verdict"]);
+        assert_eq!(ra["slope"], rb["slope"]);
         assert_eq!(
             a["series"][k]["labels"]["instance"],
             b["series"][k]["labels"]["instance"]
@@ -377,7 +387,7 @@ fn analyze_prometheus_long_csv_gives_the_same_verdicts() {
     assert_code(&out, 3); // two samples each: too short to decide
     let v = json(&out);
     assert_eq!(v["series"][1]["name"], r#"{pod="b"}"#);
-    assert_eq!(v["series"][1]["median_step_secs"], 10.0);
+    assert_eq!(v["series"][1]["report"]["config"]["interval_secs"], 10.0);
 }
 
 #[test]
@@ -433,6 +443,38 @@ fn analyze_prometheus_notes_bad_series_and_judges_the_rest() {
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    // `leakproof analyze --json big.csv | head`: more output than a pipe holds, reader closed.
+    let input = series(|i| 1_000_000.0 + 8.0 * i as f64, 20_000);
+    let file = temp_path("long-series.txt");
+    std::fs::write(&file, input).expect("write series");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args(["analyze", "--json", file.to_str().expect("utf-8 path")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run leakproof");
+    let mut first = [0u8; 16];
+    let mut stdout = child.stdout.take().expect("stdout");
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("some output");
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(code(&out), 1, "the verdict's code: {}", stderr(&out));
+    assert_eq!(stderr(&out), "", "no panic, no error");
+}
+
+#[test]
+fn analyze_report_is_pinned() {
+    // analyze prints the report every command prints: text, and JSON of the one shared shape.
+    let input = series(|i| 1_000_000.0 + 8.0 * i as f64, 120);
+    let out = leakproof_stdin(&["analyze", "-"], &input);
+    assert_code(&out, 1);
+    insta::assert_snapshot!("analyze_text", stdout(&out));
+    let out = leakproof_stdin(&["analyze", "--json", "-"], &input);
+    insta::assert_json_snapshot!("analyze_json_shape", shape(&json(&out), ""));
 }
 
 #[test]

@@ -32,7 +32,7 @@ use leakproof_trend::TrendError;
 
 use crate::agent::AgentChoice;
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
-use crate::report::{Isolation, Report, RunConfig};
+use crate::report::{Isolation, Probe, Report, RunConfig};
 use crate::runner::DEFAULT_CAPTURE_ITERATIONS;
 use crate::samplers::agent::{Pending, AGENT_LOCATE_ITERATIONS};
 use crate::samplers::tree::ProcessTree;
@@ -269,10 +269,7 @@ impl Drive {
         // Descendants are looked for on every iteration: a forking server's new worker counts.
         let tree = ProcessTree::new(target.pid(), Duration::ZERO, self.resources)?;
         let mut engine = Engine::new(settings);
-        let probe = match &agent {
-            Some(a) => format!("{}+tree-rss", a.resource()),
-            None => "tree-rss".to_owned(),
-        };
+        let probe = Probe::target(agent.as_ref().map(|a| a.resource()));
         if let Some(agent) = agent {
             // Optional: an agent that stops answering is dropped with a note, RSS goes on.
             engine.sampler(Box::new(agent), false);

@@ -9,7 +9,7 @@ use leakproof_trend::TrendError;
 
 use crate::engine::{Engine, Sampler, Settings, SettingsError, Stop, Workload};
 use crate::env::{EnvError, Overrides, WARMUP_VAR};
-use crate::report::{Isolation, Report, Resource, RunConfig};
+use crate::report::{Isolation, Probe, Report, Resource, RunConfig};
 use crate::samplers::own::{HeapSampler, OwnFds, OwnRss, OwnThreads};
 
 /// Default number of iterations of a run before any extension.
@@ -223,11 +223,10 @@ impl Harness {
             max_iterations: self.ceiling(),
             time_budget_secs: Some(self.time_budget.as_secs_f64()),
             probe: match self.probe {
-                MemoryProbe::Auto => "auto",
-                MemoryProbe::Heap => "heap",
-                MemoryProbe::Rss => "rss",
-            }
-            .to_owned(),
+                MemoryProbe::Auto => Probe::Auto,
+                MemoryProbe::Heap => Probe::Heap,
+                MemoryProbe::Rss => Probe::Rss,
+            },
             resources,
             capture_sites: self.capture_sites,
             isolation: self.isolation,
@@ -460,7 +459,7 @@ mod tests {
         assert_eq!(c.warmup, Some(3));
         assert_eq!(c.max_iterations, 60);
         assert_eq!(c.time_budget_secs, Some(5.0));
-        assert_eq!(c.probe, "rss");
+        assert_eq!(c.probe, Probe::Rss);
         assert_eq!(
             c.resources,
             [Resource::Rss, Resource::Fds, Resource::Threads]

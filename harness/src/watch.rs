@@ -23,7 +23,7 @@ use leakproof_trend::TrendError;
 use crate::agent::AgentChoice;
 use crate::drive::{describe_status, Target};
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
-use crate::report::{Isolation, Report, Resource, RunConfig};
+use crate::report::{Isolation, Probe, Report, Resource, RunConfig};
 use crate::samplers::agent::Pending;
 use crate::samplers::tree::ProcessTree;
 
@@ -162,10 +162,7 @@ impl Watch {
             Err(e) => return Err(e.into()),
         };
         let agent = pending.and_then(|p| p.ready(&mut notes));
-        let probe = match &agent {
-            Some(a) => format!("{}+tree-rss", a.resource()),
-            None => "tree-rss".to_owned(),
-        };
+        let probe = Probe::target(agent.as_ref().map(|a| a.resource()));
         let mut engine = Engine::new(settings);
         if let Some(agent) = agent {
             engine.sampler(Box::new(agent), false);
@@ -194,7 +191,7 @@ impl Watch {
         };
         let name = format!("pid {pid}");
         let mut report = engine.run(&name, config, &mut ticks, &mut progress)?;
-        per_second(&mut report, self.interval.as_secs_f64());
+        report.slope_per_second(self.interval.as_secs_f64());
         Ok(report)
     }
 }
@@ -209,12 +206,6 @@ fn ended_at_once(pid: u32, target: Option<&mut Target>) -> WatchError {
                 .map_or_else(|| "it exited".to_owned(), describe_status),
         },
     }
-}
-
-/// The report's top-level slope is per second for a run over time.
-fn per_second(report: &mut Report, interval: f64) {
-    report.slope /= interval;
-    report.slope_ci = (report.slope_ci.0 / interval, report.slope_ci.1 / interval);
 }
 
 /// The passing of time as the engine's workload: iteration `k` waits until `(k - 1)` intervals

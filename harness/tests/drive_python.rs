@@ -66,5 +66,5 @@ fn agent_none_samples_the_tree_only() {
     let report = drive(AgentChoice::None, 60);
     assert!(report.resource(Resource::PythonHeap).is_none());
     assert!(report.resource(Resource::Rss).is_some());
-    assert_eq!(report.config.probe, "tree-rss");
+    assert_eq!(report.config.probe, leakproof_harness::Probe::TreeRss);
 }

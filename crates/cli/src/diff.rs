@@ -37,21 +37,19 @@ pub(crate) fn run(args: DiffArgs) -> Outcome {
             total_bytes_diff: total,
             diffs: &diffs[..diffs.len().min(args.top)],
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).exit_with(EXIT_USAGE)?
-        );
+        let json = serde_json::to_string_pretty(&json).exit_with(EXIT_USAGE)?;
+        crate::emit(&(json + "\n"))?;
     } else {
-        print!("{}", render_table(&diffs, args.top));
-        println!(
-            "total: {} ({})",
+        let verdict = if grew {
+            "grew"
+        } else {
+            "no growth above the threshold"
+        };
+        crate::emit(&format!(
+            "{}total: {} ({verdict})\n",
+            render_table(&diffs, args.top),
             leakproof_diff::format_bytes_signed(total),
-            if grew {
-                "grew"
-            } else {
-                "no growth above the threshold"
-            }
-        );
+        ))?;
     }
     Ok(if grew { EXIT_LEAKING } else { EXIT_STABLE })
 }

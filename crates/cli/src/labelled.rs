@@ -9,10 +9,11 @@
 use std::collections::BTreeMap;
 
 use anyhow::anyhow;
-use leakproof_trend::{analyze, Analysis, Verdict};
+use leakproof_harness::{Report, Resource, ResourceReport, SCHEMA_VERSION};
+use leakproof_trend::{analyze, Verdict};
 use serde::Serialize;
 
-use crate::analyze::{choose, Chosen};
+use crate::analyze::choose;
 use crate::args::AnalyzeArgs;
 use crate::prometheus::{parse, LabelledSeries};
 use crate::{ExitWith, Outcome, EXIT_USAGE};
@@ -20,24 +21,12 @@ use crate::{ExitWith, Outcome, EXIT_USAGE};
 /// A series whose largest step is more than this many median steps apart has gaps.
 const GAP_FACTOR: f64 = 2.0;
 
-/// A judged series.
-struct Judgement {
-    analysis: Analysis,
-    model: Chosen,
-    /// Median seconds between samples (None with fewer than 2 samples).
-    step: Option<f64>,
-}
-
-impl Judgement {
-    fn per_second(&self, v: f64) -> Option<f64> {
-        self.step.map(|s| v / s)
-    }
-}
-
-/// One input series and what became of it.
+/// One input series and what became of it: its report (slopes per second over its median step),
+/// or why it could not be judged.
 struct Row<'a> {
     series: &'a LabelledSeries,
-    judged: Result<Judgement, String>,
+    judged: Result<Report, String>,
+    /// Notes of a series that could not be judged (a judged one's are in its report).
     notes: Vec<String>,
 }
 
@@ -45,23 +34,23 @@ impl Row<'_> {
     /// Severity for the exit code: Leaking, then bad input, then Inconclusive, then Stable.
     fn rank(&self) -> u8 {
         match &self.judged {
-            Ok(j) if j.analysis.verdict == Verdict::Leaking => 3,
+            Ok(r) if r.verdict == Verdict::Leaking => 3,
             Err(_) => 2,
-            Ok(j) if j.analysis.verdict == Verdict::Inconclusive => 1,
+            Ok(r) if r.verdict == Verdict::Inconclusive => 1,
             Ok(_) => 0,
         }
     }
 
     fn verdict(&self) -> &'static str {
         match &self.judged {
-            Ok(j) => j.analysis.verdict.as_str(),
+            Ok(r) => r.verdict.as_str(),
             Err(_) => "invalid",
         }
     }
 
     fn code(&self) -> u8 {
         match &self.judged {
-            Ok(j) => j.analysis.verdict.exit_code(),
+            Ok(r) => r.exit_code(),
             Err(_) => EXIT_USAGE,
         }
     }
@@ -73,7 +62,17 @@ pub(crate) fn run(args: &AnalyzeArgs, text: &str, input: &str) -> Outcome {
         .map_err(|e| anyhow!("{input}: {e}"))
         .exit_with(EXIT_USAGE)?;
     let longest = all.iter().map(|s| s.values.len()).max().unwrap_or(0);
-    let rows: Vec<Row> = all.iter().map(|s| judge(s, args, longest)).collect();
+    let bytes = |s: &LabelledSeries| {
+        args.bytes
+            || s.name()
+                .split('{')
+                .next()
+                .is_some_and(|m| m.ends_with("_bytes"))
+    };
+    let rows: Vec<Row> = all
+        .iter()
+        .map(|s| judge(s, args, longest, bytes(s)))
+        .collect();
     // Nothing to judge: one line, naming the first series' problem.
     if rows.iter().all(|r| r.judged.is_err()) {
         let (name, err) = rows
@@ -86,23 +85,18 @@ pub(crate) fn run(args: &AnalyzeArgs, text: &str, input: &str) -> Outcome {
         };
         return Err(anyhow!("{input}: {name}: {err}{more}")).exit_with(EXIT_USAGE);
     }
-    let bytes = |s: &LabelledSeries| {
-        args.bytes
-            || s.name()
-                .split('{')
-                .next()
-                .is_some_and(|m| m.ends_with("_bytes"))
-    };
     if args.json {
         let json = to_json(&rows)
             .ok_or_else(|| anyhow!("{input}: no series judged"))
             .exit_with(EXIT_USAGE)?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).exit_with(EXIT_USAGE)?
-        );
+        let json = serde_json::to_string_pretty(&json).exit_with(EXIT_USAGE)?;
+        crate::emit(
+            &(json
+                + "
+"),
+        )?;
     } else {
-        print!("{}", render(&rows, input, &bytes));
+        crate::emit(&render(&rows, input))?;
     }
     Ok(exit_code(&rows))
 }
@@ -115,7 +109,12 @@ fn exit_code(rows: &[Row]) -> u8 {
         .map_or(EXIT_USAGE, Row::code)
 }
 
-fn judge<'a>(series: &'a LabelledSeries, args: &AnalyzeArgs, longest: usize) -> Row<'a> {
+fn judge<'a>(
+    series: &'a LabelledSeries,
+    args: &AnalyzeArgs,
+    longest: usize,
+    bytes: bool,
+) -> Row<'a> {
     let mut notes = Vec::new();
     let n = series.values.len();
     if n < longest {
@@ -145,10 +144,18 @@ fn judge<'a>(series: &'a LabelledSeries, args: &AnalyzeArgs, longest: usize) -> 
     }
     let model = choose(args.model, &series.values, args.warmup);
     let judged = analyze(&series.values, &model.config)
-        .map(|analysis| Judgement {
-            analysis,
-            model,
-            step,
+        .map(|analysis| {
+            let resource = if bytes {
+                Resource::Memory
+            } else {
+                Resource::Series
+            };
+            let name = series.name();
+            let mut judged = ResourceReport::new(resource, &name, series.values.clone(), analysis);
+            judged.model = Some(model.choice());
+            let mut report = Report::recorded(name, judged, args.warmup, step);
+            report.notes = std::mem::take(&mut notes);
+            report
         })
         .map_err(|e| e.to_string());
     Row {
@@ -176,29 +183,24 @@ fn secs(s: f64) -> String {
     }
 }
 
-/// A signed rate for people: bytes as `+2.7 KiB` when the series is bytes, else a plain number.
-fn rate(v: Option<f64>, bytes: bool) -> String {
-    let Some(v) = v else {
-        return "-".into();
-    };
-    let sign = if v > 0.0 {
-        "+"
-    } else if v < 0.0 {
-        "-"
-    } else {
-        ""
-    };
-    let a = v.abs();
-    if bytes && a >= 1024.0 {
-        format!("{sign}{}", leakproof_diff::format_bytes(a.round() as u64))
-    } else if bytes {
-        format!("{sign}{} B", sig(a))
-    } else {
-        format!("{sign}{}", sig(a))
+/// A signed rate for people: bytes as `+2.7 KiB` (leakproof's one size formatter) when the series
+/// is bytes, else a plain number with three significant digits.
+fn rate(v: Option<f64>, resource: Resource) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if resource.is_memory() => resource.format_rate(v, true),
+        Some(v) if v > 0.0 => format!("+{}", sig(v)),
+        Some(v) => sig(v),
     }
 }
 
-fn render(rows: &[Row], input: &str, bytes: &dyn Fn(&LabelledSeries) -> bool) -> String {
+/// The series' resource (`memory` or `series`) and its report, when it was judged.
+fn judged<'a>(r: &'a Row<'_>) -> Option<(Resource, &'a Report)> {
+    let report = r.judged.as_ref().ok()?;
+    Some((report.resources.first()?.resource, report))
+}
+
+fn render(rows: &[Row], input: &str) -> String {
     let mut out = format!(
         "{} series from {input}; each judged per sample, slopes per second over its median step\n\n",
         rows.len()
@@ -208,20 +210,23 @@ fn render(rows: &[Row], input: &str, bytes: &dyn Fn(&LabelledSeries) -> bool) ->
         "VERDICT", "SLOPE/S", "SLOPE/H", "SAMPLES", "STEP"
     ));
     for r in rows {
-        let b = bytes(r.series);
-        let (s, h, step) = match &r.judged {
-            Ok(j) => (
-                j.per_second(j.analysis.slope),
-                j.per_second(j.analysis.slope * 3600.0),
-                j.step.map_or("-".into(), secs),
-            ),
-            Err(_) => (None, None, "-".into()),
+        let (s, h, step) = match judged(r) {
+            Some((resource, report)) => {
+                let step = report.config.interval_secs;
+                let per_s = step.map(|_| report.slope);
+                (
+                    rate(per_s, resource),
+                    rate(per_s.map(|v| v * 3600.0), resource),
+                    step.map_or("-".into(), secs),
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into()),
         };
         out.push_str(&format!(
             "{:<13} {:>12} {:>12} {:>8} {:>8}  {}\n",
             r.verdict(),
-            rate(s, b),
-            rate(h, b),
+            s,
+            h,
             r.series.values.len(),
             step,
             r.series.name()
@@ -229,44 +234,57 @@ fn render(rows: &[Row], input: &str, bytes: &dyn Fn(&LabelledSeries) -> bool) ->
     }
     for r in rows {
         out.push_str(&format!("\n{}: {}\n", r.series.name(), r.verdict()));
-        match &r.judged {
-            Ok(j) => {
-                let (lo, hi) = j.analysis.slope_ci;
-                let b = bytes(r.series);
-                out.push_str(&format!(
-                    "  slope {}/s ({:.0}% CI {} .. {})\n  model: {}\n  {}\n",
-                    rate(j.per_second(j.analysis.slope), b),
-                    j.analysis.confidence * 100.0,
-                    rate(j.per_second(lo), b),
-                    rate(j.per_second(hi), b),
-                    j.model.describe(),
-                    j.analysis.reason
-                ));
-            }
-            Err(why) => out.push_str(&format!("  cannot be judged: {why}\n")),
-        }
-        for n in &r.notes {
-            out.push_str(&format!("  note: {n}\n"));
-        }
+        render_details(&mut out, r);
     }
     out
 }
 
-/// One series in `--json`.
+/// A series' slope per second with its interval, the model and the reason (or why it could not be
+/// judged), then its notes.
+fn render_details(out: &mut String, r: &Row) {
+    let notes = match &r.judged {
+        Ok(report) => {
+            render_judged(out, report);
+            &report.notes
+        }
+        Err(why) => {
+            out.push_str(&format!("  cannot be judged: {why}\n"));
+            &r.notes
+        }
+    };
+    for n in notes {
+        out.push_str(&format!("  note: {n}\n"));
+    }
+}
+
+fn render_judged(out: &mut String, report: &Report) {
+    let Some(series) = report.resources.first() else {
+        return;
+    };
+    let per_s = |v: f64| report.config.interval_secs.map(|_| v);
+    let model = series.model.as_ref().map(ToString::to_string);
+    out.push_str(&format!(
+        "  slope {}/s ({:.0}% CI {} .. {})\n  model: {}\n  {}\n",
+        rate(per_s(report.slope), series.resource),
+        series.analysis.confidence * 100.0,
+        rate(per_s(report.slope_ci.0), series.resource),
+        rate(per_s(report.slope_ci.1), series.resource),
+        model.unwrap_or_default(),
+        series.analysis.reason
+    ));
+}
+
+/// One series in `--json`: its report (the shape of every leakproof report, with slopes per second
+/// at the top level), or why it could not be judged.
 #[derive(Serialize)]
 struct SeriesJson<'a> {
     name: String,
     labels: BTreeMap<&'a str, &'a str>,
-    /// None when the series could not be judged (see `error`).
-    verdict: Option<Verdict>,
-    samples: usize,
-    median_step_secs: Option<f64>,
-    slope_per_second: Option<f64>,
-    slope_per_second_ci: Option<(f64, f64)>,
-    slope_per_hour: Option<f64>,
-    model: Option<&'a Chosen>,
-    analysis: Option<&'a Analysis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<&'a Report>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
     notes: &'a [String],
 }
 
@@ -274,10 +292,11 @@ struct SeriesJson<'a> {
 /// decided it, how many could not be judged, then every series.
 #[derive(Serialize)]
 struct LabelledJson<'a> {
+    schema: u32,
     verdict: Verdict,
-    /// Units per second, of the deciding series.
-    slope: Option<f64>,
-    slope_ci: Option<(f64, f64)>,
+    /// Units per second, of the deciding series (per sample when it has one sample).
+    slope: f64,
+    slope_ci: (f64, f64),
     /// Number of samples of the deciding series.
     samples: usize,
     deciding_series: String,
@@ -287,8 +306,6 @@ struct LabelledJson<'a> {
 }
 
 fn series_json<'a>(r: &'a Row) -> SeriesJson<'a> {
-    let j = r.judged.as_ref().ok();
-    let per_s = |f: &dyn Fn(&Judgement) -> f64| j.and_then(|j| j.per_second(f(j)));
     SeriesJson {
         name: r.series.name(),
         labels: r
@@ -297,38 +314,25 @@ fn series_json<'a>(r: &'a Row) -> SeriesJson<'a> {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect(),
-        verdict: j.map(|j| j.analysis.verdict),
-        samples: r.series.values.len(),
-        median_step_secs: j.and_then(|j| j.step),
-        slope_per_second: per_s(&|j| j.analysis.slope),
-        slope_per_second_ci: per_s(&|j| j.analysis.slope_ci.0)
-            .zip(per_s(&|j| j.analysis.slope_ci.1)),
-        slope_per_hour: per_s(&|j| j.analysis.slope * 3600.0),
-        model: j.map(|j| &j.model),
-        analysis: j.map(|j| &j.analysis),
+        report: r.judged.as_ref().ok(),
         error: r.judged.as_ref().err().map(String::as_str),
         notes: &r.notes,
     }
 }
 
 fn to_json<'a>(rows: &'a [Row]) -> Option<LabelledJson<'a>> {
-    let severity = |v: Verdict| match v {
-        Verdict::Leaking => 2,
-        Verdict::Inconclusive => 1,
-        Verdict::Stable => 0,
-    };
-    let (_, decider, verdict) = rows
+    let (_, decider) = rows
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| Some((i, r, r.judged.as_ref().ok()?.analysis.verdict)))
-        .max_by_key(|&(i, _, v)| (severity(v), std::cmp::Reverse(i)))?;
-    let w = series_json(decider);
+        .filter_map(|(i, r)| Some((i, r.judged.as_ref().ok()?)))
+        .max_by_key(|&(i, r)| (r.verdict, std::cmp::Reverse(i)))?;
     Some(LabelledJson {
-        verdict,
-        slope: w.slope_per_second,
-        slope_ci: w.slope_per_second_ci,
-        samples: w.samples,
-        deciding_series: w.name,
+        schema: SCHEMA_VERSION,
+        verdict: decider.verdict,
+        slope: decider.slope,
+        slope_ci: decider.slope_ci,
+        samples: decider.samples.len(),
+        deciding_series: decider.name.clone(),
         invalid_series: rows.iter().filter(|r| r.judged.is_err()).count(),
         series: rows.iter().map(series_json).collect(),
     })
@@ -363,15 +367,17 @@ mod tests {
         for t in &mut s.times[50..] {
             *t += 290.0;
         }
-        let row = judge(&s, &args(), 100);
-        let j = row.judged.as_ref().expect("judged");
-        assert_eq!(j.analysis.verdict, Verdict::Leaking);
-        assert_eq!(j.step, Some(10.0));
-        assert_eq!(j.per_second(j.analysis.slope), Some(0.5));
-        assert_eq!(row.notes.len(), 1, "{:?}", row.notes);
-        assert!(row.notes[0].starts_with("uneven steps: up to 300s against a median of 10s"));
-        let short = judge(&s, &args(), 150);
-        assert!(short.notes[0].contains("100 samples, fewer than the longest series (150)"));
+        let row = judge(&s, &args(), 100, false);
+        let report = row.judged.as_ref().expect("judged");
+        assert_eq!(report.verdict, Verdict::Leaking);
+        assert_eq!(report.config.interval_secs, Some(10.0));
+        assert_eq!(report.slope, 0.5);
+        assert_eq!(report.resources[0].resource, Resource::Series);
+        assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+        assert!(report.notes[0].starts_with("uneven steps: up to 300s against a median of 10s"));
+        let short = judge(&s, &args(), 150, false);
+        let notes = &short.judged.as_ref().expect("judged").notes;
+        assert!(notes[0].contains("100 samples, fewer than the longest series (150)"));
     }
 
     #[test]
@@ -381,7 +387,10 @@ mod tests {
         let short = every_10s(vec![1.0, 2.0, 3.0]);
         let bad = every_10s(vec![1.0, f64::NAN, 3.0]);
         let code = |series: &[&LabelledSeries]| {
-            let rows: Vec<Row> = series.iter().map(|s| judge(s, &args(), 100)).collect();
+            let rows: Vec<Row> = series
+                .iter()
+                .map(|s| judge(s, &args(), 100, false))
+                .collect();
             exit_code(&rows)
         };
         assert_eq!(code(&[&stable]), 0);
@@ -395,10 +404,10 @@ mod tests {
         assert_eq!(sig(15.0), "15.0");
         assert_eq!(sig(0.0123456), "0.0123");
         assert_eq!(sig(1234.5), "1234");
-        assert_eq!(rate(Some(2764.8), true), "+2.7 KiB");
-        assert_eq!(rate(Some(-0.5), true), "-0.500 B");
-        assert_eq!(rate(Some(0.0), false), "0");
-        assert_eq!(rate(None, false), "-");
+        assert_eq!(rate(Some(2764.8), Resource::Memory), "+2.7 KiB");
+        assert_eq!(rate(Some(0.5), Resource::Series), "+0.500");
+        assert_eq!(rate(Some(0.0), Resource::Series), "0");
+        assert_eq!(rate(None, Resource::Series), "-");
         assert_eq!(secs(15.0), "15s");
         assert_eq!(secs(0.25), "0.250s");
     }

@@ -63,6 +63,23 @@ impl<T, E: Into<anyhow::Error>> ExitWith<T> for Result<T, E> {
     }
 }
 
+/// Writes a command's result to stdout. A reader that went away (`leakproof ... | head`) is not an
+/// error: the output is cut where it stopped reading and the exit code is still the result's.
+pub(crate) fn emit(text: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure {
+            code: EXIT_FAILED,
+            error: anyhow::Error::new(e).context("cannot write to stdout"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Runs the `leakproof` command line with the process's arguments; returns the exit code.
 pub fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
@@ -105,12 +122,10 @@ pub(crate) fn print_report(
         eprintln!("leakproof: report written to {}", dir.display());
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).exit_with(EXIT_FAILED)?
-        );
+        let json = serde_json::to_string_pretty(report).exit_with(EXIT_FAILED)?;
+        emit(&(json + "\n"))?;
     } else {
-        print!("{}", report.render_text());
+        emit(&report.render_text())?;
     }
     if let Some(failure) = &report.failure {
         eprintln!("leakproof: error: {failure}");

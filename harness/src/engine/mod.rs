@@ -505,13 +505,8 @@ impl<'s> Engine<'s> {
                 let resources = series
                     .into_iter()
                     .zip(analyses)
-                    .map(|((resource, source, samples), analysis)| ResourceReport {
-                        resource,
-                        source,
-                        samples,
-                        analysis,
-                        detail: None,
-                        advisory: false,
+                    .map(|((resource, source, samples), analysis)| {
+                        ResourceReport::new(resource, source, samples, analysis)
                     })
                     .collect();
                 Report::from_resources(name, resources, duration)

@@ -44,7 +44,7 @@ impl Report {
             self.subject(),
             self.verdict.as_str().to_uppercase()
         );
-        if !grew.is_empty() {
+        if !grew.is_empty() && self.config.isolation != Isolation::Recorded {
             let _ = write!(out, " ({})", grew.join(", "));
         }
         out.push('\n');
@@ -73,33 +73,38 @@ impl Report {
                 r.source,
             );
         }
-        let _ = writeln!(
+        for r in &self.resources {
+            if let Some(model) = &r.model {
+                let _ = writeln!(out, "  model ({}): {model}", r.resource);
+            }
+        }
+        let _ = write!(
             out,
-            "  {}s: {} (warm-up: {}), {:.2} s",
-            steps.noun, self.iterations, self.warmup, self.duration_secs
+            "  {}s: {} (warm-up: {})",
+            steps.noun, self.iterations, self.warmup
         );
+        if self.config.isolation != Isolation::Recorded {
+            let _ = write!(out, ", {:.2} s", self.duration_secs);
+        }
+        out.push('\n');
         for r in &self.resources {
             if r.analysis.verdict != Verdict::Stable {
                 let _ = writeln!(out, "  why ({}): {}", r.resource, why(r, steps));
             } else if r.analysis.slope_ci.0 > 0.0 {
                 let _ = writeln!(out, "  why ({}): {}", r.resource, below_floor(r, steps));
+            } else if self.config.isolation == Isolation::Recorded {
+                // No run to read the plateau off: the trend's own words say what was proven.
+                let _ = writeln!(out, "  why ({}): {}", r.resource, r.analysis.reason);
             }
         }
         if self.verdict == Verdict::Inconclusive {
-            let how = if self.config.isolation == Isolation::Target {
-                "`-n N` / `--max-iterations M`, or `Drive::iterations` / `Drive::max_iterations`"
-            } else {
-                "LEAKPROOF_ITERATIONS=N, or `iterations = N` / `max_iterations = N` on the test"
-            };
-            let _ = writeln!(
-                out,
-                "  to decide it: run more iterations ({how}), or make each iteration's work steadier"
-            );
+            let _ = writeln!(out, "  to decide it: {}", self.how_to_decide());
         }
     }
 
     /// A chart of every resource that is not Stable (or of the first when all are), with details.
     fn render_charts(&self, out: &mut String) {
+        let steps = Steps::of(&self.config);
         let charted: Vec<&ResourceReport> = {
             let bad: Vec<&ResourceReport> = self
                 .resources
@@ -116,8 +121,9 @@ impl Report {
             out.push('\n');
             let _ = writeln!(
                 out,
-                "{} after each iteration ({} samples; '.' = warm-up):",
+                "{} after each {} ({} samples; '.' = warm-up):",
                 r.resource,
+                steps.noun,
                 r.samples.len()
             );
             out.push_str(&labelled_chart(r, 60, 6));
@@ -165,14 +171,32 @@ impl Report {
         out
     }
 
-    /// What the report is about: ``leak test `name` `` or, for a driven process, ``target `cmd` ``.
+    /// What the report is about: ``leak test `name` ``, ``target `cmd` `` for a driven process, or
+    /// ``series `file` `` for a recorded one.
     fn subject(&self) -> String {
-        let kind = if self.config.isolation == Isolation::Target {
-            "target"
-        } else {
-            "leak test"
+        let kind = match self.config.isolation {
+            Isolation::Target => "target",
+            Isolation::Recorded => "series",
+            _ => "leak test",
         };
         format!("{kind} `{}`", self.name)
+    }
+
+    /// What would decide an Inconclusive report.
+    fn how_to_decide(&self) -> &'static str {
+        match self.config.isolation {
+            Isolation::Target => {
+                "run more iterations (`-n N` / `--max-iterations M`, or `Drive::iterations` / \
+                 `Drive::max_iterations`), or make each iteration's work steadier"
+            }
+            Isolation::Recorded => {
+                "record a longer series (each resource's `why` says about how many more samples)"
+            }
+            _ => {
+                "run more iterations (LEAKPROOF_ITERATIONS=N, or `iterations = N` / \
+                 `max_iterations = N` on the test), or make each iteration's work steadier"
+            }
+        }
     }
 }
 
@@ -194,6 +218,11 @@ impl Steps {
                 per: "s",
                 noun: "sample",
                 scale: secs,
+            },
+            _ if config.isolation == Isolation::Recorded => Steps {
+                per: "sample",
+                noun: "sample",
+                scale: 1.0,
             },
             _ => Steps {
                 per: "iteration",
@@ -422,6 +451,7 @@ mod tests {
                 analysis: analysis(Verdict::Leaking, 1.0, (1.0, 1.0), 0, 128),
                 detail: None,
                 advisory: false,
+                model: None,
             }],
             0.5,
         );
@@ -480,6 +510,7 @@ mod tests {
             analysis: a,
             detail: None,
             advisory: false,
+            model: None,
         }];
         let mut r = Report::from_resources("./server --port 8080", resources, 2.0);
         r.config.isolation = Isolation::Target;

@@ -10,12 +10,7 @@ pub(crate) fn format_slope(resource: Resource, slope: f64) -> String {
 
 /// A rate in the resource's unit: `64.1 KiB`, `0.25 fds` (`+` on positive values with `signed`).
 pub(crate) fn format_rate(resource: Resource, value: f64, signed: bool) -> String {
-    if resource.is_memory() {
-        leakproof_diff::format_size(value, signed)
-    } else {
-        let sign = if signed && value > 0.0 { "+" } else { "" };
-        format!("{sign}{value:.2} {}", resource.unit())
-    }
+    resource.format_rate(value, signed)
 }
 
 #[cfg(test)]

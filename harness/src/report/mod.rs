@@ -27,6 +27,55 @@ pub struct ResourceReport {
     /// by an agent, is proven Stable (see docs/detection.md, "Runtime heaps").
     #[serde(default)]
     pub advisory: bool,
+    /// The noise model that judged a recorded series, and why (`leakproof analyze`); a run's
+    /// resources are judged with their [`Resource::preset`] and leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelChoice>,
+}
+
+impl ResourceReport {
+    /// The judged series of `resource` from `source`, with no detail, counted in the verdict.
+    pub fn new(
+        resource: Resource,
+        source: impl Into<String>,
+        samples: Vec<f64>,
+        analysis: Analysis,
+    ) -> ResourceReport {
+        ResourceReport {
+            resource,
+            source: source.into(),
+            samples,
+            analysis,
+            detail: None,
+            advisory: false,
+            model: None,
+        }
+    }
+}
+
+/// The noise model a recorded series was judged with, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelChoice {
+    /// `heap`, `rss` or `counts`.
+    pub name: String,
+    /// The measurement quantum the model assumes (0 for none).
+    pub quantum: f64,
+    /// Inferred from the data (`--model auto`), or given (`--model NAME`).
+    pub inferred: bool,
+    /// One sentence: the rule that chose it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ModelChoice {
+    /// `rss, quantum 4096 (inferred: ...)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        if self.quantum > 0.0 {
+            write!(f, ", quantum {}", self.quantum)?;
+        }
+        let how = if self.inferred { "inferred: " } else { "" };
+        write!(f, " ({how}{})", self.reason)
+    }
 }
 
 /// How a run was isolated from other code that could move its series.
@@ -44,6 +93,48 @@ pub enum Isolation {
     Shared,
     /// An external target process, driven from outside and sampled as a process tree.
     Target,
+    /// No run: a series recorded elsewhere, judged as given (`leakproof analyze`).
+    Recorded,
+}
+
+/// Where a run's memory series came from: the probe asked for in-process, the process tree of a
+/// target with or without an agent's heap beside it, or a recorded series.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Probe {
+    /// In-process: the heap when `TrackingAlloc` is installed, else RSS.
+    #[default]
+    Auto,
+    /// In-process: the heap counted by `TrackingAlloc`.
+    Heap,
+    /// In-process: the process's RSS.
+    Rss,
+    /// A target's process tree (RSS, fds, threads).
+    TreeRss,
+    /// A Python target's heap through the runtime agent, and its tree.
+    #[serde(rename = "python-heap+tree-rss")]
+    PythonHeapTreeRss,
+    /// A node target's heap through the runtime agent, and its tree.
+    #[serde(rename = "js-heap+tree-rss")]
+    JsHeapTreeRss,
+    /// A native target's malloc heap through the preloaded agent, and its tree.
+    #[serde(rename = "native-heap+tree-rss")]
+    NativeHeapTreeRss,
+    /// A recorded series (`leakproof analyze`).
+    Recorded,
+}
+
+impl Probe {
+    /// A target's process tree, with the heap of the agent measuring it, if any.
+    pub(crate) fn target(agent_heap: Option<Resource>) -> Probe {
+        match agent_heap {
+            Some(Resource::PythonHeap) => Probe::PythonHeapTreeRss,
+            Some(Resource::JsHeap) => Probe::JsHeapTreeRss,
+            Some(Resource::NativeHeap) => Probe::NativeHeapTreeRss,
+            _ => Probe::TreeRss,
+        }
+    }
 }
 
 /// The settings a run was made with, so a report can be read (and reproduced) on its own.
@@ -57,8 +148,9 @@ pub struct RunConfig {
     pub max_iterations: usize,
     /// Wall-time budget for extensions in seconds, when there is one.
     pub time_budget_secs: Option<f64>,
-    /// The memory probe asked for: `auto`, `heap` or `rss` in-process, `tree-rss` for a target.
-    pub probe: String,
+    /// The memory probe asked for: `auto`, `heap` or `rss` in-process, `tree-rss` (or
+    /// `python-heap+tree-rss`, ...) for a target, `recorded` for a recorded series.
+    pub probe: Probe,
     /// The resources tracked from the start, memory first.
     pub resources: Vec<Resource>,
     /// Whether a failing run re-runs the workload with allocation-site capture.
@@ -189,6 +281,42 @@ impl Report {
         }
     }
 
+    /// A series recorded elsewhere, judged as given (`leakproof analyze`): one resource and no run.
+    /// With `interval_secs` (seconds between samples) the top-level slope is per second, as for a
+    /// run over time.
+    pub fn recorded(
+        name: impl Into<String>,
+        series: ResourceReport,
+        warmup: Option<usize>,
+        interval_secs: Option<f64>,
+    ) -> Report {
+        let n = series.samples.len();
+        let resources = vec![series.resource];
+        let duration = interval_secs.map_or(0.0, |s| s * n.saturating_sub(1) as f64);
+        let mut report = Report::from_resources(name, vec![series], duration);
+        report.config = RunConfig {
+            iterations: n,
+            warmup,
+            max_iterations: n,
+            time_budget_secs: None,
+            probe: Probe::Recorded,
+            resources,
+            capture_sites: false,
+            isolation: Isolation::Recorded,
+            interval_secs,
+        };
+        if let Some(secs) = interval_secs.filter(|s| *s > 0.0) {
+            report.slope_per_second(secs);
+        }
+        report
+    }
+
+    /// Makes the top-level slope per second, for samples `interval` seconds apart.
+    pub(crate) fn slope_per_second(&mut self, interval: f64) {
+        self.slope /= interval;
+        self.slope_ci = (self.slope_ci.0 / interval, self.slope_ci.1 / interval);
+    }
+
     /// A report of `iterations` that were too few to judge (no resources, verdict Inconclusive).
     pub(crate) fn unjudged(name: &str, iterations: usize, duration_secs: f64) -> Report {
         Report {
@@ -306,6 +434,7 @@ pub(crate) mod fixtures {
                 analysis: analysis(Verdict::Leaking, 64.0, (63.5, 64.5), 10, n),
                 detail: None,
                 advisory: false,
+                model: None,
             },
             ResourceReport {
                 resource: Resource::Fds,
@@ -318,6 +447,7 @@ pub(crate) mod fixtures {
                         .into(),
                 ),
                 advisory: false,
+                model: None,
             },
             ResourceReport {
                 resource: Resource::Threads,
@@ -326,6 +456,7 @@ pub(crate) mod fixtures {
                 analysis: analysis(Verdict::Stable, 0.0, (0.0, 0.0), 0, n),
                 detail: None,
                 advisory: false,
+                model: None,
             },
         ];
         let mut report = Report::from_resources("tests::cache_grows", resources, 0.25);

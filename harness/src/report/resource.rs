@@ -22,11 +22,16 @@ pub enum Resource {
     JsHeap,
     /// A native target's live malloc bytes (exact, through the preloaded agent).
     NativeHeap,
+    /// A series of bytes recorded elsewhere and judged as given (`leakproof analyze` on sizes or a
+    /// Prometheus `_bytes` metric).
+    Memory,
+    /// A series of plain numbers recorded elsewhere and judged as given (`leakproof analyze`).
+    Series,
 }
 
 impl Resource {
     /// Short lowercase name: `heap`, `rss`, `fds`, `threads`, `python-heap`, `js-heap`,
-    /// `native-heap`.
+    /// `native-heap`, and for a recorded series `memory` or `series`.
     pub fn name(self) -> &'static str {
         match self {
             Resource::Heap => "heap",
@@ -36,12 +41,15 @@ impl Resource {
             Resource::PythonHeap => "python-heap",
             Resource::JsHeap => "js-heap",
             Resource::NativeHeap => "native-heap",
+            Resource::Memory => "memory",
+            Resource::Series => "series",
         }
     }
 
-    /// True for the memory resources (every heap and RSS), whose unit is bytes.
+    /// True for the memory resources (every heap, RSS and a recorded memory series), whose unit is
+    /// bytes.
     pub fn is_memory(self) -> bool {
-        !matches!(self, Resource::Fds | Resource::Threads)
+        !matches!(self, Resource::Fds | Resource::Threads | Resource::Series)
     }
 
     /// True for a target's own heap measured by an agent (runtime or preloaded).
@@ -52,25 +60,40 @@ impl Resource {
         )
     }
 
-    /// Unit of one sample, used in slopes: `B`, `fds` or `threads`.
+    /// Unit of one sample, used in slopes: `B`, `fds`, `threads` or `units`.
     pub fn unit(self) -> &'static str {
         match self {
             Resource::Fds => "fds",
             Resource::Threads => "threads",
+            Resource::Series => "units",
             _ => "B",
         }
     }
 
     /// The trend preset that judges this resource: exact heap (also a native target's malloc
     /// bytes), noisy page-quantized RSS, counts, and the runtime heaps' presets (see
-    /// docs/detection.md, "Runtime heaps").
+    /// docs/detection.md, "Runtime heaps"). A recorded series is judged with the model inferred
+    /// from its data (`leakproof_trend::infer_model`); its preset here is the model for when nothing
+    /// is inferred: RSS for bytes, exact for plain numbers.
     pub fn preset(self) -> Config {
         match self {
-            Resource::Heap | Resource::NativeHeap => Config::heap(),
-            Resource::Rss => Config::rss(),
+            Resource::Heap | Resource::NativeHeap | Resource::Series => Config::heap(),
+            Resource::Rss | Resource::Memory => Config::rss(),
             Resource::Fds | Resource::Threads => Config::counts(),
             Resource::PythonHeap => runtime_heap(PYTHON_HEAP_FLOOR),
             Resource::JsHeap => runtime_heap(JS_HEAP_FLOOR),
+        }
+    }
+
+    /// A rate or a change in this resource's unit for people: `64.1 KiB`, `0.25 fds`, with `+` on
+    /// positive values when `signed`. Sizes go through leakproof's one size formatter,
+    /// [`leakproof_diff::format_size`].
+    pub fn format_rate(self, value: f64, signed: bool) -> String {
+        if self.is_memory() {
+            leakproof_diff::format_size(value, signed)
+        } else {
+            let sign = if signed && value > 0.0 { "+" } else { "" };
+            format!("{sign}{value:.2} {}", self.unit())
         }
     }
 
