@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Verdicts of `leakproof drive` at its defaults on real runtimes, RSS only (--agent none) and with
 # the runtime agents: how often a bounded service is called Leaking (false alarms) and how often a
-# leaking one is caught (power). Prints one line per run: target, agent, exit code, iterations.
+# leaking one is caught (power). Prints one line per run: target, agent, exit code, iterations,
+# seconds.
 #
 #   cargo build --release --bin leakproof && scripts/runtime-verdicts.sh [RUNS]
 #
@@ -23,7 +24,7 @@ verdict() { # name agent target url-or-each
             out=$($LP drive --agent "$agent" --target "$t" --each "$d" --ready-tcp "127.0.0.1:$port" \
                 --json 2>/dev/null); code=$?
         fi
-        local n; n=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["iterations"])' 2>/dev/null || echo -)
+        local n; n=$(printf '%s' "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%d\t%.2f" % (r["iterations"], r["duration_secs"]))' 2>/dev/null || printf -- '-\t-')
         printf '%s\t%s\t%s\t%s\n' "$name" "$agent" "$code" "$n"
     done
 }
@@ -37,6 +38,8 @@ for agent in none auto; do
     verdict "node leaking service" $agent "node examples/node_service.js --port PORT --leak" "http://127.0.0.1:PORT/"
 done
 verdict "JVM HttpServer" none "java -cp $dir Hello PORT" "http://127.0.0.1:PORT/"
+verdict "JVM HttpServer, fixed pre-touched heap, -Xint" none \
+    "java -Xms64m -Xmx64m -XX:+AlwaysPreTouch -Xint -cp $dir Hello PORT" "http://127.0.0.1:PORT/"
 verdict "JVM leaking 1 KiB/request" none "java -cp $dir Hello PORT --leak" "http://127.0.0.1:PORT/"
 if command -v initdb >/dev/null && id nobody >/dev/null 2>&1; then
     pg=$dir/pg; mkdir "$pg"; chown nobody "$pg" "$dir"

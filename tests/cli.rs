@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, server};
-use leakproof_harness::drive::group_members;
+use leakproof_sample::process_group_members as group_members;
 
 fn leakproof(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_leakproof"))

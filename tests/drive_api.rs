@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{free_port, server};
 
-use leakproof_harness::drive::{group_alive, Drive, DriveError};
+use leakproof_harness::drive::{Drive, DriveError};
 use leakproof_harness::Resource;
 use leakproof_trend::Verdict;
 
@@ -140,4 +140,9 @@ fn find_listener(port: u16) -> Option<i32> {
             .contains(&want)
             .then_some(pid)
     })
+}
+
+/// True while a live (not zombie) process is in process group `pgid`.
+fn group_alive(pgid: i32) -> bool {
+    leakproof_sample::process_group_members(pgid).is_ok_and(|members| !members.is_empty())
 }

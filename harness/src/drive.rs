@@ -39,7 +39,8 @@ use crate::samplers::tree::ProcessTree;
 
 pub use each::shell_step;
 pub use ready::{HttpUrl, Readiness};
-pub use target::{describe_status, group_alive, group_members, stop_all_targets, Target};
+pub(crate) use target::{describe_status, Target};
+pub use target::{shell_command, stop_all_targets};
 
 /// Why a drive could not produce a [`Report`]. Failures *during* the measured run (the target exits,
 /// the driver fails) are not errors: they are a `Report` with `failure` set (exit code 4).

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use leakproof_harness::drive::{Drive, DriveError, Target};
+use leakproof_harness::drive::{shell_command, Drive, DriveError};
 
 use crate::args::DriveArgs;
 use crate::progress::Progress;
@@ -53,7 +53,7 @@ pub(crate) fn run(args: DriveArgs) -> Outcome {
     let iterations = usize::try_from(args.iterations).exit_with(EXIT_USAGE)?;
     let max_iterations = args.max_iterations.unwrap_or(iterations.saturating_mul(10));
     // The target's stdout would mix with the results on ours: discarded (its stderr tail is kept).
-    let mut target = Target::shell(&args.target);
+    let mut target = shell_command(&args.target);
     target.stdout(Stdio::null());
     let mut drive = Drive::new(target)
         .iterations(iterations)

@@ -424,23 +424,7 @@ fn fmt_unproven_growth(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Re
         ),
         Outcome::StillWarming {
             slope, evidence, ..
-        } => match evidence {
-            crate::judge::Warming::Decelerating { early, late } => write!(
-                f,
-                "grows {} units/sample ({slope}) but decelerating ({} units/sample in the earlier \
-                 half, {} in the later): a runtime still warming up looks like this, not proof",
-                fmt_num(slope.slope),
-                fmt_num(*early),
-                fmt_num(*late)
-            ),
-            crate::judge::Warming::FewQuanta { quanta } => write!(
-                f,
-                "grows {} units/sample ({slope}) but only {} quanta in all: a runtime still warming \
-                 up looks like this, not proof",
-                fmt_num(slope.slope),
-                fmt_num(*quanta)
-            ),
-        },
+        } => fmt_still_warming(slope, evidence, f),
         Outcome::NoTrendNoPlateau {
             slope,
             p_value,
@@ -455,6 +439,31 @@ fn fmt_unproven_growth(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Re
         ),
         // Not reached: `Outcome::fmt` sends only the outcomes above here.
         other => write!(f, "{other}"),
+    }
+}
+
+/// Rule 10's reason: growth that a runtime still warming up would show.
+fn fmt_still_warming(
+    slope: &Slope,
+    evidence: &crate::judge::Warming,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    match evidence {
+        crate::judge::Warming::Decelerating { early, late } => write!(
+            f,
+            "grows {} units/sample ({slope}) but decelerating ({} units/sample in the earlier \
+             half, {} in the later): a runtime still warming up looks like this, not proof",
+            fmt_num(slope.slope),
+            fmt_num(*early),
+            fmt_num(*late)
+        ),
+        crate::judge::Warming::FewQuanta { quanta } => write!(
+            f,
+            "grows {} units/sample ({slope}) but only {} quanta in all: a runtime still warming \
+             up looks like this, not proof",
+            fmt_num(slope.slope),
+            fmt_num(*quanta)
+        ),
     }
 }
 

@@ -50,11 +50,24 @@ pub fn stop_all_targets(grace: Duration) {
     crate::agent::cleanup_all();
 }
 
+/// A `sh -c LINE` command: how the CLI runs a target given as one shell command line, for
+/// [`Drive::new`](crate::drive::Drive::new).
+///
+/// A simple command (no `;`, `&`, `|`, parentheses, backquotes or quotes) is run as
+/// `sh -c 'exec LINE'`, so the program itself is the target's main process: its exit status is the
+/// target's, and it dies with its driver.
+pub fn shell_command(line: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(exec_line(line).unwrap_or_else(|| line.to_owned()));
+    cmd
+}
+
 /// True while any live (not zombie) process is in process group `pgid`.
 ///
 /// Zombies do not count: an orphaned member that was killed stays a zombie until init reaps it,
 /// which some container inits never do, but it runs no code and holds no memory.
-pub fn group_alive(pgid: i32) -> bool {
+pub(crate) fn group_alive(pgid: i32) -> bool {
     // Signal "None" only checks existence and permission.
     if matches!(killpg(Pid::from_raw(pgid), None), Err(Errno::ESRCH)) {
         return false;
@@ -65,7 +78,7 @@ pub fn group_alive(pgid: i32) -> bool {
     }
 }
 
-pub use leakproof_sample::process_group_members as group_members;
+use leakproof_sample::process_group_members as group_members;
 
 /// The last lines a target wrote to stderr, filled by a thread that drains the pipe.
 #[derive(Debug, Default)]
@@ -104,16 +117,10 @@ pub struct Target {
 }
 
 impl Target {
-    /// A `sh -c LINE` command: how the CLI runs a target given as one shell command line.
-    ///
-    /// A simple command (no `;`, `&`, `|`, parentheses, backquotes or quotes) is run as
-    /// `sh -c 'exec LINE'`, so the program itself is the target's main process: its exit status is
-    /// the target's, and it dies with its driver (see [`Target::spawn`]).
-    pub fn shell(line: &str) -> Command {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(exec_line(line).unwrap_or_else(|| line.to_owned()));
-        cmd
+    /// A `sh -c LINE` command (see [`shell_command`]).
+    #[cfg(test)]
+    pub(crate) fn shell(line: &str) -> Command {
+        shell_command(line)
     }
 
     /// Starts `cmd` in its own process group, stdin from `/dev/null`, stderr captured (the last

@@ -49,17 +49,23 @@ pub(crate) fn render(report: &Report) -> String {
     out
 }
 
+/// One resource's panel: its heading, axes, warm-up, series and fitted slope.
 fn panel(out: &mut String, r: &ResourceReport, y0: f64) {
-    let a = &r.analysis;
-    let plot_top = y0 + TOP;
-    let plot_bottom = y0 + PANEL - BOTTOM;
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = plot_bottom - plot_top;
-    let colour = match a.verdict {
+    let plot = Plot::new(r, y0);
+    let colour = match r.analysis.verdict {
         Verdict::Stable => "#2b7a2b",
         Verdict::Leaking => "#c0392b",
         Verdict::Inconclusive => "#b7770e",
     };
+    heading(out, r, y0, colour);
+    plot.axes(out, r);
+    plot.warmup(out, r.analysis.warmup_end.min(plot.n));
+    plot.series(out, &r.samples);
+    plot.fitted(out, r, colour);
+}
+
+fn heading(out: &mut String, r: &ResourceReport, y0: f64, colour: &str) {
+    let a = &r.analysis;
     let _ = writeln!(
         out,
         r#"<text x="8" y="{:.1}" fill="{colour}">{} — {}: {}/iteration (95% CI {} .. {}) [{}]</text>"#,
@@ -71,66 +77,105 @@ fn panel(out: &mut String, r: &ResourceReport, y0: f64) {
         escape(&format_slope(r.resource, a.slope_ci.1)),
         escape(&r.source)
     );
-    let n = r.samples.len();
-    let finite = r.samples.iter().copied().filter(|v| v.is_finite());
-    let lo = finite.clone().fold(f64::INFINITY, f64::min);
-    let hi = finite.fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let (lo, hi) = if hi > lo {
-        (lo, hi)
-    } else {
-        (lo - 1.0, hi + 1.0)
-    };
-    let x = |i: f64| {
-        LEFT + if n > 1 {
-            i / (n - 1) as f64 * plot_w
+}
+
+/// The plotting area of a panel and the value range it shows.
+struct Plot {
+    top: f64,
+    bottom: f64,
+    width: f64,
+    lo: f64,
+    hi: f64,
+    /// Samples plotted.
+    n: usize,
+}
+
+impl Plot {
+    fn new(r: &ResourceReport, y0: f64) -> Plot {
+        let finite = r.samples.iter().copied().filter(|v| v.is_finite());
+        let lo = finite.clone().fold(f64::INFINITY, f64::min);
+        let hi = finite.fold(f64::NEG_INFINITY, f64::max);
+        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 1.0, hi + 1.0)
+        };
+        Plot {
+            top: y0 + TOP,
+            bottom: y0 + PANEL - BOTTOM,
+            width: WIDTH - LEFT - RIGHT,
+            lo,
+            hi,
+            n: r.samples.len(),
+        }
+    }
+
+    fn height(&self) -> f64 {
+        self.bottom - self.top
+    }
+
+    /// The x of sample `i`.
+    fn x(&self, i: f64) -> f64 {
+        LEFT + if self.n > 1 {
+            i / (self.n - 1) as f64 * self.width
         } else {
             0.0
         }
-    };
-    let y = |v: f64| plot_bottom - (v - lo) / (hi - lo) * plot_h;
-    // Frame and axis labels.
-    let _ = writeln!(
-        out,
-        r##"<rect x="{LEFT}" y="{plot_top:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none" stroke="#999"/>"##
-    );
-    let _ = writeln!(
-        out,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-        LEFT - 4.0,
-        plot_top + 8.0,
-        escape(&r.resource.format_value(hi))
-    );
-    let _ = writeln!(
-        out,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-        LEFT - 4.0,
-        plot_bottom,
-        escape(&r.resource.format_value(lo))
-    );
-    let _ = writeln!(
-        out,
-        r#"<text x="{LEFT}" y="{:.1}">0</text><text x="{:.1}" y="{:.1}" text-anchor="end">{} iterations</text>"#,
-        plot_bottom + 14.0,
-        WIDTH - RIGHT,
-        plot_bottom + 14.0,
-        n
-    );
-    // Warm-up shading.
-    let warm = a.warmup_end.min(n);
-    if warm > 0 && n > 1 {
+    }
+
+    /// The y of value `v`.
+    fn y(&self, v: f64) -> f64 {
+        self.bottom - (v - self.lo) / (self.hi - self.lo) * self.height()
+    }
+
+    /// The frame and the axis labels.
+    fn axes(&self, out: &mut String, r: &ResourceReport) {
+        let (top, bottom, w, h) = (self.top, self.bottom, self.width, self.height());
         let _ = writeln!(
             out,
-            r##"<rect x="{LEFT}" y="{plot_top:.1}" width="{:.1}" height="{plot_h:.1}" fill="#ddd" fill-opacity="0.6"><title>warm-up: {warm} iterations</title></rect>"##,
-            x((warm - 1) as f64) - LEFT
+            r##"<rect x="{LEFT}" y="{top:.1}" width="{w:.1}" height="{h:.1}" fill="none" stroke="#999"/>"##
+        );
+        for (y, v) in [(top + 8.0, self.hi), (bottom, self.lo)] {
+            let _ = writeln!(
+                out,
+                r#"<text x="{:.1}" y="{y:.1}" text-anchor="end">{}</text>"#,
+                LEFT - 4.0,
+                escape(&r.resource.format_value(v))
+            );
+        }
+        let _ = writeln!(
+            out,
+            r#"<text x="{LEFT}" y="{:.1}">0</text><text x="{:.1}" y="{:.1}" text-anchor="end">{} iterations</text>"#,
+            bottom + 14.0,
+            WIDTH - RIGHT,
+            bottom + 14.0,
+            self.n
         );
     }
-    // The series.
-    if n > 0 {
+
+    /// The warm-up, shaded.
+    fn warmup(&self, out: &mut String, warm: usize) {
+        if warm > 0 && self.n > 1 {
+            let _ = writeln!(
+                out,
+                r##"<rect x="{LEFT}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#ddd" fill-opacity="0.6"><title>warm-up: {warm} iterations</title></rect>"##,
+                self.top,
+                self.x((warm - 1) as f64) - LEFT,
+                self.height()
+            );
+        }
+    }
+
+    /// The samples as a line.
+    fn series(&self, out: &mut String, samples: &[f64]) {
+        if samples.is_empty() {
+            return;
+        }
         let mut points = String::new();
-        for (i, v) in r.samples.iter().enumerate() {
+        for (i, v) in samples.iter().enumerate() {
             if v.is_finite() {
-                let _ = write!(points, "{:.1},{:.1} ", x(i as f64), y(*v));
+                let _ = write!(points, "{:.1},{:.1} ", self.x(i as f64), self.y(*v));
             }
         }
         let _ = writeln!(
@@ -139,17 +184,24 @@ fn panel(out: &mut String, r: &ResourceReport, y0: f64) {
             points.trim_end()
         );
     }
-    // The fitted slope over the part after the warm-up.
-    if let Some(intercept) = intercept(&r.samples, warm, a.slope) {
-        let (x1, x2) = (warm as f64, (n - 1) as f64);
+
+    /// The fitted slope over the part after the warm-up, dashed.
+    fn fitted(&self, out: &mut String, r: &ResourceReport, colour: &str) {
+        let a = &r.analysis;
+        let warm = a.warmup_end.min(self.n);
+        let Some(intercept) = intercept(&r.samples, warm, a.slope) else {
+            return;
+        };
+        let (x1, x2) = (warm as f64, (self.n - 1) as f64);
         let (v1, v2) = (intercept + a.slope * x1, intercept + a.slope * x2);
+        let clamp = |y: f64| y.clamp(self.top, self.bottom);
         let _ = writeln!(
             out,
             r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="5,3"><title>fitted slope</title></line>"#,
-            x(x1),
-            y(v1).clamp(plot_top, plot_bottom),
-            x(x2),
-            y(v2).clamp(plot_top, plot_bottom)
+            self.x(x1),
+            clamp(self.y(v1)),
+            self.x(x2),
+            clamp(self.y(v2))
         );
     }
 }
