@@ -15,6 +15,7 @@ mod cgroup;
 mod detail;
 mod fds;
 mod heap;
+mod identity;
 mod portable;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod procfs;
@@ -26,6 +27,7 @@ pub use cgroup::cgroup_memory_current;
 pub use detail::{memory_detail, MemoryDetail};
 pub use fds::{list_fds, FdInfo, FdKind, FdProbe};
 pub use heap::HeapProbe;
+pub use identity::{catches_signal, executable, working_dir};
 pub use rss::RssProbe;
 pub use threads::{thread_names, ThreadInfo, ThreadProbe};
 pub use tree::{descendants, process_group_members, TreeProbe, TreeSample};
