@@ -261,7 +261,7 @@ impl Drive {
         target.set_grace(self.grace);
         let name = self.name.unwrap_or_else(|| target.program().to_string());
         ready::wait_ready(&mut target, &self.readiness, self.ready_timeout)?;
-        let agent = pending.and_then(|p| p.ready(&mut notes));
+        let agent = pending.and_then(|p| p.ready(target.pid(), &mut notes));
         // An agent's snapshots sample allocations (node: one per 8 KiB): locate over more requests.
         let settings = match agent {
             Some(_) => settings.locating_for(AGENT_LOCATE_ITERATIONS),

@@ -161,7 +161,7 @@ impl Watch {
             Err(ProbeError::Gone { .. }) => return Err(ended_at_once(pid, target.as_mut())),
             Err(e) => return Err(e.into()),
         };
-        let agent = pending.and_then(|p| p.ready(&mut notes));
+        let agent = pending.and_then(|p| p.ready(pid, &mut notes));
         let probe = Probe::target(agent.as_ref().map(|a| a.resource()));
         let mut engine = Engine::new(settings);
         if let Some(agent) = agent {

@@ -165,10 +165,11 @@ pub struct DriveArgs {
     /// Time between SIGTERM and SIGKILL when stopping the target.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub grace: Duration,
-    /// Agent injected by environment: auto recognises Python and node targets, and preloads the
-    /// native malloc agent into other dynamically linked executables (C, C++, Rust; Linux, glibc);
-    /// their own heap is judged and its growing lines named. python, node and native force one;
-    /// none judges the process tree's RSS only.
+    /// Agent injected by environment: auto recognises Python and node targets, attaches to a
+    /// `java` target (HotSpot's Dynamic Attach; Linux), and preloads the native malloc agent into
+    /// other dynamically linked executables (C, C++, Rust; Linux, glibc); their own heap is judged
+    /// and its growing lines (a JVM's growing classes) named. python, node, native and jvm force
+    /// one; none judges the process tree's RSS only.
     #[arg(long, value_name = "AGENT", default_value = "auto", value_parser = parse_agent)]
     pub agent: leakproof_harness::AgentChoice,
     /// Print the report as one JSON object.
@@ -198,7 +199,7 @@ pub struct WatchArgs {
     /// Exit 1 as soon as the tree has more open file descriptors than this.
     #[arg(long, value_name = "N")]
     pub max_fds: Option<u64>,
-    /// Agent injected into a started command (auto, python, node, native, none): its own heap is
+    /// Agent for a started command (auto, python, node, native, jvm, none): its own heap is
     /// judged over time beside the tree's RSS. Not for --pid.
     #[arg(long, value_name = "AGENT", default_value = "auto", value_parser = parse_agent)]
     pub agent: leakproof_harness::AgentChoice,

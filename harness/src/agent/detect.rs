@@ -1,4 +1,4 @@
-//! `--agent auto`: is the target a Python or a node program, or another native executable?
+//! `--agent auto`: is the target a Python, node or Java program, or another native executable?
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -8,7 +8,7 @@ use std::process::Command;
 use super::AgentKind;
 
 /// The runtime of `cmd`: its program, or for `sh -c LINE` each command of `LINE` (after `env`,
-/// `exec`, `nohup` and `VAR=value` assignments), recognised by name (`python3.11`, `node`) or,
+/// `exec`, `nohup` and `VAR=value` assignments), recognised by name (`python3.11`, `node`, `java`) or,
 /// once resolved on `PATH`, by its script's shebang (`gunicorn`, `uvicorn`, `flask`). Else the
 /// command the line `exec`s, or its first one, when it is a dynamically linked ELF executable
 /// that is not a managed runtime ([`MANAGED`], Go): native.
@@ -144,7 +144,7 @@ fn first_command(words: &[String]) -> Option<&str> {
     None
 }
 
-/// `python`, `python3`, `python3.12`, `pypy3` -> Python; `node`, `nodejs` -> node.
+/// `python`, `python3`, `python3.12`, `pypy3` -> Python; `node`, `nodejs` -> node; `java` -> JVM.
 fn kind_of_name(program: &str) -> Option<AgentKind> {
     let name = program.rsplit('/').next().unwrap_or(program);
     let version = |rest: &str| rest.chars().all(|c| c.is_ascii_digit() || c == '.');
@@ -153,6 +153,7 @@ fn kind_of_name(program: &str) -> Option<AgentKind> {
     }
     match name {
         "node" | "nodejs" => Some(AgentKind::Node),
+        "java" => Some(AgentKind::Jvm),
         _ => None,
     }
 }
@@ -219,7 +220,12 @@ mod tests {
         assert_eq!(sh("cd /tmp && exec sleep 10"), Some(AgentKind::Native));
         assert_eq!(sh("cd /tmp && sleep 10"), None, "cd is a builtin");
         assert_eq!(sh("exec env -i A=1 sleep 1"), Some(AgentKind::Native));
-        assert_eq!(sh("java -jar x.jar"), None, "a JVM's heap is not malloc");
+        assert_eq!(sh("java -jar x.jar"), Some(AgentKind::Jvm));
+        assert_eq!(
+            sh("exec /usr/lib/jvm/x/bin/java -cp . Hello 8080"),
+            Some(AgentKind::Jvm)
+        );
+        assert_eq!(sh("javac X.java"), None, "javac is no service");
         assert_eq!(sh("cd /tmp"), None, "a shell builtin is nothing to preload");
         assert_eq!(sh("pythonista"), None);
         assert_eq!(sh(""), None);

@@ -17,6 +17,7 @@
 
 mod client;
 mod detect;
+pub(crate) mod jvm;
 mod node;
 mod python;
 #[cfg(test)]
@@ -55,6 +56,9 @@ pub enum AgentChoice {
     Node,
     /// Preload the native agent (`libleakproof_preload.so`: exact malloc heap; Linux, glibc).
     Native,
+    /// Attach to a HotSpot JVM (Dynamic Attach: a full GC, then the heap in use; Linux). Nothing
+    /// is injected.
+    Jvm,
     /// Inject nothing: sample the process tree's RSS only.
     None,
 }
@@ -67,6 +71,7 @@ impl AgentChoice {
             AgentChoice::Python => Some(AgentKind::Python),
             AgentChoice::Node => Some(AgentKind::Node),
             AgentChoice::Native => Some(AgentKind::Native),
+            AgentChoice::Jvm => Some(AgentKind::Jvm),
             AgentChoice::None => None,
         }
     }
@@ -79,6 +84,7 @@ impl fmt::Display for AgentChoice {
             AgentChoice::Python => "python",
             AgentChoice::Node => "node",
             AgentChoice::Native => "native",
+            AgentChoice::Jvm => "jvm",
             AgentChoice::None => "none",
         })
     }
@@ -93,9 +99,10 @@ impl FromStr for AgentChoice {
             "python" => Ok(AgentChoice::Python),
             "node" => Ok(AgentChoice::Node),
             "native" => Ok(AgentChoice::Native),
+            "jvm" => Ok(AgentChoice::Jvm),
             "none" => Ok(AgentChoice::None),
             other => Err(format!(
-                "unknown agent `{other}` (expected auto, python, node, native or none)"
+                "unknown agent `{other}` (expected auto, python, node, native, jvm or none)"
             )),
         }
     }
@@ -110,6 +117,8 @@ pub(crate) enum AgentKind {
     Node,
     /// A dynamically linked native executable (the preloaded malloc agent, not an [`Agent`]).
     Native,
+    /// A HotSpot JVM (attached to from outside, not an [`Agent`]: see [`jvm`]).
+    Jvm,
 }
 
 impl fmt::Display for AgentKind {
@@ -118,6 +127,7 @@ impl fmt::Display for AgentKind {
             AgentKind::Python => "python",
             AgentKind::Node => "node",
             AgentKind::Native => "native",
+            AgentKind::Jvm => "jvm",
         })
     }
 }
@@ -258,9 +268,9 @@ impl Agent {
         let (name, text) = match kind {
             AgentKind::Python => python::SOURCE,
             AgentKind::Node => node::SOURCE,
-            AgentKind::Native => {
+            AgentKind::Native | AgentKind::Jvm => {
                 return Err(fail(std::io::Error::other(
-                    "the native agent is preloaded, not written (native_agent::NativeAgent)",
+                    "the native agent is preloaded and the JVM attached to, not written",
                 )))
             }
         };
@@ -302,7 +312,7 @@ impl Agent {
         match self.kind {
             AgentKind::Python => python::apply_env(cmd, self.dir()),
             AgentKind::Node => node::apply_env(cmd, &self.source),
-            AgentKind::Native => {}
+            AgentKind::Native | AgentKind::Jvm => {}
         }
     }
 
@@ -312,6 +322,7 @@ impl Agent {
             AgentKind::Python => python::LABEL,
             AgentKind::Node => node::LABEL,
             AgentKind::Native => NATIVE_LABEL,
+            AgentKind::Jvm => jvm::LABEL,
         }
     }
 

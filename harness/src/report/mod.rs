@@ -121,6 +121,9 @@ pub enum Probe {
     /// A native target's malloc heap through the preloaded agent, and its tree.
     #[serde(rename = "native-heap+tree-rss")]
     NativeHeapTreeRss,
+    /// A JVM target's heap through Dynamic Attach, and its tree.
+    #[serde(rename = "jvm-heap+tree-rss")]
+    JvmHeapTreeRss,
     /// A recorded series (`leakproof analyze`).
     Recorded,
 }
@@ -132,6 +135,7 @@ impl Probe {
             Some(Resource::PythonHeap) => Probe::PythonHeapTreeRss,
             Some(Resource::JsHeap) => Probe::JsHeapTreeRss,
             Some(Resource::NativeHeap) => Probe::NativeHeapTreeRss,
+            Some(Resource::JvmHeap) => Probe::JvmHeapTreeRss,
             _ => Probe::TreeRss,
         }
     }

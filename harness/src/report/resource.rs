@@ -22,6 +22,8 @@ pub enum Resource {
     JsHeap,
     /// A native target's live malloc bytes (exact, through the preloaded agent).
     NativeHeap,
+    /// A JVM target's Java heap in use after a full collection (through Dynamic Attach).
+    JvmHeap,
     /// A series of bytes recorded elsewhere and judged as given (`leakproof analyze` on sizes or a
     /// Prometheus `_bytes` metric).
     Memory,
@@ -31,7 +33,7 @@ pub enum Resource {
 
 impl Resource {
     /// Short lowercase name: `heap`, `rss`, `fds`, `threads`, `python-heap`, `js-heap`,
-    /// `native-heap`, and for a recorded series `memory` or `series`.
+    /// `native-heap`, `jvm-heap`, and for a recorded series `memory` or `series`.
     pub fn name(self) -> &'static str {
         match self {
             Resource::Heap => "heap",
@@ -41,6 +43,7 @@ impl Resource {
             Resource::PythonHeap => "python-heap",
             Resource::JsHeap => "js-heap",
             Resource::NativeHeap => "native-heap",
+            Resource::JvmHeap => "jvm-heap",
             Resource::Memory => "memory",
             Resource::Series => "series",
         }
@@ -56,7 +59,7 @@ impl Resource {
     pub fn is_agent_heap(self) -> bool {
         matches!(
             self,
-            Resource::PythonHeap | Resource::JsHeap | Resource::NativeHeap
+            Resource::PythonHeap | Resource::JsHeap | Resource::NativeHeap | Resource::JvmHeap
         )
     }
 
@@ -82,6 +85,7 @@ impl Resource {
             Resource::Fds | Resource::Threads => Config::counts(),
             Resource::PythonHeap => runtime_heap(PYTHON_HEAP_FLOOR),
             Resource::JsHeap => runtime_heap(JS_HEAP_FLOOR),
+            Resource::JvmHeap => runtime_heap(JVM_HEAP_FLOOR),
         }
     }
 
@@ -117,6 +121,8 @@ impl std::fmt::Display for Resource {
 pub(crate) const PYTHON_HEAP_FLOOR: f64 = 64.0;
 /// Floor of a node heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
 pub(crate) const JS_HEAP_FLOOR: f64 = 256.0;
+/// Floor of a JVM heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
+pub(crate) const JVM_HEAP_FLOOR: f64 = 256.0;
 
 /// A runtime's heap after a full collection: byte counts that the runtime's own caches, free
 /// lists and interned objects move a little on every request, so noisy (noise estimated from the

@@ -9,11 +9,13 @@ use leakproof_sample::ProbeError;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::agent::jvm::JvmAgent;
 use crate::agent::{Agent, AgentChoice, AgentKind};
 use crate::capture::{grew, growing_sites};
 use crate::engine::{Column, Sampler, LEAD_IN};
 use crate::native_agent::{NativeAgent, NativeAgentError};
 use crate::report::{Report, Resource};
+use crate::samplers::jvm::JvmSampler;
 use crate::samplers::native::{NativeSampler, TrackedAgent, NATIVE_READY, NO_ALLOCATION};
 
 /// The heap an agent in the target measures: a runtime's (Python, node) or the native `malloc`.
@@ -22,6 +24,8 @@ pub(crate) enum AgentSampler {
     Runtime(RuntimeSampler),
     /// The preloaded native agent.
     Native(NativeSampler),
+    /// A JVM attached to.
+    Jvm(JvmSampler),
 }
 
 /// The heap of a runtime agent's processes, summed.
@@ -50,6 +54,8 @@ pub(crate) enum Pending {
     Runtime(Agent),
     /// The native preload agent.
     Native(TrackedAgent),
+    /// A JVM, attached to once it runs (nothing to inject).
+    Jvm,
 }
 
 impl Pending {
@@ -67,6 +73,7 @@ impl Pending {
                 notes.push("the native preload agent is Linux-only: judged on RSS".to_owned());
                 return None;
             }
+            AgentKind::Jvm => return Some(Pending::Jvm),
             AgentKind::Native => NativeAgent::prepare()
                 .map(|a| Pending::Native(TrackedAgent::new(a)))
                 .map_err(|e| e.to_string()),
@@ -79,6 +86,7 @@ impl Pending {
                 match &pending {
                     Pending::Runtime(agent) => agent.apply_env(cmd),
                     Pending::Native(agent) => agent.apply_env(cmd),
+                    Pending::Jvm => {}
                 }
                 Some(pending)
             }
@@ -89,9 +97,17 @@ impl Pending {
         }
     }
 
-    /// Once the target runs: the agent as a sampler when it answers, else a note.
-    pub fn ready(self, notes: &mut Vec<String>) -> Option<AgentSampler> {
+    /// Once the target (whose root process is `root`) runs: the agent as a sampler when it
+    /// answers, else a note.
+    pub fn ready(self, root: u32, notes: &mut Vec<String>) -> Option<AgentSampler> {
         match self {
+            Pending::Jvm => match JvmAgent::attach(root, AGENT_READY) {
+                Ok(agent) => Some(AgentSampler::Jvm(JvmSampler::new(agent))),
+                Err(e) => {
+                    notes.push(format!("the JVM agent cannot attach: {e}; judged on RSS"));
+                    None
+                }
+            },
             Pending::Runtime(agent) => match agent.wait_ready(AGENT_READY) {
                 Ok(()) => Some(AgentSampler::Runtime(RuntimeSampler::new(agent))),
                 Err(e) => {
@@ -120,6 +136,7 @@ impl AgentSampler {
         match self {
             AgentSampler::Runtime(s) => s.resource,
             AgentSampler::Native(_) => Resource::NativeHeap,
+            AgentSampler::Jvm(_) => Resource::JvmHeap,
         }
     }
 
@@ -127,6 +144,7 @@ impl AgentSampler {
         match self {
             AgentSampler::Runtime(s) => s,
             AgentSampler::Native(s) => s,
+            AgentSampler::Jvm(s) => s,
         }
     }
 }
@@ -136,6 +154,7 @@ impl Sampler for AgentSampler {
         match self {
             AgentSampler::Runtime(s) => s.columns(),
             AgentSampler::Native(s) => s.columns(),
+            AgentSampler::Jvm(s) => s.columns(),
         }
     }
 
@@ -167,6 +186,7 @@ impl RuntimeSampler {
             AgentKind::Python => Resource::PythonHeap,
             AgentKind::Node => Resource::JsHeap,
             AgentKind::Native => Resource::NativeHeap,
+            AgentKind::Jvm => Resource::JvmHeap,
         };
         RuntimeSampler {
             agent,

@@ -2,6 +2,7 @@
 //! external process tree (drive, watch), and a target's runtime or native agent.
 
 pub(crate) mod agent;
+pub(crate) mod jvm;
 pub(crate) mod native;
 pub(crate) mod own;
 pub(crate) mod tree;

@@ -1,0 +1,233 @@
+//! The JVM agent: a HotSpot JVM's own heap after a full collection and its growing classes,
+//! through the JVM's Dynamic Attach (see `attach`): nothing injected into the target, no JVM or
+//! `jcmd` started per sample. Each sample is one `GC.run` over the attach socket, then the heap
+//! counters read from the JVM's performance-data file (`/tmp/hsperfdata_<user>/<pid>`, the file
+//! `jstat` reads); the locate phase diffs two `GC.class_histogram`s. Linux only.
+
+mod attach;
+mod parse;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use leakproof_diff::{Site, Snapshot};
+use leakproof_sample::ProbeError;
+
+/// What a sample measures, for reports.
+pub(crate) const LABEL: &str = "jvm heap (after full GC)";
+
+/// Timeout of one `GC.run` (a full collection of a small service takes milliseconds).
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Timeout of one `GC.class_histogram`.
+const HISTOGRAM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the JVM agent cannot attach or read. The caller notes it in one line and goes on with RSS.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum JvmError {
+    /// No process of the target's tree runs an executable named `java`.
+    #[error("no process of the target (pid {root}) runs `java`")]
+    NoJvm {
+        /// The target's root process.
+        root: u32,
+    },
+    /// No readable performance-data file: not HotSpot (OpenJ9), `-XX:-UsePerfData`, or still
+    /// starting.
+    #[error("java process {pid} has no readable /tmp/hsperfdata_*/{pid} (not a HotSpot JVM, or -XX:-UsePerfData)")]
+    NotHotSpot {
+        /// The process.
+        pid: u32,
+    },
+    /// The JVM refuses attach.
+    #[error("the JVM {pid} runs with -XX:+DisableAttachMechanism")]
+    Disabled {
+        /// The process.
+        pid: u32,
+    },
+    /// The JVM has not installed its SIGQUIT handler (still starting, or `-Xrs`): a SIGQUIT would
+    /// kill it, so none is sent.
+    #[error("the JVM {pid} does not handle SIGQUIT (still starting, or -Xrs)")]
+    NoHandler {
+        /// The process.
+        pid: u32,
+    },
+    /// The JVM did not open its attach socket after SIGQUIT.
+    #[error("the JVM {pid} did not open /tmp/.java_pid{pid} within {timeout:?} of SIGQUIT")]
+    NoSocket {
+        /// The process.
+        pid: u32,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// A command did not finish in time.
+    #[error("the JVM {pid} did not answer `{command}` within {timeout:?}")]
+    Timeout {
+        /// The process.
+        pid: u32,
+        /// The diagnostic command.
+        command: String,
+        /// Its timeout.
+        timeout: Duration,
+    },
+    /// A reply that is not one, or a command that failed.
+    #[error("the JVM {pid} sent a bad reply to `{command}`: {detail}")]
+    BadReply {
+        /// The process.
+        pid: u32,
+        /// The diagnostic command.
+        command: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The socket, the signal or the attach file failed.
+    #[error("cannot attach to the JVM {pid}: {source}")]
+    Io {
+        /// The process.
+        pid: u32,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The process could not be inspected.
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+}
+
+/// Attached JVMs of one target.
+#[derive(Debug)]
+pub(crate) struct JvmAgent {
+    pids: Vec<u32>,
+}
+
+impl JvmAgent {
+    /// Attaches to every JVM of the tree under `root` (the root itself when it `exec`s `java`),
+    /// waiting up to `timeout` for one to exist and be ready for `SIGQUIT`.
+    pub(crate) fn attach(root: u32, timeout: Duration) -> Result<JvmAgent, JvmError> {
+        if !cfg!(target_os = "linux") {
+            return Err(JvmError::Probe(ProbeError::Unsupported(
+                "the JVM agent is Linux-only".to_owned(),
+            )));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (ready, waiting) = Self::ready_jvms(root)?;
+            let late = Instant::now() >= deadline;
+            if !ready.is_empty() && (waiting.is_empty() || late) {
+                return Self::start(ready);
+            }
+            if late {
+                return Err(waiting
+                    .into_iter()
+                    .next()
+                    .unwrap_or(JvmError::NoJvm { root }));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The JVMs under `root` ready for attach, and why the others are not yet; a JVM that will
+    /// never be (attach disabled) is an error at once.
+    fn ready_jvms(root: u32) -> Result<(Vec<u32>, Vec<JvmError>), JvmError> {
+        let mut tree = vec![root];
+        tree.extend(leakproof_sample::descendants(root).unwrap_or_default());
+        let (mut ready, mut waiting) = (Vec::new(), Vec::new());
+        for pid in tree.into_iter().filter(|&p| is_java(p)) {
+            match attach::precheck(pid) {
+                attach::Precheck::Ready => ready.push(pid),
+                attach::Precheck::NotYet(e) => waiting.push(e),
+                attach::Precheck::Never(e) => return Err(e),
+            }
+        }
+        Ok((ready, waiting))
+    }
+
+    fn start(pids: Vec<u32>) -> Result<JvmAgent, JvmError> {
+        for &pid in &pids {
+            attach::start_listener(pid)?;
+            // The first command proves the listener speaks the protocol.
+            attach::jcmd(pid, "VM.version", SAMPLE_TIMEOUT)?;
+        }
+        Ok(JvmAgent { pids })
+    }
+
+    /// Bytes in use in the Java heaps after a full collection (`GC.run`), summed over the JVMs.
+    pub(crate) fn sample(&self) -> Result<u64, JvmError> {
+        let mut total = 0u64;
+        for &pid in &self.pids {
+            attach::jcmd(pid, "GC.run", SAMPLE_TIMEOUT)?;
+            total = total.saturating_add(heap_used(pid)?);
+        }
+        Ok(total)
+    }
+
+    /// The live classes of every JVM after a full collection, merged by class name: one site per
+    /// class, bytes and instances.
+    pub(crate) fn histogram(&self) -> Result<Snapshot, JvmError> {
+        let mut merged: HashMap<String, Site> = HashMap::new();
+        for &pid in &self.pids {
+            let command = "GC.class_histogram";
+            let text = attach::jcmd(pid, command, HISTOGRAM_TIMEOUT)?;
+            let snapshot = parse::histogram(&text).ok_or_else(|| JvmError::BadReply {
+                pid,
+                command: command.to_owned(),
+                detail: "no class in the histogram".to_owned(),
+            })?;
+            for site in snapshot.sites {
+                let key = site.frames[0].location();
+                let e = merged.entry(key).or_insert_with(|| Site {
+                    bytes: 0,
+                    blocks: 0,
+                    ..site.clone()
+                });
+                e.bytes += site.bytes;
+                e.blocks += site.blocks;
+            }
+        }
+        let mut sites: Vec<Site> = merged.into_values().collect();
+        sites.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.blocks.cmp(&a.blocks)));
+        let mut snapshot = Snapshot::from_sites(sites);
+        snapshot.symbolized = true;
+        Ok(snapshot.taken_now())
+    }
+}
+
+/// The heap counters of `pid`'s performance data.
+fn heap_used(pid: u32) -> Result<u64, JvmError> {
+    let bad = |detail: &str| JvmError::BadReply {
+        pid,
+        command: "hsperfdata".to_owned(),
+        detail: detail.to_owned(),
+    };
+    let file = attach::perf_file(pid).ok_or(JvmError::NotHotSpot { pid })?;
+    let data = std::fs::read(file).map_err(|source| JvmError::Io { pid, source })?;
+    let perf = parse::perf_data(&data).ok_or_else(|| bad("not a performance-data file"))?;
+    parse::heap_used(&perf)
+        .ok_or_else(|| bad("no sun.gc.generation.*.space.*.used counter (ZGC or Shenandoah?)"))
+}
+
+/// True when `pid` runs an executable named `java`.
+pub(crate) fn is_java(pid: u32) -> bool {
+    leakproof_sample::executable(pid).is_ok_and(|exe| exe.file_name().is_some_and(|n| n == "java"))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_without_java_is_no_jvm_after_the_timeout() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let result = JvmAgent::attach(child.id(), Duration::from_millis(200));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            matches!(result, Err(JvmError::NoJvm { root }) if root == child.id()),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(!is_java(std::process::id()));
+    }
+}
