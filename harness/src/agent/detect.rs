@@ -225,7 +225,6 @@ mod tests {
             sh("exec /usr/lib/jvm/x/bin/java -cp . Hello 8080"),
             Some(AgentKind::Jvm)
         );
-        assert_eq!(sh("javac X.java"), None, "javac is no service");
         assert_eq!(sh("cd /tmp"), None, "a shell builtin is nothing to preload");
         assert_eq!(sh("pythonista"), None);
         assert_eq!(sh(""), None);
