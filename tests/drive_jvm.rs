@@ -1,0 +1,214 @@
+//! `leakproof drive` with the JVM agent, end to end: examples/JvmService.java compiled with the
+//! real `javac` and run by the real `java`, driven through the real binary at its defaults. The
+//! agent attaches from outside (HotSpot's Dynamic Attach): a bounded service is Stable on its
+//! heap after a full GC (under G1 and Serial), a leaking one is Leaking with its kept class
+//! (`byte[]`) named, `--agent none` judges RSS alone, and a JVM that refuses attach is judged on
+//! RSS with a note.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use common::free_port;
+
+/// One drive at a time (and one at a time with the other service drives under nextest: the
+/// `service-drives` group): each runs a JVM and a full collection after every request.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// examples/JvmService.java compiled into a temporary directory, once per test binary.
+fn classes() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("leakproof-jvm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("class directory");
+        let status = Command::new("javac")
+            .arg("-d")
+            .arg(&dir)
+            .arg("examples/JvmService.java")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run javac (a JDK 11+ on PATH)");
+        assert!(status.success(), "javac examples/JvmService.java failed");
+        dir
+    })
+}
+
+/// `java OPTIONS -cp CLASSES JvmService --port PORT [--leak]`.
+fn service(options: &str, port: u16, leak: bool) -> String {
+    let flag = if leak { " --leak" } else { "" };
+    format!(
+        "java {options} -cp {} JvmService --port {port}{flag}",
+        classes().display()
+    )
+}
+
+fn drive(target: &str, port: u16, extra: &[&str]) -> (Output, serde_json::Value) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let url = format!("http://127.0.0.1:{port}/");
+    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args(["drive", "--target", target, "--http", &url, "--json"])
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run leakproof");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, json)
+}
+
+fn resource<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    report["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["resource"] == name))
+}
+
+fn verdict(report: &serde_json::Value, name: &str) -> String {
+    resource(report, name).map_or_else(
+        || format!("no {name}"),
+        |r| r["analysis"]["verdict"].as_str().unwrap_or("?").to_owned(),
+    )
+}
+
+/// Verdicts, slopes and notes: what a failed assertion needs, short enough for a CI log.
+fn brief(report: &serde_json::Value) -> String {
+    let resources = report["resources"].as_array().cloned().unwrap_or_default();
+    let mut lines: Vec<String> = resources
+        .iter()
+        .map(|r| {
+            let a = &r["analysis"];
+            format!(
+                "{} {} slope {} ci {}: {}",
+                r["resource"], a["verdict"], a["slope"], a["slope_ci"], a["reason"]
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "iterations {}, failure {}",
+        report["iterations"], report["failure"]
+    ));
+    let notes = report["notes"].as_array().into_iter().flatten();
+    lines.extend(notes.map(|n| n.to_string()));
+    lines.join("\n")
+}
+
+/// The class each growing site names (its one frame's file).
+fn site_classes(report: &serde_json::Value) -> Vec<String> {
+    let sites = report["sites"].as_array().cloned().unwrap_or_default();
+    sites
+        .iter()
+        .filter_map(|s| Some(s["traceback"][0]["file"].as_str()?.to_owned()))
+        .collect()
+}
+
+fn assert_stable(options: &str) {
+    let port = free_port();
+    let (out, report) = drive(&service(options, port, false), port, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", brief(&report));
+    assert_eq!(verdict(&report, "jvm-heap"), "stable", "{}", brief(&report));
+    assert_eq!(report["config"]["probe"], "jvm-heap+tree-rss");
+}
+
+#[test]
+fn a_bounded_jvm_service_is_stable_under_g1() {
+    assert_stable("");
+}
+
+#[test]
+fn a_bounded_jvm_service_is_stable_under_serial_gc() {
+    assert_stable("-XX:+UseSerialGC");
+}
+
+#[test]
+fn a_leaking_jvm_service_is_leaking_with_its_kept_class_named() {
+    let port = free_port();
+    let (out, report) = drive(&service("", port, true), port, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", brief(&report));
+    assert_eq!(
+        verdict(&report, "jvm-heap"),
+        "leaking",
+        "{}",
+        brief(&report)
+    );
+    let classes = site_classes(&report);
+    assert_eq!(
+        classes.first().map(String::as_str),
+        Some("byte[]"),
+        "{classes:?}"
+    );
+}
+
+#[test]
+fn a_jvm_under_a_shell_that_does_not_exec_it_is_found_among_the_descendants() {
+    let port = free_port();
+    // `;` after the command: the shell forks java and waits, so the target's root is `sh`.
+    let target = format!("{}; true", service("-XX:+UseSerialGC", port, false));
+    let (out, report) = drive(&target, port, &["-n", "60"]);
+    assert_eq!(
+        report["config"]["probe"],
+        "jvm-heap+tree-rss",
+        "{}",
+        brief(&report)
+    );
+    assert_ne!(
+        verdict(&report, "jvm-heap"),
+        "leaking",
+        "{}",
+        brief(&report)
+    );
+    assert_ne!(out.status.code(), Some(2));
+}
+
+#[test]
+fn agent_none_judges_the_process_tree_alone() {
+    let port = free_port();
+    let (out, report) = drive(
+        &service("", port, true),
+        port,
+        &["--agent", "none", "-n", "60"],
+    );
+    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
+    assert!(
+        resource(&report, "jvm-heap").is_none(),
+        "{}",
+        brief(&report)
+    );
+    assert_ne!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_jvm_that_refuses_attach_is_judged_on_rss_with_a_note() {
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("leakproof-jvm-{port}.log"));
+    let target = format!(
+        "{} > {} 2>&1",
+        service("-XX:+DisableAttachMechanism", port, false),
+        log.display()
+    );
+    let (out, report) = drive(&target, port, &["-n", "60"]);
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
+    assert!(
+        resource(&report, "jvm-heap").is_none(),
+        "{}",
+        brief(&report)
+    );
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("the JVM agent cannot attach")
+            && notes.contains("-XX:+DisableAttachMechanism; judged on RSS"),
+        "{notes}"
+    );
+    // The flag is read from hsperfdata before any SIGQUIT: such a JVM would print a thread dump.
+    assert!(output.contains("listening on"), "{output}");
+    assert!(!output.contains("Full thread dump"), "{output}");
+    assert!(report["failure"].is_null(), "{}", brief(&report));
+    assert_ne!(out.status.code(), Some(2));
+}
