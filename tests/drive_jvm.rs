@@ -212,3 +212,51 @@ fn a_jvm_that_refuses_attach_is_judged_on_rss_with_a_note() {
     assert!(report["failure"].is_null(), "{}", brief(&report));
     assert_ne!(out.status.code(), Some(2));
 }
+
+#[test]
+fn watch_attaches_to_a_running_jvm_by_pid() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut jvm = Command::new("java")
+        .args(["-XX:+UseSerialGC", "-cp"])
+        .arg(classes())
+        .args(["JvmService", "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start java");
+    // Attach only once it serves: its first line says so.
+    let mut line = String::new();
+    let stdout = jvm.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("line");
+    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args([
+            "watch",
+            "--interval",
+            "100ms",
+            "--duration",
+            "3s",
+            "--json",
+            "--pid",
+        ])
+        .arg(jvm.id().to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run leakproof");
+    let _ = jvm.kill();
+    let _ = jvm.wait();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(line.starts_with("listening on"), "{line}");
+    assert_eq!(
+        report["config"]["probe"],
+        "jvm-heap+tree-rss",
+        "{}",
+        brief(&report)
+    );
+    let heap = resource(&report, "jvm-heap").expect("a jvm-heap series");
+    let samples = heap["samples"].as_array().map_or(0, Vec::len);
+    assert!(samples >= 10, "{samples} samples: {}", brief(&report));
+}

@@ -125,8 +125,8 @@ impl Watch {
     }
 
     /// The agent injected into a started command (default [`AgentChoice::Auto`], as for
-    /// [`crate::Drive::agent`]): its own heap is judged over time. A running PID cannot be given
-    /// one.
+    /// [`crate::Drive::agent`]): its own heap is judged over time. A running PID can only be
+    /// attached to when it is a JVM (`Jvm`, or `Auto` when it runs `java`).
     pub fn agent(mut self, agent: AgentChoice) -> Watch {
         self.agent = agent;
         self
@@ -149,7 +149,7 @@ impl Watch {
         let settings = Settings::new(samples.saturating_add(1), None, 0, None, 1)?;
         let mut notes = Vec::new();
         let (pid, mut target, pending) = match self.subject {
-            Subject::Pid(pid) => (pid, None, None),
+            Subject::Pid(pid) => (pid, None, Pending::for_running(self.agent, pid)),
             Subject::Command(mut cmd) => {
                 let pending = Pending::inject(self.agent, &mut cmd, &mut notes);
                 let target = Target::spawn(cmd)?;

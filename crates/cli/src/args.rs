@@ -200,7 +200,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "N")]
     pub max_fds: Option<u64>,
     /// Agent for a started command (auto, python, node, native, jvm, none): its own heap is
-    /// judged over time beside the tree's RSS. Not for --pid.
+    /// judged over time beside the tree's RSS. With --pid only a JVM's (attached to from outside).
     #[arg(long, value_name = "AGENT", default_value = "auto", value_parser = parse_agent)]
     pub agent: leakproof_harness::AgentChoice,
     /// Print one JSON object instead of text.

@@ -374,15 +374,16 @@ impl<'s> Engine<'s> {
         done: usize,
         started: Instant,
     ) -> Result<usize, Option<ExtensionEnd>> {
-        let heap_stable = self
+        // RSS beside a proven heap only advises (see `outside_the_traced_heap`), and beside a
+        // leaking one cannot change the verdict: not worth a wait either way.
+        let heap_decided = self
             .series()
             .zip(analyses)
-            .any(|(s, a)| s.column.resource.is_agent_heap() && a.verdict == Verdict::Stable);
-        // RSS beside a proven heap only advises (see `outside_the_traced_heap`): not worth a wait.
+            .any(|(s, a)| s.column.resource.is_agent_heap() && a.verdict != Verdict::Inconclusive);
         let wanted = self
             .series()
             .zip(analyses)
-            .filter(|(s, _)| !(heap_stable && s.column.resource == Resource::Rss))
+            .filter(|(s, _)| !(heap_decided && s.column.resource == Resource::Rss))
             .map(|(_, a)| a)
             .filter(|a| a.verdict == Verdict::Inconclusive)
             .filter_map(|a| a.more_samples)

@@ -491,3 +491,20 @@ fn rss_beside_a_stable_agent_heap_does_not_extend_the_run() {
     assert_eq!(report.iterations, 40, "{:?}", report.notes);
     assert_eq!(report.verdict, Verdict::Stable);
 }
+
+#[test]
+fn rss_beside_a_leaking_agent_heap_does_not_extend_the_run() {
+    // The same levelling RSS beside a heap that leaks: the verdict is Leaking whatever RSS says.
+    let rss = |i: usize| 2e7 + 4096.0 * (i.min(20) / 2) as f64;
+    let mut engine = Engine::new(settings(40, 400));
+    engine.sampler(
+        Box::new(Scripted::counting(Resource::JvmHeap, |i| {
+            5e6 + 1024.0 * i as f64
+        })),
+        true,
+    );
+    engine.sampler(Box::new(Scripted::counting(Resource::Rss, rss)), true);
+    let report = run(engine, &mut Counter::default());
+    assert_eq!(report.iterations, 40, "{:?}", report.notes);
+    assert_eq!(report.verdict, Verdict::Leaking);
+}

@@ -97,6 +97,17 @@ impl Pending {
         }
     }
 
+    /// The agent for a process that is already running (`watch --pid`): only a JVM can be
+    /// attached to from outside (`--agent jvm`, or `auto` when `pid` runs `java`).
+    pub fn for_running(choice: AgentChoice, pid: u32) -> Option<Pending> {
+        let jvm = match choice {
+            AgentChoice::Jvm => true,
+            AgentChoice::Auto => crate::agent::jvm::is_java(pid),
+            _ => false,
+        };
+        jvm.then_some(Pending::Jvm)
+    }
+
     /// Once the target (whose root process is `root`) runs: the agent as a sampler when it
     /// answers, else a note.
     pub fn ready(self, root: u32, notes: &mut Vec<String>) -> Option<AgentSampler> {
