@@ -214,6 +214,25 @@ fn a_jvm_that_refuses_attach_is_judged_on_rss_with_a_note() {
 }
 
 #[test]
+fn a_jvm_whose_collector_counts_regions_is_judged_on_rss_with_a_note() {
+    // ZGC publishes its heap in 2 MiB pages: a KiB-per-request leak would read flat.
+    let port = free_port();
+    let (out, report) = drive(&service("-XX:+UseZGC", port, false), port, &["-n", "60"]);
+    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
+    assert!(
+        resource(&report, "jvm-heap").is_none(),
+        "{}",
+        brief(&report)
+    );
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("heap counters are not exact bytes") && notes.contains("judged on RSS"),
+        "{notes}"
+    );
+    assert_ne!(out.status.code(), Some(2));
+}
+
+#[test]
 fn watch_attaches_to_a_running_jvm_by_pid() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let mut jvm = Command::new("java")

@@ -61,6 +61,9 @@ pub(super) fn precheck(pid: u32) -> Precheck {
     if parse::attachable(&perf) == Some(false) {
         return Precheck::Never(JvmError::Disabled { pid });
     }
+    if let Err(collector) = parse::exact_collector(&perf) {
+        return Precheck::Never(JvmError::Collector { pid, collector });
+    }
     match leakproof_sample::catches_signal(pid, libc_sigquit()) {
         Ok(true) => Precheck::Ready,
         Ok(false) => Precheck::NotYet(JvmError::NoHandler { pid }),

@@ -44,6 +44,14 @@ pub(crate) enum JvmError {
         /// The process.
         pid: u32,
     },
+    /// The JVM's collector counts its heap in regions of megabytes, not bytes (ZGC, Shenandoah).
+    #[error("the JVM {pid} runs a collector whose heap counters are not exact bytes (policy {collector}; ZGC or Shenandoah?): only G1, Parallel and Serial are judged")]
+    Collector {
+        /// The process.
+        pid: u32,
+        /// Its `sun.gc.policy.name`, or `unknown`.
+        collector: String,
+    },
     /// The JVM has not installed its SIGQUIT handler (still starting, or `-Xrs`): a SIGQUIT would
     /// kill it, so none is sent.
     #[error("the JVM {pid} does not handle SIGQUIT (still starting, or -Xrs)")]

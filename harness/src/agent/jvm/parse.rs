@@ -104,6 +104,21 @@ pub(super) fn attachable(perf: &HashMap<String, PerfValue>) -> Option<bool> {
     }
 }
 
+/// Collectors whose `used` counters are exact bytes after a full collection (`sun.gc.policy.name`):
+/// G1, Serial and Parallel. ZGC and Shenandoah count whole regions of megabytes (ZGC publishes no
+/// policy name at all): a leak of a KiB per request would read flat for thousands of requests.
+const EXACT_COLLECTORS: &[&str] = &["GarbageFirst", "Copy:MSC", "ParScav:MSC"];
+
+/// `Ok` when the JVM's collector counts its heap in exact bytes, else the collector's policy name
+/// (or `unknown`).
+pub(super) fn exact_collector(perf: &HashMap<String, PerfValue>) -> Result<(), String> {
+    match perf.get("sun.gc.policy.name") {
+        Some(PerfValue::Text(name)) if EXACT_COLLECTORS.contains(&name.as_str()) => Ok(()),
+        Some(PerfValue::Text(name)) => Err(name.clone()),
+        _ => Err("unknown".to_owned()),
+    }
+}
+
 /// Bytes in use in the Java heap: the sum of every `sun.gc.generation.<g>.space.<s>.used` (eden,
 /// survivors and old generation for Serial, Parallel and G1; the counters are exact and updated
 /// at the end of each collection). `None` when the JVM publishes none (ZGC, Shenandoah).
@@ -257,6 +272,21 @@ mod tests {
         let perf = perf_data(&file).expect("parses");
         assert_eq!(heap_used(&perf), Some(3120));
         assert_eq!(attachable(&perf), Some(true));
+        assert_eq!(exact_collector(&perf), Err("unknown".to_owned()));
+        let g1 = (
+            "sun.gc.policy.name",
+            PerfValue::Text("GarbageFirst".to_owned()),
+        );
+        assert_eq!(
+            exact_collector(&perf_data(&perf_file(&[g1], true)).unwrap()),
+            Ok(())
+        );
+        let shenandoah = (
+            "sun.gc.policy.name",
+            PerfValue::Text("Shenandoah".to_owned()),
+        );
+        let perf_s = perf_data(&perf_file(&[shenandoah], true)).unwrap();
+        assert_eq!(exact_collector(&perf_s), Err("Shenandoah".to_owned()));
         let disabled = perf_data(&perf_file(&[caps("0100")], true)).unwrap();
         assert_eq!(attachable(&disabled), Some(false));
         assert_eq!(heap_used(&disabled), None);
