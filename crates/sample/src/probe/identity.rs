@@ -51,7 +51,8 @@ fn link(pid: u32, what: &str) -> Result<PathBuf, ProbeError> {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
+#[cfg(target_os = "linux")]
 mod tests {
     use super::*;
 

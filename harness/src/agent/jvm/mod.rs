@@ -217,7 +217,8 @@ pub(crate) fn is_java(pid: u32) -> bool {
     leakproof_sample::executable(pid).is_ok_and(|exe| exe.file_name().is_some_and(|n| n == "java"))
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
+#[cfg(target_os = "linux")]
 mod tests {
     use super::*;
 

@@ -145,7 +145,7 @@ pub(super) fn histogram(text: &str) -> Option<Snapshot> {
     for line in text.lines() {
         let mut words = line.split_whitespace();
         let rank = words.next().and_then(|w| w.strip_suffix(':'));
-        if !rank.is_some_and(|r| r.parse::<u64>().is_ok()) {
+        if rank.and_then(|r| r.parse::<u64>().ok()).is_none() {
             continue;
         }
         let (Some(Ok(blocks)), Some(Ok(bytes)), Some(class)) = (
