@@ -47,11 +47,9 @@ pub(super) enum Precheck {
     Never(JvmError),
 }
 
-/// Whether `pid` may be sent `SIGQUIT` now.
+/// Whether `pid` is a HotSpot JVM we can judge (attach allowed, a collector with exact counters),
+/// and may be sent `SIGQUIT` now (or already listens).
 pub(super) fn precheck(pid: u32) -> Precheck {
-    if socket_path(pid).exists() {
-        return Precheck::Ready;
-    }
     let perf = perf_file(pid)
         .and_then(|f| std::fs::read(f).ok())
         .and_then(|data| parse::perf_data(&data));
@@ -64,14 +62,17 @@ pub(super) fn precheck(pid: u32) -> Precheck {
     if let Err(collector) = parse::exact_collector(&perf) {
         return Precheck::Never(JvmError::Collector { pid, collector });
     }
-    match leakproof_sample::catches_signal(pid, libc_sigquit()) {
+    if socket_path(pid).exists() {
+        return Precheck::Ready;
+    }
+    match leakproof_sample::catches_signal(pid, sigquit()) {
         Ok(true) => Precheck::Ready,
         Ok(false) => Precheck::NotYet(JvmError::NoHandler { pid }),
         Err(e) => Precheck::Never(JvmError::Probe(e)),
     }
 }
 
-fn libc_sigquit() -> i32 {
+fn sigquit() -> i32 {
     nix::sys::signal::Signal::SIGQUIT as i32
 }
 

@@ -8,6 +8,7 @@ mod attach;
 mod parse;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use leakproof_diff::{Site, Snapshot};
@@ -103,7 +104,8 @@ pub(crate) enum JvmError {
 /// Attached JVMs of one target.
 #[derive(Debug)]
 pub(crate) struct JvmAgent {
-    pids: Vec<u32>,
+    /// Each JVM's pid and performance-data file.
+    jvms: Vec<(u32, PathBuf)>,
 }
 
 impl JvmAgent {
@@ -149,20 +151,23 @@ impl JvmAgent {
     }
 
     fn start(pids: Vec<u32>) -> Result<JvmAgent, JvmError> {
-        for &pid in &pids {
+        let mut jvms = Vec::with_capacity(pids.len());
+        for pid in pids {
+            let perf = attach::perf_file(pid).ok_or(JvmError::NotHotSpot { pid })?;
             attach::start_listener(pid)?;
             // The first command proves the listener speaks the protocol.
             attach::jcmd(pid, "VM.version", SAMPLE_TIMEOUT)?;
+            jvms.push((pid, perf));
         }
-        Ok(JvmAgent { pids })
+        Ok(JvmAgent { jvms })
     }
 
     /// Bytes in use in the Java heaps after a full collection (`GC.run`), summed over the JVMs.
     pub(crate) fn sample(&self) -> Result<u64, JvmError> {
         let mut total = 0u64;
-        for &pid in &self.pids {
-            attach::jcmd(pid, "GC.run", SAMPLE_TIMEOUT)?;
-            total = total.saturating_add(heap_used(pid)?);
+        for (pid, perf) in &self.jvms {
+            attach::jcmd(*pid, "GC.run", SAMPLE_TIMEOUT)?;
+            total = total.saturating_add(heap_used(*pid, perf)?);
         }
         Ok(total)
     }
@@ -171,7 +176,7 @@ impl JvmAgent {
     /// class, bytes and instances.
     pub(crate) fn histogram(&self) -> Result<Snapshot, JvmError> {
         let mut merged: HashMap<String, Site> = HashMap::new();
-        for &pid in &self.pids {
+        for &(pid, _) in &self.jvms {
             let command = "GC.class_histogram";
             let text = attach::jcmd(pid, command, HISTOGRAM_TIMEOUT)?;
             let snapshot = parse::histogram(&text).ok_or_else(|| JvmError::BadReply {
@@ -198,15 +203,14 @@ impl JvmAgent {
     }
 }
 
-/// The heap counters of `pid`'s performance data.
-fn heap_used(pid: u32) -> Result<u64, JvmError> {
+/// The heap counters of `pid`'s performance data, in the file `perf`.
+fn heap_used(pid: u32, perf: &Path) -> Result<u64, JvmError> {
     let bad = |detail: &str| JvmError::BadReply {
         pid,
         command: "hsperfdata".to_owned(),
         detail: detail.to_owned(),
     };
-    let file = attach::perf_file(pid).ok_or(JvmError::NotHotSpot { pid })?;
-    let data = std::fs::read(file).map_err(|source| JvmError::Io { pid, source })?;
+    let data = std::fs::read(perf).map_err(|source| JvmError::Io { pid, source })?;
     let perf = parse::perf_data(&data).ok_or_else(|| bad("not a performance-data file"))?;
     parse::heap_used(&perf)
         .ok_or_else(|| bad("no sun.gc.generation.*.space.*.used counter (ZGC or Shenandoah?)"))
