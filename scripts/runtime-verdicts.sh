@@ -6,7 +6,7 @@
 #
 #   cargo build --release --bin leakproof && scripts/runtime-verdicts.sh [RUNS]
 #
-# Needs python3, node, java (17+) and PostgreSQL (initdb, postgres, psql; run as `nobody` when
+# Needs python3, node, java (17+; the JVM agent needs HotSpot on Linux) and PostgreSQL (initdb, postgres, psql; run as `nobody` when
 # root). Every target listens on 127.0.0.1 only and is stopped by leakproof.
 set -u
 cd "$(dirname "$0")/.."
@@ -41,6 +41,9 @@ verdict "JVM HttpServer" none "java -cp $dir Hello PORT" "http://127.0.0.1:PORT/
 verdict "JVM HttpServer, fixed pre-touched heap, -Xint" none \
     "java -Xms64m -Xmx64m -XX:+AlwaysPreTouch -Xint -cp $dir Hello PORT" "http://127.0.0.1:PORT/"
 verdict "JVM leaking 1 KiB/request" none "java -cp $dir Hello PORT --leak" "http://127.0.0.1:PORT/"
+# The JVM agent (Dynamic Attach: the heap after a full GC) on the same two.
+verdict "JVM HttpServer" auto "java -cp $dir Hello PORT" "http://127.0.0.1:PORT/"
+verdict "JVM leaking 1 KiB/request" auto "java -cp $dir Hello PORT --leak" "http://127.0.0.1:PORT/"
 if command -v initdb >/dev/null && id nobody >/dev/null 2>&1; then
     pg=$dir/pg; mkdir "$pg"; chown nobody "$pg" "$dir"
     su nobody -s /bin/sh -c "initdb -D $pg/data -A trust -U postgres >/dev/null"
