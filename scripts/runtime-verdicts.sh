@@ -6,8 +6,9 @@
 #
 #   cargo build --release --bin leakproof && scripts/runtime-verdicts.sh [RUNS]
 #
-# Needs python3, node, java (17+; the JVM agent needs HotSpot on Linux) and PostgreSQL (initdb, postgres, psql; run as `nobody` when
-# root). Every target listens on 127.0.0.1 only and is stopped by leakproof.
+# Needs python3, node, java (17+; the JVM agent needs HotSpot on Linux) and PostgreSQL (initdb,
+# postgres, psql; run as `nobody` when root). Every target listens on 127.0.0.1 only and is stopped
+# by leakproof.
 set -u
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
