@@ -262,6 +262,8 @@ fn watch_attaches_to_a_running_jvm_by_pid() {
         .expect("run leakproof");
     let _ = jvm.kill();
     let _ = jvm.wait();
+    // Killed, the JVM leaves its attach socket behind: remove it as a clean exit would.
+    let _ = std::fs::remove_file(format!("/tmp/.java_pid{}", jvm.id()));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "not a report ({e}): {}",
