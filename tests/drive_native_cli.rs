@@ -56,4 +56,11 @@ fn drive_a_leaking_c_server_is_exit_1_and_names_the_malloc_line() {
             .any(|l| l.contains("-> handle") && l.ends_with(&at)),
         "the user frame names the malloc line:\n{text}"
     );
+    // Named from a true before/after difference: the server is idle between requests, and the
+    // "after" picture is written during the final locate iteration, not compared with nothing.
+    assert!(
+        text.contains("note: native-heap sites: growth over ")
+            && !text.contains("allocated nothing"),
+        "{text}"
+    );
 }

@@ -259,3 +259,36 @@ fn a_statically_linked_target_publishes_nothing() {
         Err(NativeAgentError::NotReady { .. })
     ));
 }
+
+#[test]
+fn an_idle_target_answers_each_request_at_its_next_allocation_and_pictures_do_not_mix() {
+    // The locate protocol of the native sampler: picture 1 is asked for, written at the next
+    // request's allocation and read; picture 2 is asked for only then (both are DIR/PID.sites),
+    // and written during the one request that follows. Between requests the target is idle.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("leaky", tmp.path(), &[]);
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut target = Target::start(&agent, &program, &["leak"]);
+    agent.wait_ready(READY).expect("the region appears");
+    target.request("warm up");
+    agent.start_sites().expect("capture on");
+    let first = agent.request_sites().expect("request");
+    for i in 0..9 {
+        target.request(&format!("request {i}"));
+    }
+    let before = agent.collect_sites(first, REPLY_TIMEOUT).expect("first");
+    let second = agent.request_sites().expect("request");
+    std::thread::sleep(Duration::from_millis(50));
+    let idle = agent.detail().expect("detail");
+    target.request("the last one");
+    let after = agent.collect_sites(second, REPLY_TIMEOUT).expect("second");
+    // The first was written at the first request's allocation (recorded before the dump), the
+    // second at the last one's: 1 block, then 10.
+    assert_eq!(before.sites.len(), 1, "{before:#?}");
+    assert_eq!((before.sites[0].blocks, after.sites[0].blocks), (1, 10));
+    assert_eq!(after.total_bytes - before.total_bytes, 9 * 200);
+    assert_eq!(
+        idle.live_blocks + 1,
+        agent.detail().expect("detail").live_blocks
+    );
+}
