@@ -185,9 +185,18 @@ impl Region {
 
 #[inline(always)]
 fn bump(c: &AtomicU64, v: u64) {
-    // Owner-only slot: a plain load and store (no lock prefix); relaxed atomics keep the reader in
-    // another process free of data races.
-    c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
+    // Owner-only slot: no lock prefix. One read-modify-write *instruction*, though, not a load and
+    // a store: a signal handler that allocates on this thread runs before or after it, never
+    // between a load and a store whose write would then erase the handler's count.
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `c.as_ptr()` is the counter's own 8 aligned bytes, alive for the region's lifetime;
+    // `add` touches nothing else (flags are not preserved, which the asm block does not claim).
+    // Other threads and processes only read the word, and an aligned 8-byte store is not torn.
+    unsafe {
+        core::arch::asm!("add qword ptr [{0}], {1}", in(reg) c.as_ptr(), in(reg) v, options(nostack));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    c.fetch_add(v, Relaxed);
 }
 
 /// This thread's identity: `pthread_self()` (the thread pointer: no syscall, never 0).

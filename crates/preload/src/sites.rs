@@ -305,14 +305,22 @@ fn unlock() {
     LOCK.store(false, Release);
 }
 
-/// `pthread_atfork` prepare: no thread holds the tables' lock across `fork`.
+/// `pthread_atfork` prepare: no thread holds the tables' lock across `fork`. The forking thread
+/// is marked busy while it holds the lock, so that a signal handler allocating on it meanwhile
+/// only counts instead of waiting for a lock its own thread holds.
 pub(crate) fn lock_for_fork() {
+    if let Some(r) = crate::region::current() {
+        r.slot().busy.store(1, Relaxed);
+    }
     lock();
 }
 
 /// `pthread_atfork` parent.
 pub(crate) fn unlock_after_fork() {
     unlock();
+    if let Some(r) = crate::region::current() {
+        r.slot().busy.store(0, Relaxed);
+    }
 }
 
 /// `pthread_atfork` child (single-threaded): drop the parent's records, count sites afresh.
