@@ -130,8 +130,7 @@ impl Region {
             s.alloc_bytes.fetch_add(size, Relaxed);
             s.alloc_blocks.fetch_add(1, Relaxed);
         } else {
-            bump(&s.alloc_bytes, size);
-            bump(&s.alloc_blocks, 1);
+            bump_pair(&s.alloc_bytes, &s.alloc_blocks, size);
         }
     }
 
@@ -142,8 +141,7 @@ impl Region {
             s.free_bytes.fetch_add(size, Relaxed);
             s.free_blocks.fetch_add(1, Relaxed);
         } else {
-            bump(&s.free_bytes, size);
-            bump(&s.free_blocks, 1);
+            bump_pair(&s.free_bytes, &s.free_blocks, size);
         }
     }
 
@@ -183,20 +181,43 @@ impl Region {
     }
 }
 
+// `bump_pair` finds a block counter right after its byte counter.
+const _: () = assert!(
+    core::mem::offset_of!(Slot, alloc_blocks) == core::mem::offset_of!(Slot, alloc_bytes) + 8
+        && core::mem::offset_of!(Slot, free_blocks) == core::mem::offset_of!(Slot, free_bytes) + 8
+);
+
+/// Adds `size` to an owner-only byte counter and 1 to its block counter, the next word.
 #[inline(always)]
-fn bump(c: &AtomicU64, v: u64) {
-    // Owner-only slot: no lock prefix. One read-modify-write *instruction*, though, not a load and
-    // a store: a signal handler that allocates on this thread runs before or after it, never
-    // between a load and a store whose write would then erase the handler's count.
+fn bump_pair(bytes: &AtomicU64, blocks: &AtomicU64, size: u64) {
+    // No lock prefix (only the owner writes), but one read-modify-write *instruction* per
+    // counter, not a load and a store: a signal handler that allocates on this thread runs before
+    // or after it, never between a load and a store that would then erase the handler's count.
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `c.as_ptr()` is the counter's own 8 aligned bytes, alive for the region's lifetime;
-    // `add` touches nothing else (flags are not preserved, which the asm block does not claim).
-    // Other threads and processes only read the word, and an aligned 8-byte store is not torn.
-    unsafe {
-        core::arch::asm!("add qword ptr [{0}], {1}", in(reg) c.as_ptr(), in(reg) v, options(nostack));
+    {
+        debug_assert!(core::ptr::eq(
+            bytes.as_ptr().wrapping_add(1),
+            blocks.as_ptr()
+        ));
+        // SAFETY: `bytes` and `blocks` are adjacent aligned words of a live slot (the assertion
+        // above the function); the two `add`s touch nothing else and clobber only the flags,
+        // which the block does not claim to preserve. Other threads and processes only read
+        // these words, and an aligned 8-byte store is not torn.
+        unsafe {
+            core::arch::asm!(
+                "add qword ptr [{p}], {v}",
+                "add qword ptr [{p} + 8], 1",
+                p = in(reg) bytes.as_ptr(),
+                v = in(reg) size,
+                options(nostack),
+            );
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    c.fetch_add(v, Relaxed);
+    {
+        bytes.fetch_add(size, Relaxed);
+        blocks.fetch_add(1, Relaxed);
+    }
 }
 
 /// This thread's identity: `pthread_self()` (the thread pointer: no syscall, never 0).
