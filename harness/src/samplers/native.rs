@@ -138,15 +138,21 @@ impl NativeSampler {
     /// after picture written during the final iteration), else the first picture and a request
     /// made now, which only a target that allocates on its own answers.
     fn pictures(&mut self, k: usize) -> Result<(Snapshot, Snapshot, String), NativeAgentError> {
-        let (before, after) = match (self.last.take(), self.first.take()) {
-            (Some((before, request)), _) => (before, self.agent.collect_sites(request, LAST_WAIT)),
+        let (before, after, span, when) = match (self.last.take(), self.first.take()) {
+            (Some((before, request)), _) => {
+                let after = self.agent.collect_sites(request, LAST_WAIT);
+                let span = format!("growth over {} more iterations", k.saturating_sub(1));
+                (before, after, span, "during the final iteration")
+            }
             (None, Some(first)) => {
                 let before = self.agent.collect_sites(first, FIRST_WAIT)?;
                 let after = self
                     .agent
                     .request_sites()
                     .and_then(|r| self.agent.collect_sites(r, LAST_WAIT));
-                (before, after)
+                let span =
+                    format!("growth over {k} more iterations (up to the target's next allocation)");
+                (before, after, span, "after its last iteration")
             }
             (None, None) => {
                 return Err(NativeAgentError::SitesTimeout {
@@ -155,17 +161,13 @@ impl NativeSampler {
             }
         };
         Ok(match after {
-            Ok(after) => {
-                let span = format!("growth over {} more iterations", k.saturating_sub(1));
-                (before, after, span)
-            }
+            Ok(after) => (before, after, span),
             Err(_) => (
                 Snapshot::empty(),
                 before,
                 format!(
                     "live blocks allocated over the {LEAD_IN} lead-in iterations (up to the next \
-                     allocation): the target allocated nothing during the final iteration to \
-                     write a later picture"
+                     allocation): the target allocated nothing {when} to write a later picture"
                 ),
             ),
         })
