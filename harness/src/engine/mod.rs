@@ -52,7 +52,8 @@ impl Column {
 
 /// Something read after every iteration: one or more series, and optionally a way to say where
 /// they grew (the locate protocol: `mark`, `locate_start`, `locate_first`, `locate_last`,
-/// `locate_finish`).
+/// `locate_finish`). A sampler that wraps others (`samplers::agent::AgentSampler`) forwards every
+/// method: one left to its default body there is silently a no-op.
 pub(crate) trait Sampler {
     /// The series this sampler fills, in the order `read` writes them (at most [`MAX_COLUMNS`]).
     fn columns(&self) -> Vec<Column>;
