@@ -80,9 +80,10 @@ fn watch_a_c_program_that_leaks_per_tick_is_leaking_on_its_native_heap() {
     let brief = format!("{:#}\nnotes {:#}", heap["analysis"], report["notes"]);
     assert_eq!(heap["analysis"]["verdict"], "leaking", "{brief}");
     assert_eq!(code, Some(1), "{brief}");
-    // 64 bytes (usable size 72) every 10 ms: about 7 KiB/s, judged per second.
+    // 64 bytes (usable size 72) every 10 ms: about 7 KiB/s (less when a loaded machine delays
+    // the ticks).
     let slope = heap["analysis"]["slope"].as_f64().expect("slope") / 0.05;
-    assert!((4000.0..10000.0).contains(&slope), "{slope} B/s: {brief}");
+    assert!((2000.0..10000.0).contains(&slope), "{slope} B/s: {brief}");
     let line = std::fs::read_to_string(TICKER)
         .expect("source")
         .lines()
