@@ -299,14 +299,11 @@ pub(crate) fn start() {
         }
         None => CURRENT.store(core::ptr::null_mut(), Release),
     }
-    // SAFETY: the three handlers are `extern "C" fn()` without preconditions.
-    unsafe {
-        libc::pthread_atfork(
-            Some(before_fork),
-            Some(after_fork_parent),
-            Some(after_fork_child),
-        )
-    };
+    // SAFETY: the child handler is an `extern "C" fn()` without preconditions. No prepare handler
+    // takes the capture lock around `fork`: glibc's own fork then waits for every arena lock, and
+    // a thread holding one could be in a signal handler that allocates and waits for ours. The
+    // child, single-threaded, drops the tables and frees the lock instead.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
 }
 
 /// Creates this process's region file (`DIR/PID`, replacing any older one atomically) and maps it,
@@ -330,14 +327,6 @@ pub(crate) fn finish() {
     if let Some(r) = current() {
         r.header.exited.store(1, Release);
     }
-}
-
-extern "C" fn before_fork() {
-    crate::sites::lock_for_fork();
-}
-
-extern "C" fn after_fork_parent() {
-    crate::sites::unlock_after_fork();
 }
 
 /// In a forked child: count from zero into a region of its own (the parent's mapping is shared and

@@ -1,8 +1,9 @@
 /* Allocation from signal handlers under the native agent. On each "go" line, the main thread and
  * 3 workers malloc, free and realloc heavily for a while, as a timer (SIGALRM, every 50 us) and a
  * signaller thread (SIGUSR1 sent to each allocating thread in turn) interrupt them; each handler
- * mallocs and frees a block. Everything is freed by the end of a round, which prints
- * "done HANDLED" (how many handlers ran in the round).
+ * mallocs and frees a block. The main thread also forks now and then (the child allocates and
+ * exits): a handler may run while the agent's fork handlers hold its capture lock. Everything is
+ * freed by the end of a round, which prints "done HANDLED" (how many handlers ran in the round).
  *
  * glibc's malloc is not async-signal-safe: a handler that interrupts glibc while it holds an
  * arena lock and then needs that lock deadlocks in glibc itself, with or without the agent. So
@@ -18,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define WORKERS 3
 #define OPS 60000
 #define HANDLER_SIZE 1000 /* chunk 1008: the workers ask for 1..900 and 1100..4000 bytes only */
+#define FORK_EVERY 2000   /* operations of the main thread between forks */
 
 static atomic_long handled;
 static atomic_int running;
@@ -77,6 +80,14 @@ static void *churn(void *arg) {
         } else {
             void *q = realloc(mine[j], worker_size(r >> 3));
             if (q) mine[j] = q;
+        }
+        if (arg == (void *)1 && i % FORK_EVERY == FORK_EVERY - 1) {
+            pid_t pid = fork();
+            if (pid == 0) {
+                free(malloc(100));
+                _exit(0);
+            }
+            if (pid > 0) waitpid(pid, NULL, 0);
         }
     }
     disarm();
