@@ -82,13 +82,17 @@ impl Drop for TrackedAgent {
     }
 }
 
+/// The "before" picture and the request for the "after" one (none when it could not be made), or
+/// why the "before" picture is missing.
+type Collected = Result<(Snapshot, Option<SitesRequest>), NativeAgentError>;
+
 /// The live `malloc` heap of a native target's processes, summed.
 pub(crate) struct NativeSampler {
     agent: TrackedAgent,
     /// The "before" picture, requested in `locate_first`.
     first: Option<SitesRequest>,
-    /// The "before" picture collected and the "after" one requested, in `locate_last`.
-    last: Option<(Snapshot, SitesRequest)>,
+    /// What `locate_last` did: the "before" picture collected and the "after" one requested.
+    last: Option<Collected>,
     locating: bool,
     /// Why capture could not start, for the report.
     failed: Option<String>,
@@ -139,8 +143,12 @@ impl NativeSampler {
     /// made now, which only a target that allocates on its own answers.
     fn pictures(&mut self, k: usize) -> Result<(Snapshot, Snapshot, String), NativeAgentError> {
         let (before, after, span, when) = match (self.last.take(), self.first.take()) {
-            (Some((before, request)), _) => {
-                let after = self.agent.collect_sites(request, LAST_WAIT);
+            (Some(collected), _) => {
+                let (before, request) = collected?;
+                let after = request.ok_or(NativeAgentError::SitesTimeout {
+                    timeout: Duration::ZERO,
+                });
+                let after = after.and_then(|r| self.agent.collect_sites(r, LAST_WAIT));
                 let span = format!("growth over {} more iterations", k.saturating_sub(1));
                 (before, after, span, "during the final iteration")
             }
@@ -213,11 +221,8 @@ impl Sampler for NativeSampler {
             return;
         };
         // Written at the target's first allocation after `locate_first`, an iteration ago or more.
-        if let Ok(before) = self.agent.collect_sites(first, FIRST_WAIT) {
-            if let Ok(request) = self.agent.request_sites() {
-                self.last = Some((before, request));
-            }
-        }
+        let before = self.agent.collect_sites(first, FIRST_WAIT);
+        self.last = Some(before.map(|b| (b, self.agent.request_sites().ok())));
     }
 
     fn locate_finish(&mut self, report: &mut Report, iterations: usize) {
