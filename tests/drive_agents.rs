@@ -189,7 +189,10 @@ fn watch_judges_a_started_python_commands_own_heap_and_names_the_line() {
     let script = std::env::temp_dir().join(format!("leakproof-grow-{}.py", std::process::id()));
     std::fs::write(
         &script,
-        "import time\nkept = []\ni = 0\nwhile True:\n    i += 1\n    kept.append('x%06d' % i * 300)\n    time.sleep(0.01)\n",
+        // Keeps 100 strings per second of wall time (line 6), catching up after a delay: on a
+        // loaded machine a per-loop rate would slow down with the CPU it gets and read as a
+        // runtime levelling off.
+        "import time\nkept = []\nstart = time.monotonic()\nwhile True:\n    while len(kept) < (time.monotonic() - start) * 100:\n        kept.append('x%06d' % len(kept) * 300)\n    time.sleep(0.01)\n",
     )
     .expect("script");
     let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))

@@ -200,7 +200,9 @@ impl NativeAgent {
 
     /// Asks every live process for a dump of its live sites. A process writes it at its next
     /// allocation or free, so drive the target (e.g. one more iteration) before
-    /// [`NativeAgent::collect_sites`].
+    /// [`NativeAgent::collect_sites`]. Every dump of a process is the same file (`DIR/PID.sites`)
+    /// and a process answers only the latest request: collect a request before making the next,
+    /// or the earlier picture is the later one.
     pub fn request_sites(&mut self) -> Result<SitesRequest, NativeAgentError> {
         let requests = self.regions.request_sites().map_err(|e| self.io(e))?;
         // Where each process's objects are loaded, read now, while it is surely alive.

@@ -95,6 +95,38 @@ fn a_leaking_c_server_is_leaking_on_its_native_heap_and_the_malloc_line_is_named
     assert!(user.location().ends_with(&allocation_line()), "{text}");
     assert_eq!(user.function.as_deref(), Some("handle"), "{text}");
     assert!(text.contains(&allocation_line()), "{text}");
+    // A true before/after difference: the server is idle between requests, so the "after" picture
+    // must be written during the final locate iteration (the fallback compares with nothing).
+    let span = sites_span(&report);
+    assert!(span > 0, "{text}");
+    assert_eq!(
+        top.count_diff, span as i64,
+        "one block per request in between: {text}"
+    );
+    assert_eq!(top.size_diff, 200 * span as i64, "{text}");
+    // The after picture also holds the before picture's blocks: the 3 lead-in iterations' and the
+    // first measured one's (written at its allocation).
+    assert_eq!(top.count, top.count_diff as u64 + 4, "{text}");
+}
+
+/// The iterations between the two native-heap pictures, from the locate phase's note; fails the
+/// test when the phase compared its first picture with nothing.
+fn sites_span(report: &leakproof_harness::Report) -> usize {
+    let note = report
+        .notes
+        .iter()
+        .find(|n| n.starts_with("native-heap sites: growth over "))
+        .unwrap_or_else(|| panic!("no before/after growth note: {:#?}", report.notes));
+    assert!(
+        !report.notes.iter().any(|n| n.contains("allocated nothing")),
+        "{:#?}",
+        report.notes
+    );
+    note.trim_start_matches("native-heap sites: growth over ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
 }
 
 #[test]

@@ -232,6 +232,56 @@ fn threads_forks_and_cross_thread_reallocs_keep_counts_exact() {
     assert_eq!(detail.live_bytes - warm, 10_000);
 }
 
+/// Runs one round of `signals.c`; returns how many signal handlers allocated in it.
+fn signal_round(target: &mut Target) -> u64 {
+    let reply = target.request("go");
+    reply
+        .strip_prefix("done ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected reply {reply:?}"))
+}
+
+#[test]
+fn allocations_in_signal_handlers_neither_deadlock_nor_miscount() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("signals", tmp.path(), &[]);
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut target = Target::start(&agent, &program, &[]);
+    signal_round(&mut target); // warms up glibc's thread stacks and stdio
+    agent.wait_ready(READY).expect("the region appears");
+    let warm = agent.detail().expect("detail");
+    let mut handled = 0;
+    // Every block of a round is freed by its end, the handlers' too: the round ends where it began.
+    for round in 0..3 {
+        handled += signal_round(&mut target);
+        assert_eq!(live(&mut agent), warm.live_bytes, "round {round}, counting");
+    }
+    // With site capture on: handlers interrupt the agent while it unwinds, holds its lock, dumps.
+    agent.start_sites().expect("capture on");
+    for round in 0..3 {
+        handled += signal_round(&mut target);
+        assert_eq!(
+            live(&mut agent),
+            warm.live_bytes,
+            "round {round}, capturing"
+        );
+        let request = agent.request_sites().expect("request");
+        handled += signal_round(&mut target);
+        let snapshot = agent.collect_sites(request, REPLY_TIMEOUT).expect("sites");
+        assert!(snapshot.total_bytes < 1 << 20, "{} B", snapshot.total_bytes);
+    }
+    agent.stop_sites().expect("capture off");
+    handled += signal_round(&mut target);
+    let end = agent.detail().expect("detail");
+    assert_eq!(
+        (end.live_bytes, end.live_blocks),
+        (warm.live_bytes, warm.live_blocks)
+    );
+    eprintln!("{handled} signal handlers allocated");
+    // Each round runs for a while under a 50 us timer: handlers must really have allocated.
+    assert!(handled >= 10_000, "only {handled} signal handlers ran");
+}
+
 #[test]
 fn a_target_with_its_own_malloc_is_seen_to_count_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -258,4 +308,37 @@ fn a_statically_linked_target_publishes_nothing() {
         agent.wait_ready(Duration::from_millis(300)),
         Err(NativeAgentError::NotReady { .. })
     ));
+}
+
+#[test]
+fn an_idle_target_answers_each_request_at_its_next_allocation_and_pictures_do_not_mix() {
+    // The locate protocol of the native sampler: picture 1 is asked for, written at the next
+    // request's allocation and read; picture 2 is asked for only then (both are DIR/PID.sites),
+    // and written during the one request that follows. Between requests the target is idle.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile("leaky", tmp.path(), &[]);
+    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
+    let mut target = Target::start(&agent, &program, &["leak"]);
+    agent.wait_ready(READY).expect("the region appears");
+    target.request("warm up");
+    agent.start_sites().expect("capture on");
+    let first = agent.request_sites().expect("request");
+    for i in 0..9 {
+        target.request(&format!("request {i}"));
+    }
+    let before = agent.collect_sites(first, REPLY_TIMEOUT).expect("first");
+    let second = agent.request_sites().expect("request");
+    std::thread::sleep(Duration::from_millis(50));
+    let idle = agent.detail().expect("detail");
+    target.request("the last one");
+    let after = agent.collect_sites(second, REPLY_TIMEOUT).expect("second");
+    // The first was written at the first request's allocation (recorded before the dump), the
+    // second at the last one's: 1 block, then 10.
+    assert_eq!(before.sites.len(), 1, "{before:#?}");
+    assert_eq!((before.sites[0].blocks, after.sites[0].blocks), (1, 10));
+    assert_eq!(after.total_bytes - before.total_bytes, 9 * 200);
+    assert_eq!(
+        idle.live_blocks + 1,
+        agent.detail().expect("detail").live_blocks
+    );
 }

@@ -15,7 +15,7 @@
 //! preload and the variable and publishes anew.
 //!
 //! Rules this crate keeps: nothing on the allocation path allocates, takes a lock (but site
-//! capture's, which is released around `fork`), makes a system call while counting, uses
+//! capture's, which a forked child frees), makes a system call while counting, uses
 //! thread-local storage (which may itself call `malloc` in a shared object), or can panic.
 //!
 //! The region layout is documented in `region.rs` and mirrored by `leakproof_sample::native`.

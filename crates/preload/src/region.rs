@@ -130,8 +130,7 @@ impl Region {
             s.alloc_bytes.fetch_add(size, Relaxed);
             s.alloc_blocks.fetch_add(1, Relaxed);
         } else {
-            bump(&s.alloc_bytes, size);
-            bump(&s.alloc_blocks, 1);
+            bump_pair(&s.alloc_bytes, &s.alloc_blocks, size);
         }
     }
 
@@ -142,8 +141,7 @@ impl Region {
             s.free_bytes.fetch_add(size, Relaxed);
             s.free_blocks.fetch_add(1, Relaxed);
         } else {
-            bump(&s.free_bytes, size);
-            bump(&s.free_blocks, 1);
+            bump_pair(&s.free_bytes, &s.free_blocks, size);
         }
     }
 
@@ -183,11 +181,43 @@ impl Region {
     }
 }
 
+// `bump_pair` finds a block counter right after its byte counter.
+const _: () = assert!(
+    core::mem::offset_of!(Slot, alloc_blocks) == core::mem::offset_of!(Slot, alloc_bytes) + 8
+        && core::mem::offset_of!(Slot, free_blocks) == core::mem::offset_of!(Slot, free_bytes) + 8
+);
+
+/// Adds `size` to an owner-only byte counter and 1 to its block counter, the next word.
 #[inline(always)]
-fn bump(c: &AtomicU64, v: u64) {
-    // Owner-only slot: a plain load and store (no lock prefix); relaxed atomics keep the reader in
-    // another process free of data races.
-    c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
+fn bump_pair(bytes: &AtomicU64, blocks: &AtomicU64, size: u64) {
+    // No lock prefix (only the owner writes), but one read-modify-write *instruction* per
+    // counter, not a load and a store: a signal handler that allocates on this thread runs before
+    // or after it, never between a load and a store that would then erase the handler's count.
+    #[cfg(target_arch = "x86_64")]
+    {
+        debug_assert!(core::ptr::eq(
+            bytes.as_ptr().wrapping_add(1),
+            blocks.as_ptr()
+        ));
+        // SAFETY: `bytes` and `blocks` are adjacent aligned words of a live slot (the assertion
+        // above the function); the two `add`s touch nothing else and clobber only the flags,
+        // which the block does not claim to preserve. Other threads and processes only read
+        // these words, and an aligned 8-byte store is not torn.
+        unsafe {
+            core::arch::asm!(
+                "add qword ptr [{p}], {v}",
+                "add qword ptr [{p} + 8], 1",
+                p = in(reg) bytes.as_ptr(),
+                v = in(reg) size,
+                options(nostack),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        bytes.fetch_add(size, Relaxed);
+        blocks.fetch_add(1, Relaxed);
+    }
 }
 
 /// This thread's identity: `pthread_self()` (the thread pointer: no syscall, never 0).
@@ -269,14 +299,11 @@ pub(crate) fn start() {
         }
         None => CURRENT.store(core::ptr::null_mut(), Release),
     }
-    // SAFETY: the three handlers are `extern "C" fn()` without preconditions.
-    unsafe {
-        libc::pthread_atfork(
-            Some(before_fork),
-            Some(after_fork_parent),
-            Some(after_fork_child),
-        )
-    };
+    // SAFETY: the child handler is an `extern "C" fn()` without preconditions. No prepare handler
+    // takes the capture lock around `fork`: glibc's own fork then waits for every arena lock, and
+    // a thread holding one could be in a signal handler that allocates and waits for ours. The
+    // child, single-threaded, drops the tables and frees the lock instead.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
 }
 
 /// Creates this process's region file (`DIR/PID`, replacing any older one atomically) and maps it,
@@ -300,14 +327,6 @@ pub(crate) fn finish() {
     if let Some(r) = current() {
         r.header.exited.store(1, Release);
     }
-}
-
-extern "C" fn before_fork() {
-    crate::sites::lock_for_fork();
-}
-
-extern "C" fn after_fork_parent() {
-    crate::sites::unlock_after_fork();
 }
 
 /// In a forked child: count from zero into a region of its own (the parent's mapping is shared and

@@ -11,8 +11,10 @@
 //! Records live until their block is freed or capture is switched off: the first call after that
 //! forgets them all, so collect sites before switching capture off.
 //!
-//! The lock is taken around `fork` (`pthread_atfork`), so a child never inherits it held; the
-//! child drops the parent's records and counts its own from zero.
+//! A forked child drops the parent's records (with whatever state a parent thread left them in)
+//! and frees the lock (`pthread_atfork`'s child handler), then counts its own from zero. The lock
+//! is not taken around `fork`: glibc's fork waits for every arena lock, and a thread holding one
+//! may be in a signal handler that allocates and waits for this lock.
 //!
 //! Dump format (`DIR/PID.sites`, written atomically by rename): a first line
 //! `leakproof-sites 1 DROPPED`, then one line per live site: `BYTES BLOCKS IP IP ...` with return
@@ -305,17 +307,9 @@ fn unlock() {
     LOCK.store(false, Release);
 }
 
-/// `pthread_atfork` prepare: no thread holds the tables' lock across `fork`.
-pub(crate) fn lock_for_fork() {
-    lock();
-}
-
-/// `pthread_atfork` parent.
-pub(crate) fn unlock_after_fork() {
-    unlock();
-}
-
-/// `pthread_atfork` child (single-threaded): drop the parent's records, count sites afresh.
+/// `pthread_atfork` child (single-threaded): drop the parent's records, count sites afresh, and
+/// free the lock, which a parent thread may have held at the fork (the tables it was changing are
+/// the ones dropped).
 pub(crate) fn reset_in_child() {
     drop_tables();
     STATE.store(0, Relaxed);
@@ -338,8 +332,9 @@ fn drop_tables() {
     ] {
         if !table.is_null() {
             // SAFETY: a private anonymous mapping of `size` bytes made by `ensure_tables`; the
-            // pointer was just cleared under the lock (or in a single-threaded child), and
-            // `Tables` references never outlive a critical section, so nothing uses it.
+            // pointer was just cleared under the lock (or in a forked child, whose one thread
+            // called `fork` outside any critical section), and `Tables` references never outlive
+            // a critical section, so nothing uses it.
             unsafe { libc::munmap(table, size) };
         }
     }

@@ -195,50 +195,86 @@ impl Config {
 
     /// Checks every field; [`analyze`](crate::analyze) calls this first.
     pub fn validate(&self) -> Result<(), TrendError> {
-        let bad = |what: String| Err(TrendError::InvalidConfig(what));
-        if !(self.confidence > 0.5 && self.confidence < 1.0) {
-            return bad(format!(
-                "confidence must be in (0.5, 1), got {}",
-                self.confidence
-            ));
+        let quantum = match self.noise {
+            NoiseModel::Noisy { quantum } => quantum,
+            _ => 0.0,
+        };
+        let checks = [
+            (ConfigField::Confidence, self.confidence),
+            (ConfigField::MinSlope, self.min_slope),
+            (ConfigField::MinRelativeSlope, self.min_relative_slope),
+            (ConfigField::Quantum, quantum),
+            (ConfigField::PlateauMargin, self.plateau_margin),
+            (ConfigField::MinSamples, self.min_samples as f64),
+            (ConfigField::MinPlateau, self.min_plateau as f64),
+        ];
+        match checks
+            .into_iter()
+            .find(|&(field, value)| !field.accepts(value))
+        {
+            Some((field, value)) => Err(TrendError::InvalidConfig { field, value }),
+            None => Ok(()),
         }
-        if !(self.min_slope.is_finite() && self.min_slope >= 0.0) {
-            return bad(format!(
-                "min_slope must be finite and >= 0, got {}",
-                self.min_slope
-            ));
+    }
+}
+
+/// A field of [`Config`] that [`Config::validate`] checks, for [`TrendError::InvalidConfig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ConfigField {
+    /// `confidence`: in (0.5, 1).
+    Confidence,
+    /// `min_slope`: finite and >= 0.
+    MinSlope,
+    /// `min_relative_slope`: finite and >= 0.
+    MinRelativeSlope,
+    /// The quantum of [`NoiseModel::Noisy`]: finite and >= 0.
+    Quantum,
+    /// `plateau_margin`: finite and >= 1.
+    PlateauMargin,
+    /// `min_samples`: at least 3.
+    MinSamples,
+    /// `min_plateau`: at least 2.
+    MinPlateau,
+}
+
+impl ConfigField {
+    /// The field's name as written in [`Config`].
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigField::Confidence => "confidence",
+            ConfigField::MinSlope => "min_slope",
+            ConfigField::MinRelativeSlope => "min_relative_slope",
+            ConfigField::Quantum => "noise quantum",
+            ConfigField::PlateauMargin => "plateau_margin",
+            ConfigField::MinSamples => "min_samples",
+            ConfigField::MinPlateau => "min_plateau",
         }
-        if !(self.min_relative_slope.is_finite() && self.min_relative_slope >= 0.0) {
-            return bad(format!(
-                "min_relative_slope must be finite and >= 0, got {}",
-                self.min_relative_slope
-            ));
-        }
-        if let NoiseModel::Noisy { quantum } = self.noise {
-            if !(quantum.is_finite() && quantum >= 0.0) {
-                return bad(format!(
-                    "noise quantum must be finite and >= 0, got {quantum}"
-                ));
+    }
+
+    /// What the field must be, for people: `in (0.5, 1)`, `finite and >= 0`.
+    pub fn rule(self) -> &'static str {
+        match self {
+            ConfigField::Confidence => "in (0.5, 1)",
+            ConfigField::MinSlope | ConfigField::MinRelativeSlope | ConfigField::Quantum => {
+                "finite and >= 0"
             }
+            ConfigField::PlateauMargin => "finite and >= 1",
+            ConfigField::MinSamples => ">= 3",
+            ConfigField::MinPlateau => ">= 2",
         }
-        if !(self.plateau_margin.is_finite() && self.plateau_margin >= 1.0) {
-            return bad(format!(
-                "plateau_margin must be finite and >= 1, got {}",
-                self.plateau_margin
-            ));
+    }
+
+    fn accepts(self, v: f64) -> bool {
+        match self {
+            ConfigField::Confidence => v > 0.5 && v < 1.0,
+            ConfigField::MinSlope | ConfigField::MinRelativeSlope | ConfigField::Quantum => {
+                v.is_finite() && v >= 0.0
+            }
+            ConfigField::PlateauMargin => v.is_finite() && v >= 1.0,
+            ConfigField::MinSamples => v >= 3.0,
+            ConfigField::MinPlateau => v >= 2.0,
         }
-        if self.min_samples < 3 {
-            return bad(format!(
-                "min_samples must be >= 3, got {}",
-                self.min_samples
-            ));
-        }
-        if self.min_plateau < 2 {
-            return bad(format!(
-                "min_plateau must be >= 2, got {}",
-                self.min_plateau
-            ));
-        }
-        Ok(())
     }
 }

@@ -63,7 +63,7 @@ mod stats;
 
 use serde::{Deserialize, Serialize};
 
-pub use config::{Config, NoiseModel, Warmup};
+pub use config::{Config, ConfigField, NoiseModel, Warmup};
 pub use detect::analyze;
 pub use infer::{infer_model, ModelChoice};
 
@@ -174,8 +174,13 @@ pub enum TrendError {
         index: usize,
     },
     /// A configuration field is out of range.
-    #[error("invalid configuration: {0}")]
-    InvalidConfig(String),
+    #[error("invalid configuration: {} must be {}, got {value}", field.name(), field.rule())]
+    InvalidConfig {
+        /// The field.
+        field: ConfigField,
+        /// Its value (counts as a number).
+        value: f64,
+    },
 }
 
 #[cfg(test)]

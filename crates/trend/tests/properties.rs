@@ -358,7 +358,7 @@ proptest! {
         };
         match analyze(&s, &config) {
             Ok(a) => prop_assert_eq!(a.samples, s.len()),
-            Err(e) => prop_assert!(matches!(e, TrendError::InvalidConfig(_)), "{:?}", e),
+            Err(e) => prop_assert!(matches!(e, TrendError::InvalidConfig { .. }), "{:?}", e),
         }
     }
 
@@ -416,14 +416,22 @@ fn drip_below_the_floor_is_not_stable() {
 #[test]
 fn config_is_validated_and_serde_round_trips() {
     let bad = Config::heap().with_confidence(1.5);
-    assert!(matches!(
-        analyze(&[1.0; 50], &bad),
-        Err(TrendError::InvalidConfig(_))
-    ));
+    let err = analyze(&[1.0; 50], &bad).unwrap_err();
+    assert_eq!(
+        err,
+        TrendError::InvalidConfig {
+            field: leakproof_trend::ConfigField::Confidence,
+            value: 1.5
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid configuration: confidence must be in (0.5, 1), got 1.5"
+    );
     let bad = Config::rss().with_noise(NoiseModel::Noisy { quantum: f64::NAN });
     assert!(matches!(
         analyze(&[1.0; 50], &bad),
-        Err(TrendError::InvalidConfig(_))
+        Err(TrendError::InvalidConfig { .. })
     ));
     assert_eq!(Config::default(), Config::heap());
     for c in [

@@ -1,6 +1,7 @@
 //! The locate phase of a run that did not pass: the samplers that can say where their series grew
 //! (allocation-site capture, runtime agents' snapshots, new descriptors and threads, memory maps)
-//! get a lead-in, a "before" picture, more iterations, and an "after" picture.
+//! get a lead-in, a "before" picture, more iterations, and an "after" picture (asked for before
+//! the final iteration by the samplers that need the target to run to take it).
 
 use leakproof_trend::Verdict;
 
@@ -49,7 +50,12 @@ pub(super) fn run(
         };
         if phase(LEAD_IN, &mut ran) {
             slots.iter_mut().for_each(|s| s.sampler.locate_first());
-            phase(k, &mut ran);
+            // The final iteration on its own, after `locate_last`, when another precedes it.
+            let last = usize::from(k > 1);
+            if phase(k - last, &mut ran) && last == 1 {
+                slots.iter_mut().for_each(|s| s.sampler.locate_last());
+                phase(last, &mut ran);
+            }
         }
     }
     for slot in slots.iter_mut() {

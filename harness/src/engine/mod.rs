@@ -51,7 +51,9 @@ impl Column {
 }
 
 /// Something read after every iteration: one or more series, and optionally a way to say where
-/// they grew (the locate protocol: `mark`, `locate_start`, `locate_first`, `locate_finish`).
+/// they grew (the locate protocol: `mark`, `locate_start`, `locate_first`, `locate_last`,
+/// `locate_finish`). A sampler that wraps others (`samplers::agent::AgentSampler`) forwards every
+/// method: one left to its default body there is silently a no-op.
 pub(crate) trait Sampler {
     /// The series this sampler fills, in the order `read` writes them (at most [`MAX_COLUMNS`]).
     fn columns(&self) -> Vec<Column>;
@@ -71,6 +73,11 @@ pub(crate) trait Sampler {
     }
     /// The lead-in iterations of the locate phase are done: take the "before" picture.
     fn locate_first(&mut self) {}
+    /// One locate iteration is left and at least one ran since [`Sampler::locate_first`]: a
+    /// sampler whose target writes a picture only while it runs (the preload agent writes at the
+    /// target's next allocation, and an idle server allocates nothing once answered) asks for
+    /// the "after" picture here, so that the final iteration writes it.
+    fn locate_last(&mut self) {}
     /// The locate phase is over after `iterations` more iterations (0 when none ran): fill in
     /// sites, details or notes.
     fn locate_finish(&mut self, _report: &mut Report, _iterations: usize) {}

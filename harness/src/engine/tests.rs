@@ -77,7 +77,11 @@ impl Sampler for Scripted {
     }
 
     fn locate_first(&mut self) {
-        self.log.borrow_mut().push("first".into());
+        self.log.borrow_mut().push(format!("first {}", CLOCK.get()));
+    }
+
+    fn locate_last(&mut self) {
+        self.log.borrow_mut().push(format!("last {}", CLOCK.get()));
     }
 
     fn locate_finish(&mut self, _report: &mut Report, iterations: usize) {
@@ -343,7 +347,13 @@ fn the_locate_protocol_runs_in_order_only_when_the_run_did_not_pass() {
     assert_eq!(report.verdict, Verdict::Leaking);
     assert_eq!(
         *log.borrow(),
-        ["mark", "start", "first", &format!("finish {}", LEAD_IN + 5)]
+        [
+            "mark",
+            "start",
+            &format!("first {}", 100 + LEAD_IN),
+            &format!("last {}", 100 + LEAD_IN + 4),
+            &format!("finish {}", LEAD_IN + 5)
+        ]
     );
     assert_eq!(
         w.calls,
@@ -358,6 +368,27 @@ fn the_locate_protocol_runs_in_order_only_when_the_run_did_not_pass() {
     let report = run(engine, &mut Counter::default());
     assert_eq!(report.verdict, Verdict::Stable);
     assert_eq!(*log.borrow(), ["mark"]);
+}
+
+#[test]
+fn a_locate_phase_of_one_iteration_has_no_last_call() {
+    // `locate_last` promises an iteration between the two pictures: with one, it is not called.
+    let leaking = Scripted::counting(Resource::Heap, |i| (i * 64) as f64);
+    let log = leaking.log.clone();
+    let mut engine = Engine::new(Settings::new(100, None, 100, None, 1).unwrap());
+    engine.sampler(Box::new(leaking), true);
+    let mut w = Counter::default();
+    run(engine, &mut w);
+    assert_eq!(
+        *log.borrow(),
+        [
+            "mark",
+            "start",
+            &format!("first {}", 100 + LEAD_IN),
+            &format!("finish {}", LEAD_IN + 1)
+        ]
+    );
+    assert_eq!(w.calls, 100 + LEAD_IN + 1);
 }
 
 #[test]

@@ -185,6 +185,10 @@ impl Sampler for AgentSampler {
         self.inner().locate_first();
     }
 
+    fn locate_last(&mut self) {
+        self.inner().locate_last();
+    }
+
     fn locate_finish(&mut self, report: &mut Report, iterations: usize) {
         self.inner().locate_finish(report, iterations);
     }

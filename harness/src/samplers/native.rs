@@ -4,11 +4,15 @@
 //!
 //! Locating: stacks are recorded only from `locate_start` on, so every picture holds just the
 //! blocks allocated since then and still alive. A process writes its sites at its next `malloc`
-//! or `free` after a request, and the engine calls no sampler between iterations, so the "before"
-//! picture is requested in `locate_first` (written at the first allocation of the measured locate
-//! iterations) and collected in `locate_finish`; the "after" picture is requested there. A target
-//! that allocates nothing once its last request is answered (an idle server) cannot write it: the
-//! first picture is then compared with nothing, which is the growth over the lead-in iterations.
+//! or `free` after a request, and an idle server allocates only while it serves a request: each
+//! picture is requested *before* an iteration that writes it. The "before" picture is requested
+//! in `locate_first` (written at the first allocation of the measured locate iterations) and
+//! collected in `locate_last`, which then requests the "after" picture, written during the final
+//! iteration and collected in `locate_finish`. Both pictures are the same file (`DIR/PID.sites`),
+//! so the first is read before the second is asked for. A target that allocates nothing during
+//! the final iteration (or a locate phase of one iteration, which has no `locate_last`) leaves
+//! only the first picture, which is then compared with nothing: the growth over the lead-in
+//! iterations, said in a note.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -78,10 +82,17 @@ impl Drop for TrackedAgent {
     }
 }
 
+/// The "before" picture and the request for the "after" one (none when it could not be made), or
+/// why the "before" picture is missing.
+type Collected = Result<(Snapshot, Option<SitesRequest>), NativeAgentError>;
+
 /// The live `malloc` heap of a native target's processes, summed.
 pub(crate) struct NativeSampler {
     agent: TrackedAgent,
+    /// The "before" picture, requested in `locate_first`.
     first: Option<SitesRequest>,
+    /// What `locate_last` did: the "before" picture collected and the "after" one requested.
+    last: Option<Collected>,
     locating: bool,
     /// Why capture could not start, for the report.
     failed: Option<String>,
@@ -95,6 +106,7 @@ impl NativeSampler {
         NativeSampler {
             agent,
             first: None,
+            last: None,
             locating: false,
             failed: None,
             quiet_left: QUIET_BUDGET,
@@ -126,27 +138,44 @@ impl NativeSampler {
         Ok(last)
     }
 
-    /// The sites of `first` and, when the target can still answer, of a new request: the growth
-    /// and what it spans.
-    fn pictures(
-        &mut self,
-        first: SitesRequest,
-        k: usize,
-    ) -> Result<(Snapshot, Snapshot, String), NativeAgentError> {
-        let before = self.agent.collect_sites(first, FIRST_WAIT)?;
-        let after = self
-            .agent
-            .request_sites()
-            .and_then(|r| self.agent.collect_sites(r, LAST_WAIT));
+    /// The two pictures and what their difference spans: from `locate_last` when it ran (the
+    /// after picture written during the final iteration), else the first picture and a request
+    /// made now, which only a target that allocates on its own answers.
+    fn pictures(&mut self, k: usize) -> Result<(Snapshot, Snapshot, String), NativeAgentError> {
+        let (before, after, span, when) = match (self.last.take(), self.first.take()) {
+            (Some(collected), _) => {
+                let (before, request) = collected?;
+                let after = request.ok_or(NativeAgentError::SitesTimeout {
+                    timeout: Duration::ZERO,
+                });
+                let after = after.and_then(|r| self.agent.collect_sites(r, LAST_WAIT));
+                let span = format!("growth over {} more iterations", k.saturating_sub(1));
+                (before, after, span, "during the final iteration")
+            }
+            (None, Some(first)) => {
+                let before = self.agent.collect_sites(first, FIRST_WAIT)?;
+                let after = self
+                    .agent
+                    .request_sites()
+                    .and_then(|r| self.agent.collect_sites(r, LAST_WAIT));
+                let span =
+                    format!("growth over {k} more iterations (up to the target's next allocation)");
+                (before, after, span, "after its last iteration")
+            }
+            (None, None) => {
+                return Err(NativeAgentError::SitesTimeout {
+                    timeout: Duration::ZERO,
+                })
+            }
+        };
         Ok(match after {
-            Ok(after) => (before, after, format!("growth over {k} more iterations")),
+            Ok(after) => (before, after, span),
             Err(_) => (
                 Snapshot::empty(),
                 before,
                 format!(
                     "live blocks allocated over the {LEAD_IN} lead-in iterations (up to the next \
-                     allocation): the target allocated nothing after its last iteration to write \
-                     a later picture"
+                     allocation): the target allocated nothing {when} to write a later picture"
                 ),
             ),
         })
@@ -187,6 +216,15 @@ impl Sampler for NativeSampler {
         }
     }
 
+    fn locate_last(&mut self) {
+        let Some(first) = self.first.take().filter(|_| self.locating) else {
+            return;
+        };
+        // Written at the target's first allocation after `locate_first`, an iteration ago or more.
+        let before = self.agent.collect_sites(first, FIRST_WAIT);
+        self.last = Some(before.map(|b| (b, self.agent.request_sites().ok())));
+    }
+
     fn locate_finish(&mut self, report: &mut Report, iterations: usize) {
         if let Some(e) = self.failed.take() {
             let note = format!("{} sites unknown: {e}", Resource::NativeHeap);
@@ -195,13 +233,7 @@ impl Sampler for NativeSampler {
         if !std::mem::take(&mut self.locating) {
             return;
         }
-        let k = iterations.saturating_sub(LEAD_IN);
-        let result = match self.first.take() {
-            Some(first) => self.pictures(first, k),
-            None => Err(NativeAgentError::SitesTimeout {
-                timeout: Duration::ZERO,
-            }),
-        };
+        let result = self.pictures(iterations.saturating_sub(LEAD_IN));
         let _ = self.agent.stop_sites();
         let (before, after, span) = match result {
             Ok(pictures) => pictures,
