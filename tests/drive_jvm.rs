@@ -17,11 +17,13 @@ use common::free_port;
 /// `service-drives` group): each runs a JVM and a full collection after every request.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// examples/JvmService.java compiled into a temporary directory, once per test binary.
+/// examples/JvmService.java compiled once per test process, under cargo's target/tmp (one
+/// directory per process: nextest runs each test in its own).
 fn classes() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("leakproof-jvm-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("jvm-service-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("class directory");
         let status = Command::new("javac")
             .arg("-d")
