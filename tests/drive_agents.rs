@@ -5,66 +5,15 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, PoisonError};
+use std::process::{Command, Stdio};
 
-use common::free_port;
-
-/// One drive at a time: each runs a service and a full collection after every request, and two
-/// of them on the 2 cores of CI would slow each other's services into different warm-ups.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn drive(target: &str, url: &str, extra: &[&str]) -> (Output, serde_json::Value) {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
-    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
-        .args(["drive", "--target", target, "--http", url, "--json"])
-        .args(extra)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run leakproof");
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not a report ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out, json)
-}
+use common::{brief, drive_json as drive, free_port, one_drive_at_a_time};
 
 fn resource<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["resources"]
         .as_array()
         .and_then(|r| r.iter().find(|r| r["resource"] == name))
         .unwrap_or_else(|| panic!("no {name} in {report}"))
-}
-
-/// The verdicts, slopes and notes of a report: what a failed assertion needs to be understood,
-/// short enough to survive a truncated CI log (the whole JSON runs to many kilobytes).
-fn brief(report: &serde_json::Value) -> String {
-    let resources = report["resources"].as_array().cloned().unwrap_or_default();
-    let mut lines: Vec<String> = resources
-        .iter()
-        .map(|r| {
-            let a = &r["analysis"];
-            format!(
-                "{} {} slope {} ci {} advisory {}: {}",
-                r["resource"], a["verdict"], a["slope"], a["slope_ci"], r["advisory"], a["reason"]
-            )
-        })
-        .collect();
-    lines.push(format!(
-        "iterations {}, failure {}",
-        report["iterations"], report["failure"]
-    ));
-    lines.extend(
-        report["notes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|n| n.to_string()),
-    );
-    lines.join("\n")
 }
 
 /// `file:line` of each growing site's user frame.
@@ -185,7 +134,7 @@ fn an_unknown_agent_is_a_usage_error() {
 
 #[test]
 fn watch_judges_a_started_python_commands_own_heap_and_names_the_line() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let _turn = one_drive_at_a_time();
     let script = std::env::temp_dir().join(format!("leakproof-grow-{}.py", std::process::id()));
     std::fs::write(
         &script,

@@ -9,13 +9,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 
-use common::free_port;
-
-/// One drive at a time (and one at a time with the other service drives under nextest: the
-/// `service-drives` group): each runs a JVM and a full collection after every request.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+use common::{brief, drive_json, free_port, one_drive_at_a_time};
 
 /// examples/JvmService.java compiled once per test process, under cargo's target/tmp (one
 /// directory per process: nextest runs each test in its own).
@@ -47,22 +43,7 @@ fn service(options: &str, port: u16, leak: bool) -> String {
 }
 
 fn drive(target: &str, port: u16, extra: &[&str]) -> (Output, serde_json::Value) {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
-    let url = format!("http://127.0.0.1:{port}/");
-    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
-        .args(["drive", "--target", target, "--http", &url, "--json"])
-        .args(extra)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run leakproof");
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not a report ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out, json)
+    drive_json(target, &format!("http://127.0.0.1:{port}/"), extra)
 }
 
 fn resource<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
@@ -76,28 +57,6 @@ fn verdict(report: &serde_json::Value, name: &str) -> String {
         || format!("no {name}"),
         |r| r["analysis"]["verdict"].as_str().unwrap_or("?").to_owned(),
     )
-}
-
-/// Verdicts, slopes and notes: what a failed assertion needs, short enough for a CI log.
-fn brief(report: &serde_json::Value) -> String {
-    let resources = report["resources"].as_array().cloned().unwrap_or_default();
-    let mut lines: Vec<String> = resources
-        .iter()
-        .map(|r| {
-            let a = &r["analysis"];
-            format!(
-                "{} {} slope {} ci {}: {}",
-                r["resource"], a["verdict"], a["slope"], a["slope_ci"], a["reason"]
-            )
-        })
-        .collect();
-    lines.push(format!(
-        "iterations {}, failure {}",
-        report["iterations"], report["failure"]
-    ));
-    let notes = report["notes"].as_array().into_iter().flatten();
-    lines.extend(notes.map(|n| n.to_string()));
-    lines.join("\n")
 }
 
 /// The class each growing site names (its one frame's file).
@@ -167,6 +126,12 @@ fn a_jvm_under_a_shell_that_does_not_exec_it_is_found_among_the_descendants() {
     assert_ne!(out.status.code(), Some(2));
 }
 
+/// The run was judged on the process tree: no JVM heap, the probe says `tree-rss`.
+fn assert_judged_on_rss_alone(report: &serde_json::Value) {
+    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(report));
+    assert!(resource(report, "jvm-heap").is_none(), "{}", brief(report));
+}
+
 #[test]
 fn agent_none_judges_the_process_tree_alone() {
     let port = free_port();
@@ -175,12 +140,7 @@ fn agent_none_judges_the_process_tree_alone() {
         port,
         &["--agent", "none", "-n", "60"],
     );
-    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
-    assert!(
-        resource(&report, "jvm-heap").is_none(),
-        "{}",
-        brief(&report)
-    );
+    assert_judged_on_rss_alone(&report);
     assert_ne!(out.status.code(), Some(2));
 }
 
@@ -196,12 +156,7 @@ fn a_jvm_that_refuses_attach_is_judged_on_rss_with_a_note() {
     let (out, report) = drive(&target, port, &["-n", "60"]);
     let output = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
-    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
-    assert!(
-        resource(&report, "jvm-heap").is_none(),
-        "{}",
-        brief(&report)
-    );
+    assert_judged_on_rss_alone(&report);
     let notes = report["notes"].to_string();
     assert!(
         notes.contains("the JVM agent cannot attach")
@@ -220,12 +175,7 @@ fn a_jvm_whose_collector_counts_regions_is_judged_on_rss_with_a_note() {
     // ZGC publishes its heap in 2 MiB pages: a KiB-per-request leak would read flat.
     let port = free_port();
     let (out, report) = drive(&service("-XX:+UseZGC", port, false), port, &["-n", "60"]);
-    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
-    assert!(
-        resource(&report, "jvm-heap").is_none(),
-        "{}",
-        brief(&report)
-    );
+    assert_judged_on_rss_alone(&report);
     let notes = report["notes"].to_string();
     assert!(
         notes.contains("heap counters are not exact bytes") && notes.contains("judged on RSS"),
@@ -236,7 +186,7 @@ fn a_jvm_whose_collector_counts_regions_is_judged_on_rss_with_a_note() {
 
 #[test]
 fn watch_attaches_to_a_running_jvm_by_pid() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let _turn = one_drive_at_a_time();
     let mut jvm = Command::new("java")
         .args(["-XX:+UseSerialGC", "-cp"])
         .arg(classes())

@@ -1,11 +1,12 @@
 #![allow(dead_code)] // each test file uses the helpers it needs
 //! Helpers shared by the end-to-end tests that start examples/leaky_server (tests/cli.rs and
-//! tests/drive_api.rs).
+//! tests/drive_api.rs) and by those that drive services with agents (tests/drive_agents.rs,
+//! tests/drive_jvm.rs).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// The example server binary, built by cargo beside the test (target/<profile>/examples/), or
 /// built now when missing.
@@ -47,4 +48,55 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port()
+}
+
+/// One service drive at a time in a test process: each runs a service and a full collection after
+/// every request, and two of them on the 2 cores of CI would slow each other's services into
+/// different warm-ups (under nextest, the `service-drives` group does the same across processes).
+pub fn one_drive_at_a_time() -> MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `leakproof drive --target TARGET --http URL --json EXTRA...` through the real binary, one at a
+/// time: its output and its report.
+pub fn drive_json(target: &str, url: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+    let _turn = one_drive_at_a_time();
+    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args(["drive", "--target", target, "--http", url, "--json"])
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run leakproof");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, json)
+}
+
+/// The verdicts, slopes and notes of a report: what a failed assertion needs to be understood,
+/// short enough to survive a truncated CI log (the whole JSON runs to many kilobytes).
+pub fn brief(report: &serde_json::Value) -> String {
+    let resources = report["resources"].as_array().cloned().unwrap_or_default();
+    let mut lines: Vec<String> = resources
+        .iter()
+        .map(|r| {
+            let a = &r["analysis"];
+            format!(
+                "{} {} slope {} ci {} advisory {}: {}",
+                r["resource"], a["verdict"], a["slope"], a["slope_ci"], r["advisory"], a["reason"]
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "iterations {}, failure {}",
+        report["iterations"], report["failure"]
+    ));
+    let notes = report["notes"].as_array().into_iter().flatten();
+    lines.extend(notes.map(|n| n.to_string()));
+    lines.join("\n")
 }
