@@ -145,15 +145,22 @@ fn allocations_inside_glibc_go_through_the_agent() {
     assert_eq!(deltas[9], ("kept", 200), "{text}");
 }
 
-#[test]
-fn sites_name_the_line_that_allocates() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let program = compile("leaky", tmp.path(), &[]);
+/// leaky.c built in `dir` and started in its leaking mode under the agent, warmed up by one
+/// request, with allocation sites recorded from then on.
+fn leaking_with_sites_on(dir: &Path) -> (NativeAgent, Target) {
+    let program = compile("leaky", dir, &[]);
     let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
     let mut target = Target::start(&agent, &program, &["leak"]);
     agent.wait_ready(READY).expect("the region appears");
     target.request("warm up");
     agent.start_sites().expect("capture on");
+    (agent, target)
+}
+
+#[test]
+fn sites_name_the_line_that_allocates() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut agent, mut target) = leaking_with_sites_on(tmp.path());
     for i in 0..50 {
         target.request(&format!("request {i}"));
     }
@@ -316,12 +323,7 @@ fn an_idle_target_answers_each_request_at_its_next_allocation_and_pictures_do_no
     // request's allocation and read; picture 2 is asked for only then (both are DIR/PID.sites),
     // and written during the one request that follows. Between requests the target is idle.
     let tmp = tempfile::tempdir().expect("tempdir");
-    let program = compile("leaky", tmp.path(), &[]);
-    let mut agent = NativeAgent::prepare().expect("libleakproof_preload.so was built");
-    let mut target = Target::start(&agent, &program, &["leak"]);
-    agent.wait_ready(READY).expect("the region appears");
-    target.request("warm up");
-    agent.start_sites().expect("capture on");
+    let (mut agent, mut target) = leaking_with_sites_on(tmp.path());
     let first = agent.request_sites().expect("request");
     for i in 0..9 {
         target.request(&format!("request {i}"));
