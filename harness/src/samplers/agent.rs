@@ -158,15 +158,25 @@ impl AgentSampler {
             AgentSampler::Jvm(s) => s,
         }
     }
+
+    fn inner_ref(&self) -> &dyn Sampler {
+        match self {
+            AgentSampler::Runtime(s) => s,
+            AgentSampler::Native(s) => s,
+            AgentSampler::Jvm(s) => s,
+        }
+    }
 }
 
+/// Every method of [`Sampler`] is forwarded: a default body left here would silently replace the
+/// inner sampler's own.
 impl Sampler for AgentSampler {
     fn columns(&self) -> Vec<Column> {
-        match self {
-            AgentSampler::Runtime(s) => s.columns(),
-            AgentSampler::Native(s) => s.columns(),
-            AgentSampler::Jvm(s) => s.columns(),
-        }
+        self.inner_ref().columns()
+    }
+
+    fn settle_allowance(&self) -> (Duration, Duration) {
+        self.inner_ref().settle_allowance()
     }
 
     fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
