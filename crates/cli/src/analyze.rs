@@ -10,66 +10,41 @@ use crate::args::{AnalyzeArgs, Format, Model};
 use crate::units::parse_series;
 use crate::{ExitWith, Outcome, EXIT_USAGE};
 
-/// The noise model a series is judged with, and why.
-#[derive(Clone, Debug)]
-pub(crate) struct Chosen {
-    pub(crate) config: Config,
-    /// `heap`, `rss` or `counts`.
-    pub(crate) name: &'static str,
-    /// The measurement quantum (0 for none).
-    pub(crate) quantum: f64,
-    /// Inferred from the data (`--model auto`), or given.
-    pub(crate) inferred: bool,
-    /// One sentence.
-    pub(crate) reason: String,
-}
-
-impl Chosen {
-    /// What the report records of it.
-    pub(crate) fn choice(&self) -> ModelChoice {
-        ModelChoice {
-            name: self.name.to_owned(),
-            quantum: self.quantum,
-            inferred: self.inferred,
-            reason: self.reason.clone(),
-        }
-    }
-}
-
-/// The model of `--model` for these values (inferred for `auto`), with the `--warmup` applied.
-pub(crate) fn choose(model: Model, values: &[f64], warmup: Option<usize>) -> Chosen {
-    let given = |config: Config, name: &'static str| {
+/// The config a series is judged with, and the model it stands for with why: `--model`, or the
+/// model inferred from `values` for `auto`; the `--warmup` applied.
+pub(crate) fn choose(model: Model, values: &[f64], warmup: Option<usize>) -> (Config, ModelChoice) {
+    let given = |config: Config, name: &str| {
         let quantum = match config.noise {
             NoiseModel::Noisy { quantum } => quantum,
             _ => 0.0,
         };
-        Chosen {
-            config,
-            name,
+        let choice = ModelChoice {
+            name: name.to_owned(),
             quantum,
             inferred: false,
             reason: format!("--model {name}"),
-        }
+        };
+        (config, choice)
     };
-    let mut chosen = match model {
+    let (config, choice) = match model {
         Model::Auto => {
             let m = infer_model(values);
-            Chosen {
-                config: m.config,
-                name: m.name,
+            let choice = ModelChoice {
+                name: m.name.to_owned(),
                 quantum: m.quantum,
                 inferred: true,
                 reason: m.reason,
-            }
+            };
+            (m.config, choice)
         }
         Model::Rss => given(Config::rss(), "rss"),
         Model::Heap => given(Config::heap(), "heap"),
         Model::Counts => given(Config::counts(), "counts"),
     };
-    if let Some(w) = warmup {
-        chosen.config = chosen.config.with_warmup(Warmup::Fixed(w));
+    match warmup {
+        Some(w) => (config.with_warmup(Warmup::Fixed(w)), choice),
+        None => (config, choice),
     }
-    chosen
 }
 
 fn read_input(input: &str) -> anyhow::Result<String> {
@@ -111,8 +86,8 @@ fn run_csv(args: &AnalyzeArgs, text: &str, name: &str) -> Outcome {
         ))
         .exit_with(EXIT_USAGE);
     }
-    let model = choose(args.model, &series.values, args.warmup);
-    let analysis = analyze(&series.values, &model.config)
+    let (config, model) = choose(args.model, &series.values, args.warmup);
+    let analysis = analyze(&series.values, &config)
         .with_context(|| format!("{name}: cannot analyze the series"))
         .exit_with(EXIT_USAGE)?;
     let resource = match args.bytes || series.bytes {
@@ -124,7 +99,7 @@ fn run_csv(args: &AnalyzeArgs, text: &str, name: &str) -> Outcome {
         None => name.to_owned(),
     };
     let mut judged = ResourceReport::new(resource, source, series.values, analysis);
-    judged.model = Some(model.choice());
+    judged.model = Some(model);
     let report = Report::recorded(name, judged, args.warmup, None);
     crate::print_report(&report, args.json, None)
 }

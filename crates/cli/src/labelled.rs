@@ -142,8 +142,8 @@ fn judge<'a>(
             ));
         }
     }
-    let model = choose(args.model, &series.values, args.warmup);
-    let judged = analyze(&series.values, &model.config)
+    let (config, model) = choose(args.model, &series.values, args.warmup);
+    let judged = analyze(&series.values, &config)
         .map(|analysis| {
             let resource = if bytes {
                 Resource::Memory
@@ -152,7 +152,7 @@ fn judge<'a>(
             };
             let name = series.name();
             let mut judged = ResourceReport::new(resource, &name, series.values.clone(), analysis);
-            judged.model = Some(model.choice());
+            judged.model = Some(model);
             let mut report = Report::recorded(name, judged, args.warmup, step);
             report.notes = std::mem::take(&mut notes);
             report
