@@ -104,11 +104,20 @@ fn requests(port: u16, n: usize) {
 /// Bytes per request that the runtime heap grew by over `n` requests after a warm-up.
 fn growth_per_request(agent: &Agent, port: u16, n: usize) -> f64 {
     requests(port, 100);
-    let before = agent.sample().expect("sample");
-    assert!(before.bytes > 0.0 && before.detail > 0.0, "{before:?}");
-    requests(port, n);
-    let after = agent.sample().expect("sample");
-    (after.bytes - before.bytes) / n as f64
+    let first = agent.sample().expect("sample");
+    assert!(first.bytes > 0.0 && first.detail > 0.0, "{first:?}");
+    // A sample every tenth of the requests, and the Theil–Sen slope through them: one reading
+    // that a loaded machine caught mid-request does not decide the rate, as it did between two.
+    let mut samples = vec![first.bytes];
+    for _ in 0..10 {
+        requests(port, n / 10);
+        samples.push(agent.sample().expect("sample").bytes);
+    }
+    let config = leakproof_trend::Config::heap()
+        .with_min_samples(3)
+        .with_warmup(leakproof_trend::Warmup::Fixed(0));
+    let fit = leakproof_trend::analyze(&samples, &config).expect("analyze");
+    fit.slope / (n / 10) as f64
 }
 
 /// The user frame (`file:line`) of the site that grew most over `n` requests.
