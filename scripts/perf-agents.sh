@@ -16,7 +16,7 @@ echo "node $(node --version)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cpus"
 DIR=$(mktemp -d /tmp/leakproof-agent-perf-XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
-cp harness/src/agent/sitecustomize.py harness/src/agent/agent.js "$DIR"/
+cp crates/harness/src/agent/sitecustomize.py crates/harness/src/agent/agent.js "$DIR"/
 python3 - "$DIR" "$REQUESTS" <<'PY'
 import glob, json, os, socket, statistics, subprocess, sys, time
 

@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 
 const SOURCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/harness/tests/native/tcp_server.c"
+    "/crates/harness/tests/native/tcp_server.c"
 );
-const TICKER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/harness/tests/native/ticker.c");
+const TICKER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/harness/tests/native/ticker.c");
 
 /// A temporary directory, removed when dropped.
 struct TempDir(std::path::PathBuf);

@@ -14,7 +14,6 @@ fn root() -> PathBuf {
 /// Every crate of the workspace: (package name, directory relative to the root).
 fn crates() -> Vec<(String, PathBuf)> {
     let mut out = vec![("leakproof".to_owned(), PathBuf::new())];
-    out.push(("leakproof-harness".to_owned(), PathBuf::from("harness")));
     let mut dirs: Vec<PathBuf> = fs::read_dir(root().join("crates"))
         .expect("crates/")
         .filter_map(|e| Some(e.ok()?.path()))
@@ -200,7 +199,7 @@ fn unsafe_lives_only_in_sample_and_every_block_says_why() {
 
 /// Library files that may write to stdout, with the reason.
 const PRINTERS: &[(&str, &str)] = &[(
-    "harness/src/testing.rs",
+    "crates/harness/src/testing.rs",
     "forwards a re-executed test's own output to the test runner",
 )];
 
@@ -235,12 +234,12 @@ fn prints_to_stdout(code: &str) -> bool {
 /// The only library modules that start processes, with the reason.
 const SPAWNERS: &[(&str, &str)] = &[
     (
-        "harness/src/drive/target.rs",
+        "crates/harness/src/drive/target.rs",
         "starts a driven or watched target",
     ),
-    ("harness/src/drive/each.rs", "runs a drive's --each command"),
+    ("crates/harness/src/drive/each.rs", "runs a drive's --each command"),
     (
-        "harness/src/testing.rs",
+        "crates/harness/src/testing.rs",
         "re-executes the test binary for one leak test",
     ),
 ];

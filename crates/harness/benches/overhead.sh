@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Overhead of a leak test over the bare loop, re-exec included (docs/performance.md).
 #
-#   bash harness/benches/overhead.sh [RUNS]
+#   bash crates/harness/benches/overhead.sh [RUNS]
 #
-# Builds harness/tests/overhead.rs in release mode and times, RUNS times each (default 20), the
+# Builds crates/harness/tests/overhead.rs in release mode and times, RUNS times each (default 20), the
 # whole test binary running one ignored fixture: the bare loop (300 x 10 us), the same workload as
 # a passing leak test (re-executed child included), and as a failing one (capture phase included).
 # Prints the median wall time of each and the differences.

@@ -1,4 +1,4 @@
-//! Fixtures for `harness/benches/overhead.sh` (ignored in normal runs): the same 10 µs workload
+//! Fixtures for `crates/harness/benches/overhead.sh` (ignored in normal runs): the same 10 µs workload
 //! run bare 300 times, as a passing leak test, and as a failing one (capture phase included).
 
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ fn workload() {
 }
 
 #[test]
-#[ignore = "benchmark fixture: run by harness/benches/overhead.sh"]
+#[ignore = "benchmark fixture: run by crates/harness/benches/overhead.sh"]
 fn overhead_bare_loop() {
     for _ in 0..300 {
         workload();
@@ -26,7 +26,7 @@ fn overhead_bare_loop() {
 }
 
 #[test]
-#[ignore = "benchmark fixture: run by harness/benches/overhead.sh"]
+#[ignore = "benchmark fixture: run by crates/harness/benches/overhead.sh"]
 fn overhead_passing_leak_test() {
     run_leak_test(
         LeakTest::new(concat!(module_path!(), "::", "overhead_passing_leak_test")),
@@ -35,7 +35,7 @@ fn overhead_passing_leak_test() {
 }
 
 #[test]
-#[ignore = "benchmark fixture: run by harness/benches/overhead.sh"]
+#[ignore = "benchmark fixture: run by crates/harness/benches/overhead.sh"]
 #[should_panic(expected = "LEAKING")]
 fn overhead_failing_leak_test() {
     let mut kept = Vec::with_capacity(1000);

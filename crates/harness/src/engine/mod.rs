@@ -660,7 +660,7 @@ const SETTLE_BUDGET: Duration = Duration::from_secs(1);
 /// [`SETTLE_BUDGET`]: a long run of a server that is still closing each connection when its client
 /// has the answer (thousands of blips on a loaded machine) must not run out of re-reads, or its fd
 /// count flips between two levels. In-process samplers earn nothing back: there, other threads'
-/// allocations must stay visible (harness/tests/parallel.rs).
+/// allocations must stay visible (crates/harness/tests/parallel.rs).
 pub(crate) const SETTLE_ALLOWANCE: Duration = Duration::from_millis(2);
 
 /// Time for re-reads that found the rise still there, at once and at the start: a real leak that

@@ -479,7 +479,7 @@ pub(crate) mod fixtures {
                 ),
                 Frame::at("myapp::cache::Cache::insert", "src/cache.rs", 42),
                 Frame::at("myapp::handle", "src/lib.rs", 17),
-                Frame::at("run_once<F>", "harness/src/runner.rs", 404),
+                Frame::at("run_once<F>", "crates/harness/src/runner.rs", 404),
                 Frame::at("main", "src/main.rs", 3),
             ],
             user_frame: Some(2),
