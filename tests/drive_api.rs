@@ -67,7 +67,7 @@ fn a_bounded_server_is_stable() {
     assert!(report.passed(), "{}", report.render_text());
     // The tree's RSS, fds and threads, and the heap of the native agent `auto` preloads.
     assert_eq!(report.resources.len(), 4);
-    let heap = report.resource(Resource::NativeHeap).expect("native-heap");
+    let heap = report.resource(Resource::agent_heap("native")).expect("native-heap");
     assert_eq!(heap.analysis.verdict, Verdict::Stable);
 }
 

@@ -8,7 +8,7 @@ use leakproof_diff::{compare, growing, sort_diffs, GroupBy, Snapshot, StatDiff, 
 use leakproof_sample::{FdInfo, FdKind};
 use leakproof_trend::Verdict;
 
-use crate::report::{Report, Resource};
+use leakproof_report::{Report, Resource};
 
 /// How many growing sites the report lists.
 pub const TOP_SITES: usize = 5;

@@ -32,7 +32,7 @@ use leakproof_trend::TrendError;
 
 use crate::agent::AgentChoice;
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
-use crate::report::{Isolation, Probe, Report, RunConfig};
+use leakproof_report::{Isolation, Probe, Report, RunConfig};
 use crate::runner::DEFAULT_CAPTURE_ITERATIONS;
 use crate::samplers::agent::{Pending, AGENT_LOCATE_ITERATIONS};
 use crate::samplers::tree::ProcessTree;

@@ -26,14 +26,13 @@
 //! ```
 
 mod agent;
+mod artifacts;
 mod capture;
 pub mod drive;
 mod engine;
 mod env;
 #[cfg(target_os = "linux")]
 pub mod native_agent;
-mod render;
-mod report;
 mod runner;
 mod samplers;
 pub mod testing;
@@ -43,11 +42,7 @@ pub use agent::{AgentChoice, AgentError};
 pub use drive::{Drive, DriveError};
 pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
 pub use env::{EnvError, ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
-pub use render::text_chart;
-pub use report::{
-    exit, worst, Breach, Isolation, ModelChoice, Probe, Report, Resource, ResourceReport,
-    RunConfig, SCHEMA_VERSION,
-};
+pub use artifacts::write_artifacts;
 pub use runner::{
     Harness, HarnessError, MemoryProbe, DEFAULT_CAPTURE_ITERATIONS, DEFAULT_EXTENSION_FACTOR,
     DEFAULT_ITERATIONS, DEFAULT_TIME_BUDGET,

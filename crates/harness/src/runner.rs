@@ -7,9 +7,10 @@ use std::time::Duration;
 use leakproof_sample::ProbeError;
 use leakproof_trend::TrendError;
 
+use crate::write_artifacts;
 use crate::engine::{Engine, Sampler, Settings, SettingsError, Stop, Workload};
 use crate::env::{EnvError, Overrides, WARMUP_VAR};
-use crate::report::{Isolation, Probe, Report, Resource, RunConfig};
+use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
 use crate::samplers::own::{HeapSampler, OwnFds, OwnRss, OwnThreads};
 
 /// Default number of iterations of a run before any extension.
@@ -260,7 +261,7 @@ impl Harness {
         let mut workload = Closure(&mut f);
         let report = engine.run(&self.name, config, &mut workload, &mut |_| {})?;
         if let Some(dir) = &self.report_dir {
-            if let Err(e) = report.write_artifacts(dir, &artifact_stem(&self.name)) {
+            if let Err(e) = write_artifacts(&report, dir, &artifact_stem(&self.name)) {
                 eprintln!(
                     "warning: leakproof: could not write the report of `{}` to {}: {e}",
                     self.name,

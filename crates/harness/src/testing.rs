@@ -31,7 +31,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::report::{Isolation, Report};
+use leakproof_report::{Isolation, Report};
 use crate::runner::Harness;
 
 /// Environment variable naming the one test a re-executed child must run in-process.
@@ -389,7 +389,7 @@ fn leak_test_result(
             };
             let json = serde_json::to_string(&report)
                 .map_err(|e| format!("leak test `{name}`: cannot serialize the report: {e}"))?;
-            crate::render::write_atomic(&path, json.as_bytes()).map_err(|e| {
+            crate::artifacts::write_atomic(&path, json.as_bytes()).map_err(|e| {
                 format!(
                     "leak test `{name}`: cannot write the report to {}: {e}",
                     path.display()

@@ -23,7 +23,7 @@ use leakproof_trend::TrendError;
 use crate::agent::AgentChoice;
 use crate::drive::{describe_status, Target};
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
-use crate::report::{Isolation, Probe, Report, Resource, RunConfig};
+use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
 use crate::samplers::agent::Pending;
 use crate::samplers::tree::ProcessTree;
 

@@ -81,7 +81,7 @@ fn a_leaking_c_server_is_leaking_on_its_native_heap_and_the_malloc_line_is_named
     let text = report.render_text();
     eprintln!("{text}\n({:.1} s)", started.elapsed().as_secs_f64());
     let heap = report
-        .resource(Resource::NativeHeap)
+        .resource(Resource::agent_heap("native"))
         .expect("native-heap tracked");
     assert_eq!(heap.analysis.verdict, Verdict::Leaking, "{text}");
     // 200 bytes a request, exactly (malloc(200) has a usable size of 200 on x86_64 glibc).
@@ -140,7 +140,7 @@ fn a_bounded_c_server_is_stable_on_its_native_heap() {
     let text = report.render_text();
     eprintln!("{text}\n({:.1} s)", started.elapsed().as_secs_f64());
     let heap = report
-        .resource(Resource::NativeHeap)
+        .resource(Resource::agent_heap("native"))
         .expect("native-heap tracked");
     assert_eq!(heap.analysis.verdict, Verdict::Stable, "{text}");
     assert!(report.passed(), "{text}");
@@ -170,7 +170,7 @@ fn an_explicit_native_agent_on_a_static_binary_falls_back_to_rss_with_a_note() {
         .run(|| request(port))
         .expect("drive");
     let text = report.render_text();
-    assert!(report.resource(Resource::NativeHeap).is_none(), "{text}");
+    assert!(report.resource(Resource::agent_heap("native")).is_none(), "{text}");
     assert!(report.resource(Resource::Rss).is_some(), "{text}");
     assert!(
         report

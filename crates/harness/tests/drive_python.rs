@@ -48,7 +48,7 @@ fn drive(agent: AgentChoice, iterations: usize) -> Report {
 fn a_python_leak_is_located_to_its_line_through_the_api() {
     let report = drive(AgentChoice::Auto, 200);
     let heap = report
-        .resource(Resource::PythonHeap)
+        .resource(Resource::agent_heap("python"))
         .expect("python heap judged");
     assert_eq!(
         heap.analysis.verdict,
@@ -64,7 +64,7 @@ fn a_python_leak_is_located_to_its_line_through_the_api() {
 #[test]
 fn agent_none_samples_the_tree_only() {
     let report = drive(AgentChoice::None, 60);
-    assert!(report.resource(Resource::PythonHeap).is_none());
+    assert!(report.resource(Resource::agent_heap("python")).is_none());
     assert!(report.resource(Resource::Rss).is_some());
-    assert_eq!(report.config.probe, leakproof_harness::Probe::TreeRss);
+    assert_eq!(report.config.probe, leakproof_harness::Probe::Target(None));
 }

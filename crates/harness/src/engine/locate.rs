@@ -6,7 +6,7 @@
 use leakproof_trend::Verdict;
 
 use super::{Settings, Slot, Stop, Workload};
-use crate::report::Report;
+use leakproof_report::Report;
 
 /// Iterations run before the "before" picture, so that blocks a fresh iteration allocates and
 /// frees in the next one are not counted as growth.

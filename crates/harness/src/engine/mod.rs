@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use leakproof_sample::ProbeError;
 use leakproof_trend::{analyze, Analysis, Config, TrendError, Verdict, Warmup};
 
-use crate::report::{Breach, Report, Resource, ResourceReport, RunConfig};
+use leakproof_report::{Breach, Report, Resource, ResourceReport, RunConfig};
 pub(crate) use locate::LEAD_IN;
 use settle::reread_while_up;
 
@@ -636,7 +636,7 @@ fn outside_the_traced_heap(report: &mut Report) {
         leakproof_diff::format_size(a.slope_ci.1, true),
     );
     report.notes.push(note);
-    report.verdict = crate::report::overall(&report.resources);
+    report.verdict = leakproof_report::overall(&report.resources);
 }
 
 /// Pauses before re-reading a sampler whose settling series rose since the previous sample (the

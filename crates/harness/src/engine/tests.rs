@@ -474,7 +474,7 @@ fn progress_reports_every_resource() {
 fn rss_growth_outside_a_stable_agent_heap_is_advisory() {
     let mut engine = Engine::new(settings(200, 200));
     engine.sampler(
-        Box::new(Scripted::counting(Resource::PythonHeap, |_| 5e6)),
+        Box::new(Scripted::counting(Resource::agent_heap("python"), |_| 5e6)),
         true,
     );
     let rss = |i: usize| 2e7 + 4096.0 * (i / 4) as f64;
@@ -514,7 +514,7 @@ fn rss_beside_a_stable_agent_heap_does_not_extend_the_run() {
     // ... beside a proven heap it would only advise, so the run ends at its planned length.
     let mut engine = Engine::new(settings(40, 400));
     engine.sampler(
-        Box::new(Scripted::counting(Resource::PythonHeap, |_| 5e6)),
+        Box::new(Scripted::counting(Resource::agent_heap("python"), |_| 5e6)),
         true,
     );
     engine.sampler(Box::new(Scripted::counting(Resource::Rss, rss)), true);
@@ -529,7 +529,7 @@ fn rss_beside_a_leaking_agent_heap_does_not_extend_the_run() {
     let rss = |i: usize| 2e7 + 4096.0 * (i.min(20) / 2) as f64;
     let mut engine = Engine::new(settings(40, 400));
     engine.sampler(
-        Box::new(Scripted::counting(Resource::JvmHeap, |i| {
+        Box::new(Scripted::counting(Resource::agent_heap("jvm"), |i| {
             5e6 + 1024.0 * i as f64
         })),
         true,

@@ -14,7 +14,7 @@ use crate::agent::{Agent, AgentChoice, AgentKind};
 use crate::capture::{grew, growing_sites};
 use crate::engine::{Column, Sampler, LEAD_IN};
 use crate::native_agent::{NativeAgent, NativeAgentError};
-use crate::report::{Report, Resource};
+use leakproof_report::{Report, Resource};
 use crate::samplers::jvm::JvmSampler;
 use crate::samplers::native::{NativeSampler, TrackedAgent, NATIVE_READY, NO_ALLOCATION};
 
@@ -146,8 +146,8 @@ impl AgentSampler {
     pub fn resource(&self) -> Resource {
         match self {
             AgentSampler::Runtime(s) => s.resource,
-            AgentSampler::Native(_) => Resource::NativeHeap,
-            AgentSampler::Jvm(_) => Resource::JvmHeap,
+            AgentSampler::Native(_) => Resource::agent_heap("native"),
+            AgentSampler::Jvm(_) => Resource::agent_heap("jvm"),
         }
     }
 
@@ -208,10 +208,10 @@ impl RuntimeSampler {
     /// Samples `agent`'s heap.
     fn new(agent: Agent) -> RuntimeSampler {
         let resource = match agent.kind() {
-            AgentKind::Python => Resource::PythonHeap,
-            AgentKind::Node => Resource::JsHeap,
-            AgentKind::Native => Resource::NativeHeap,
-            AgentKind::Jvm => Resource::JvmHeap,
+            AgentKind::Python => Resource::agent_heap("python"),
+            AgentKind::Node => Resource::agent_heap("js"),
+            AgentKind::Native => Resource::agent_heap("native"),
+            AgentKind::Jvm => Resource::agent_heap("jvm"),
         };
         RuntimeSampler {
             agent,

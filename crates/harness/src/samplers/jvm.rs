@@ -8,7 +8,7 @@ use leakproof_sample::ProbeError;
 use crate::agent::jvm::{JvmAgent, LABEL};
 use crate::capture::{grew, growing_sites};
 use crate::engine::{Column, Sampler, LEAD_IN};
-use crate::report::{Report, Resource};
+use leakproof_report::{Report, Resource};
 
 /// The Java heap of a target's JVMs, summed.
 pub(crate) struct JvmSampler {
@@ -33,7 +33,7 @@ impl JvmSampler {
             Err(e) => {
                 report
                     .notes
-                    .push(format!("{} classes unknown: {e}", Resource::JvmHeap));
+                    .push(format!("{} classes unknown: {e}", Resource::agent_heap("jvm")));
                 None
             }
         }
@@ -42,7 +42,7 @@ impl JvmSampler {
 
 impl Sampler for JvmSampler {
     fn columns(&self) -> Vec<Column> {
-        vec![Column::new(Resource::JvmHeap, LABEL)]
+        vec![Column::new(Resource::agent_heap("jvm"), LABEL)]
     }
 
     fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
@@ -55,7 +55,7 @@ impl Sampler for JvmSampler {
     }
 
     fn locate_start(&mut self, report: &Report) -> bool {
-        self.locating = grew(report, Resource::JvmHeap);
+        self.locating = grew(report, Resource::agent_heap("jvm"));
         self.locating
     }
 
@@ -72,7 +72,7 @@ impl Sampler for JvmSampler {
         let Some(first) = self.first.take() else {
             report.notes.push(format!(
                 "{} classes unknown: the first class histogram failed",
-                Resource::JvmHeap
+                Resource::agent_heap("jvm")
             ));
             return;
         };
@@ -87,7 +87,7 @@ impl Sampler for JvmSampler {
             format!(
                 "{} sites: classes whose live instances grew over {k} more iterations \
                  (GC.class_histogram; the JVM agent names classes, not lines)",
-                Resource::JvmHeap
+                Resource::agent_heap("jvm")
             )
         });
         if report.sites.is_empty() {

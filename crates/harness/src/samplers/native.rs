@@ -24,7 +24,7 @@ use crate::agent::NATIVE_LABEL;
 use crate::capture::{grew, growing_sites};
 use crate::engine::{Column, Sampler, LEAD_IN};
 use crate::native_agent::{NativeAgent, NativeAgentError, SitesRequest};
-use crate::report::{Report, Resource};
+use leakproof_report::{Report, Resource};
 use leakproof_sample::native::NativeSample;
 
 /// How long a started target has to publish its heap once it is ready.
@@ -184,7 +184,7 @@ impl NativeSampler {
 
 impl Sampler for NativeSampler {
     fn columns(&self) -> Vec<Column> {
-        vec![Column::new(Resource::NativeHeap, NATIVE_LABEL)]
+        vec![Column::new(Resource::agent_heap("native"), NATIVE_LABEL)]
     }
 
     fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
@@ -200,7 +200,7 @@ impl Sampler for NativeSampler {
     }
 
     fn locate_start(&mut self, report: &Report) -> bool {
-        self.locating = grew(report, Resource::NativeHeap);
+        self.locating = grew(report, Resource::agent_heap("native"));
         if self.locating {
             if let Err(e) = self.agent.start_sites() {
                 self.locating = false;
@@ -227,7 +227,7 @@ impl Sampler for NativeSampler {
 
     fn locate_finish(&mut self, report: &mut Report, iterations: usize) {
         if let Some(e) = self.failed.take() {
-            let note = format!("{} sites unknown: {e}", Resource::NativeHeap);
+            let note = format!("{} sites unknown: {e}", Resource::agent_heap("native"));
             report.notes.push(note);
         }
         if !std::mem::take(&mut self.locating) {
@@ -240,15 +240,15 @@ impl Sampler for NativeSampler {
             Err(e) => {
                 report
                     .notes
-                    .push(format!("{} sites unknown: {e}", Resource::NativeHeap));
+                    .push(format!("{} sites unknown: {e}", Resource::agent_heap("native")));
                 return;
             }
         };
         let sites = growing_sites(mark_unresolved(before), mark_unresolved(after));
         report.notes.push(if sites.is_empty() {
-            format!("no {} site grew ({span})", Resource::NativeHeap)
+            format!("no {} site grew ({span})", Resource::agent_heap("native"))
         } else {
-            format!("{} sites: {span}", Resource::NativeHeap)
+            format!("{} sites: {span}", Resource::agent_heap("native"))
         });
         if report.sites.is_empty() {
             report.sites = sites;

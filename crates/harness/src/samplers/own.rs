@@ -10,7 +10,7 @@ use crate::capture::{
     describe_new_fds, describe_new_threads, grew, growing_sites, set_detail, thread_names,
 };
 use crate::engine::{Column, Sampler, LEAD_IN};
-use crate::report::{Report, Resource};
+use leakproof_report::{Report, Resource};
 
 /// Live heap bytes from `TrackingAlloc`; locates growth by capturing allocation sites.
 pub(crate) struct HeapSampler {

@@ -10,7 +10,7 @@ use leakproof_trend::Verdict;
 
 use crate::capture::{describe_new_fds, set_detail};
 use crate::engine::{Column, Sampler, FUTILE_ALLOWANCE, SETTLE_ALLOWANCE};
-use crate::report::{Report, Resource};
+use leakproof_report::{Report, Resource};
 
 /// RSS, fds and threads of a process tree (fds and threads only when `resources`).
 pub(crate) struct ProcessTree {

@@ -14,8 +14,31 @@ use std::time::{Duration, Instant};
 use leakproof_diff::{Site, Snapshot};
 use leakproof_sample::ProbeError;
 
-/// What a sample measures, for reports.
-pub(crate) const LABEL: &str = "jvm heap (after full GC)";
+use crate::table::{runtime_heap, Attach};
+use crate::{Agent, AgentError, Descriptor, Pictures, Reach};
+
+/// Floor of a JVM heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
+const FLOOR: f64 = 256.0;
+
+/// The JVM row of [`crate::AGENTS`]: attached to, never injected.
+pub(crate) const JVM: Descriptor = Descriptor {
+    name: "jvm",
+    title: "JVM",
+    heap: "jvm",
+    label: "jvm heap (after full GC)",
+    preset: || runtime_heap(FLOOR),
+    pictures: Pictures::Now,
+    pictured: "classes",
+    pictured_by: "GC.class_histogram: the JVM agent names classes, not lines",
+    locate_iterations: 200,
+    reach: Reach::Attach,
+    programs: |name| name == "java",
+    inject: None,
+    attach: Some(Attach {
+        finds: is_java,
+        attach: |row, root, timeout| Ok(Box::new(JvmAgent::attach(row, root, timeout)?)),
+    }),
+};
 
 /// Timeout of one `GC.run` (a full collection of a small service takes milliseconds).
 const SAMPLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,7 +48,7 @@ const HISTOGRAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why the JVM agent cannot attach or read. The caller notes it in one line and goes on with RSS.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum JvmError {
+pub enum JvmError {
     /// No process of the target's tree runs an executable named `java`.
     #[error("no process of the target (pid {root}) runs `java`")]
     NoJvm {
@@ -104,6 +127,7 @@ pub(crate) enum JvmError {
 /// Attached JVMs of one target.
 #[derive(Debug)]
 pub(crate) struct JvmAgent {
+    descriptor: &'static Descriptor,
     /// Each JVM's pid and performance-data file.
     jvms: Vec<(u32, PathBuf)>,
 }
@@ -111,7 +135,11 @@ pub(crate) struct JvmAgent {
 impl JvmAgent {
     /// Attaches to every JVM of the tree under `root` (the root itself when it `exec`s `java`),
     /// waiting up to `timeout` for one to exist and be ready for `SIGQUIT`.
-    pub(crate) fn attach(root: u32, timeout: Duration) -> Result<JvmAgent, JvmError> {
+    pub(crate) fn attach(
+        descriptor: &'static Descriptor,
+        root: u32,
+        timeout: Duration,
+    ) -> Result<JvmAgent, JvmError> {
         if !cfg!(target_os = "linux") {
             return Err(JvmError::Probe(ProbeError::Unsupported(
                 "the JVM agent is Linux-only".to_owned(),
@@ -122,7 +150,7 @@ impl JvmAgent {
             let (ready, waiting) = Self::ready_jvms(root)?;
             let late = Instant::now() >= deadline;
             if !ready.is_empty() && (waiting.is_empty() || late) {
-                return Self::start(ready);
+                return Self::start(descriptor, ready);
             }
             if late {
                 return Err(waiting
@@ -150,7 +178,7 @@ impl JvmAgent {
         Ok((ready, waiting))
     }
 
-    fn start(pids: Vec<u32>) -> Result<JvmAgent, JvmError> {
+    fn start(descriptor: &'static Descriptor, pids: Vec<u32>) -> Result<JvmAgent, JvmError> {
         let mut jvms = Vec::with_capacity(pids.len());
         for pid in pids {
             let perf = attach::perf_file(pid).ok_or(JvmError::NotHotSpot { pid })?;
@@ -159,11 +187,11 @@ impl JvmAgent {
             attach::jcmd(pid, "VM.version", SAMPLE_TIMEOUT)?;
             jvms.push((pid, perf));
         }
-        Ok(JvmAgent { jvms })
+        Ok(JvmAgent { descriptor, jvms })
     }
 
     /// Bytes in use in the Java heaps after a full collection (`GC.run`), summed over the JVMs.
-    pub(crate) fn sample(&self) -> Result<u64, JvmError> {
+    fn heap(&self) -> Result<u64, JvmError> {
         let mut total = 0u64;
         for (pid, perf) in &self.jvms {
             attach::jcmd(*pid, "GC.run", SAMPLE_TIMEOUT)?;
@@ -174,7 +202,7 @@ impl JvmAgent {
 
     /// The live classes of every JVM after a full collection, merged by class name: one site per
     /// class, bytes and instances.
-    pub(crate) fn histogram(&self) -> Result<Snapshot, JvmError> {
+    fn histogram(&self) -> Result<Snapshot, JvmError> {
         let mut merged: HashMap<String, Site> = HashMap::new();
         for &(pid, _) in &self.jvms {
             let command = "GC.class_histogram";
@@ -200,6 +228,20 @@ impl JvmAgent {
         let mut snapshot = Snapshot::from_sites(sites);
         snapshot.symbolized = true;
         Ok(snapshot.taken_now())
+    }
+}
+
+impl Agent for JvmAgent {
+    fn descriptor(&self) -> &'static Descriptor {
+        self.descriptor
+    }
+
+    fn sample(&mut self) -> Result<f64, AgentError> {
+        Ok(self.heap()? as f64)
+    }
+
+    fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
+        Ok(self.histogram()?)
     }
 }
 
@@ -233,7 +275,7 @@ mod tests {
             .spawn()
             .unwrap();
         let started = Instant::now();
-        let result = JvmAgent::attach(child.id(), Duration::from_millis(200));
+        let result = JvmAgent::attach(&JVM, child.id(), Duration::from_millis(200));
         let _ = child.kill();
         let _ = child.wait();
         assert!(

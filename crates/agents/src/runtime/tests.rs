@@ -17,17 +17,103 @@ use super::*;
 /// Generous: CI machines are slow and shared.
 const READY: Duration = Duration::from_secs(30);
 
+/// The runtimes under test.
+#[derive(Clone, Copy)]
+enum AgentKind {
+    Python,
+    Node,
+}
+
+/// A runtime agent with what the tests look at: every process's reply, the injection.
+struct TestAgent {
+    agent: RuntimeAgent,
+    source: PathBuf,
+    injection: &'static Injection,
+}
+
+/// One sample, with what the engine does not need: the agents' detail and how many answered.
+#[derive(Debug)]
+struct Sample {
+    bytes: f64,
+    detail: f64,
+    processes: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct FullReply {
+    bytes: f64,
+    detail: f64,
+}
+
+impl TestAgent {
+    fn prepare(kind: AgentKind) -> Result<TestAgent, AgentError> {
+        let (row, injection) = match kind {
+            AgentKind::Python => (&PYTHON, &python::INJECTION),
+            AgentKind::Node => (&NODE, &node::INJECTION),
+        };
+        let (agent, source) = RuntimeAgent::prepare(row, injection)?;
+        Ok(TestAgent {
+            agent,
+            source,
+            injection,
+        })
+    }
+
+    fn apply_env(&self, cmd: &mut Command) {
+        cmd.env(client::DIR_VAR, self.dir());
+        (self.injection.apply_env)(cmd, self.dir(), &self.source);
+    }
+
+    fn dir(&self) -> &Path {
+        self.agent.dir()
+    }
+
+    fn set_timeouts(&mut self, sample: Duration, snapshot: Duration) {
+        self.agent.set_timeouts(sample, snapshot);
+    }
+
+    fn wait_ready(&self, timeout: Duration) -> Result<(), AgentError> {
+        self.agent.wait_ready(timeout)
+    }
+
+    fn trace_frames(&self, frames: u16) -> Result<(), AgentError> {
+        self.agent.trace_frames(frames)
+    }
+
+    fn sample(&self) -> Result<Sample, AgentError> {
+        let request = client::command("sample");
+        let timeout = self.agent.sample_timeout;
+        let replies = client::ask_all::<FullReply>(self.dir(), &request, timeout)?;
+        if replies.is_empty() {
+            return Err(self.agent.no_process());
+        }
+        Ok(Sample {
+            bytes: replies.iter().map(|r| r.bytes).sum(),
+            detail: replies.iter().map(|r| r.detail).sum(),
+            processes: replies.len(),
+        })
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, AgentError> {
+        self.agent.snapshot()
+    }
+}
+
+type Agent = TestAgent;
+
 /// An agent with timeouts long enough for a loaded CI machine.
-fn prepare(kind: AgentKind) -> Result<Agent, AgentError> {
-    let mut agent = Agent::prepare(kind)?;
+fn prepare(kind: AgentKind) -> Result<TestAgent, AgentError> {
+    let mut agent = TestAgent::prepare(kind)?;
     agent.set_timeouts(Duration::from_secs(30), Duration::from_secs(120));
     Ok(agent)
 }
 
 fn example(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
+        .join("../../examples")
         .join(name)
+        .canonicalize()
+        .expect("the example exists")
 }
 
 /// The 1-based line of `example` holding `marker`.
@@ -309,7 +395,7 @@ fn a_silent_agent_times_out_and_garbage_is_a_bad_reply() {
 }
 
 /// The first error of `f` other than "no process yet".
-fn retry_until_listening<T: fmt::Debug>(
+fn retry_until_listening<T: std::fmt::Debug>(
     mut f: impl FnMut() -> Result<T, AgentError>,
 ) -> AgentError {
     for _ in 0..1000 {
@@ -388,7 +474,7 @@ fn the_directory_is_private_and_removed() {
     let dir = agent.dir().to_owned();
     assert!(dir.join("sitecustomize.py").is_file());
     // cleanup_all() would also remove the directories of the tests running beside this one.
-    cleanup_where(|d| *d == dir);
+    registry::cleanup_where(|d| *d == dir);
     assert!(!dir.exists(), "removed before the agent drops");
     drop(agent);
 }
@@ -412,22 +498,5 @@ fn env_keeps_what_the_target_had() {
         agent.dir().join("agent.js").display()
     );
     assert_eq!(env_of(&cmd, "NODE_OPTIONS"), Some(expected.into()));
-    assert_eq!(agent.resource_label(), "js heap + external (after full GC)");
-}
-
-#[test]
-fn choices_parse_and_print() {
-    for choice in [
-        AgentChoice::Auto,
-        AgentChoice::Python,
-        AgentChoice::Node,
-        AgentChoice::None,
-    ] {
-        assert_eq!(choice.to_string().parse::<AgentChoice>(), Ok(choice));
-    }
-    assert!("ruby".parse::<AgentChoice>().is_err());
-    let cmd = Command::new("node");
-    assert_eq!(AgentChoice::Auto.resolve(&cmd), Some(AgentKind::Node));
-    assert_eq!(AgentChoice::None.resolve(&cmd), None);
-    assert_eq!(AgentChoice::Python.resolve(&cmd), Some(AgentKind::Python));
+    assert_eq!(agent.agent.descriptor.label, "js heap + external (after full GC)");
 }

@@ -10,7 +10,7 @@ use leakproof_diff::{Frame, Site, Snapshot};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::AgentError;
+use crate::AgentError;
 
 /// The environment variable telling the agent where to put its socket.
 pub(super) const DIR_VAR: &str = "LEAKPROOF_AGENT_DIR";
@@ -22,7 +22,6 @@ const MAX_REPLY: u64 = 256 << 20;
 #[derive(Debug, Deserialize)]
 pub(super) struct SampleReply {
     pub(super) bytes: f64,
-    pub(super) detail: f64,
 }
 
 /// A `snapshot` reply: sites as `[[frame, ...], bytes, count]`, frames innermost first.

@@ -9,13 +9,13 @@
 //! the target's own binaries and shared objects, as a `leakproof_diff::Snapshot`.
 //!
 //! A statically linked target, or one whose allocator does not go through glibc's `malloc`,
-//! publishes nothing: [`NativeAgent::wait_ready`] then fails with [`NativeAgentError::NotReady`]
+//! publishes nothing: [`NativeAgent::wait_ready`] then fails with [`NativeError::NotReady`]
 //! and the caller falls back to RSS.
 //!
 //! ```no_run
 //! use std::process::Command;
 //! use std::time::Duration;
-//! use leakproof_harness::native_agent::NativeAgent;
+//! use leakproof_agents::NativeAgent;
 //!
 //! let mut agent = NativeAgent::prepare()?;
 //! let mut cmd = Command::new("./server");
@@ -24,7 +24,7 @@
 //! agent.wait_ready(Duration::from_secs(5))?;
 //! let live_bytes = agent.sample()?;
 //! # let _ = (live_bytes, child.kill());
-//! # Ok::<(), leakproof_harness::native_agent::NativeAgentError>(())
+//! # Ok::<(), leakproof_agents::NativeError>(())
 //! ```
 
 use std::ffi::OsString;
@@ -37,6 +37,50 @@ use std::time::{Duration, Instant};
 
 use leakproof_diff::{ForeignSymbolizer, Snapshot};
 use leakproof_sample::native::{proc_maps, NativeRegions, NativeSample, NATIVE_DIR_VAR};
+use leakproof_trend::Config;
+
+use crate::pending::Prepared;
+use crate::{registry, Agent, AgentError, Descriptor, Pictures, Reach};
+
+/// The native row of [`crate::AGENTS`]: exact bytes, judged as an exact heap.
+pub(crate) const NATIVE: Descriptor = Descriptor {
+    name: "native",
+    title: "native",
+    heap: "native",
+    label: "native heap (malloc, exact)",
+    preset: Config::heap,
+    pictures: Pictures::AtNextAllocation,
+    pictured: "sites",
+    pictured_by: "",
+    locate_iterations: 200,
+    reach: Reach::Preload,
+    programs: |_| false,
+    inject: Some(|row, cmd| {
+        let agent = NativeAgent::prepare()?;
+        agent.apply_env(cmd);
+        Ok(Box::new(Ready { row, agent }))
+    }),
+    attach: None,
+};
+
+/// How long a started target has to publish its heap once it is ready.
+const READY: Duration = Duration::from_secs(2);
+/// Why a target is judged on RSS although the agent was preloaded.
+const NO_ALLOCATION: &str =
+    "no allocation reached the preload agent (statically linked, or its own allocator)";
+/// Pauses between the reads of [`NativeAgent::quiet_detail`] (a busy target is read as it is
+/// after the last one).
+const QUIET_PAUSES: [Duration; 7] = [
+    Duration::from_micros(50),
+    Duration::from_micros(200),
+    Duration::from_millis(1),
+    Duration::from_millis(2),
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(20),
+];
+/// Most time one agent spends waiting for a busy target to be quiet, beyond the first pause.
+const QUIET_BUDGET: Duration = Duration::from_secs(1);
 
 /// Environment variable overriding where the agent library is (a path to the `.so`).
 pub const PRELOAD_VAR: &str = "LEAKPROOF_PRELOAD";
@@ -46,7 +90,7 @@ pub const LIBRARY_NAME: &str = "libleakproof_preload.so";
 /// Why the native agent cannot be used or read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum NativeAgentError {
+pub enum NativeError {
     /// The agent library was not found.
     #[error("native agent {LIBRARY_NAME} not found (looked in {searched}); build it with `cargo build -p leakproof-preload` or set {PRELOAD_VAR}")]
     NotFound {
@@ -92,18 +136,151 @@ pub struct NativeAgent {
     regions: NativeRegions,
 }
 
+/// A native agent prepared for a target that does not run yet.
+struct Ready {
+    row: &'static Descriptor,
+    agent: NativeAgent,
+}
+
+/// A native agent whose target runs, as an [`Agent`]: quiet reads, and pictures requested before
+/// the iteration that writes them.
+struct Running {
+    row: &'static Descriptor,
+    agent: NativeAgent,
+    /// The picture asked for and not collected yet.
+    requested: Option<SitesRequest>,
+    /// What is left of [`QUIET_BUDGET`].
+    quiet_left: Duration,
+}
+
+impl Prepared for Ready {
+    fn ready(mut self: Box<Self>, _root: u32, _timeout: Duration) -> Result<Box<dyn Agent>, AgentError> {
+        match self.agent.wait_ready(READY) {
+            Err(NativeError::NotReady { .. }) => {
+                return Err(AgentError::Unsupported(NO_ALLOCATION.to_owned()))
+            }
+            other => other?,
+        }
+        let Ready { row, agent } = *self;
+        Ok(Box::new(Running {
+            row,
+            agent,
+            requested: None,
+            quiet_left: QUIET_BUDGET,
+        }))
+    }
+}
+
+impl Running {
+    /// The heap once the target is quiet: read until two reads a pause apart agree and no thread
+    /// of the target is running. A server answers before it frees the request's buffers, and on
+    /// a busy machine it can be preempted in between for milliseconds: a read right after the
+    /// answer then catches a block that is freed a moment later, which an exact count shows.
+    fn quiet_detail(&mut self) -> Result<NativeSample, NativeError> {
+        let key = |d: &NativeSample| (d.live_bytes, d.live_blocks, d.total_blocks, d.processes);
+        let started = Instant::now();
+        let mut last = self.agent.detail()?;
+        for pause in QUIET_PAUSES {
+            if self.quiet_left.is_zero() {
+                break;
+            }
+            std::thread::sleep(pause);
+            let now = self.agent.detail()?;
+            if key(&now) == key(&last) && !running(self.agent.dir()) {
+                last = now;
+                break;
+            }
+            last = now;
+        }
+        let waited = started.elapsed().saturating_sub(QUIET_PAUSES[0]);
+        self.quiet_left = self.quiet_left.saturating_sub(waited);
+        Ok(last)
+    }
+}
+
+impl Agent for Running {
+    fn descriptor(&self) -> &'static Descriptor {
+        self.row
+    }
+
+    fn sample(&mut self) -> Result<f64, AgentError> {
+        let detail = self.quiet_detail()?;
+        // A target with its own allocator publishes a region that never counts a block.
+        if detail.total_blocks == 0 {
+            return Err(AgentError::Unsupported(NO_ALLOCATION.to_owned()));
+        }
+        Ok(detail.live_bytes.max(0) as f64)
+    }
+
+    fn start_pictures(&mut self) -> Result<(), AgentError> {
+        Ok(self.agent.start_sites()?)
+    }
+
+    fn request_picture(&mut self) -> Result<(), AgentError> {
+        self.requested = Some(self.agent.request_sites()?);
+        Ok(())
+    }
+
+    fn picture(&mut self, wait: Duration) -> Result<Snapshot, AgentError> {
+        let request = self
+            .requested
+            .take()
+            .ok_or(NativeError::SitesTimeout { timeout: Duration::ZERO })?;
+        Ok(mark_unresolved(self.agent.collect_sites(request, wait)?))
+    }
+
+    fn stop_pictures(&mut self) {
+        let _ = self.agent.stop_sites();
+    }
+}
+
+/// Frames the target's own objects could not name keep their address as the function, so that
+/// the own-process symbolizer of the harness does not look them up in *this* process.
+fn mark_unresolved(mut snapshot: Snapshot) -> Snapshot {
+    for site in &mut snapshot.sites {
+        for frame in &mut site.frames {
+            if let (Some(ip), false) = (frame.ip, frame.is_resolved()) {
+                frame.function = Some(format!("{ip:#x}"));
+            }
+        }
+    }
+    snapshot
+}
+
+/// True when a thread of a process publishing in `dir` (its files are named by pid) is running or
+/// runnable (state `R` in `/proc/PID/task/TID/stat`).
+fn running(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                return false;
+            };
+            tasks.flatten().any(|t| {
+                std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+                    stat.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with('R'))
+                })
+            })
+        })
+}
+
 impl NativeAgent {
     /// Finds the library ([`PRELOAD_VAR`], else next to the running executable's target
     /// directory) and makes a private directory (in `/dev/shm` when it exists).
-    pub fn prepare() -> Result<NativeAgent, NativeAgentError> {
+    pub fn prepare() -> Result<NativeAgent, NativeError> {
         NativeAgent::with_library(find_library()?)
     }
 
     /// Like [`NativeAgent::prepare`] with an explicit library path.
-    pub fn with_library(library: impl Into<PathBuf>) -> Result<NativeAgent, NativeAgentError> {
+    pub fn with_library(library: impl Into<PathBuf>) -> Result<NativeAgent, NativeError> {
         let library = library.into();
         if !library.is_file() {
-            return Err(NativeAgentError::NotFound {
+            return Err(NativeError::NotFound {
                 searched: library.display().to_string(),
             });
         }
@@ -123,10 +300,11 @@ impl NativeAgent {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
-            .map_err(|source| NativeAgentError::Io {
+            .map_err(|source| NativeError::Io {
                 dir: dir.clone(),
                 source,
             })?;
+        registry::track(&dir);
         Ok(NativeAgent {
             library,
             regions: NativeRegions::new(dir),
@@ -163,38 +341,38 @@ impl NativeAgent {
     /// Waits until at least one process of the target has published its heap. A program that
     /// brings its own `malloc` publishes a region that never counts anything: check
     /// [`NativeSample::total_blocks`] after the first iterations.
-    pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), NativeAgentError> {
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), NativeError> {
         let start = Instant::now();
         loop {
             if self.detail()?.processes > 0 {
                 return Ok(());
             }
             if start.elapsed() >= timeout {
-                return Err(NativeAgentError::NotReady { timeout });
+                return Err(NativeError::NotReady { timeout });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
     }
 
     /// Live heap bytes (usable sizes) summed over the target's live processes.
-    pub fn sample(&mut self) -> Result<f64, NativeAgentError> {
+    pub fn sample(&mut self) -> Result<f64, NativeError> {
         Ok(self.detail()?.live_bytes.max(0) as f64)
     }
 
     /// Live bytes and blocks, blocks ever allocated, and the number of live processes.
-    pub fn detail(&mut self) -> Result<NativeSample, NativeAgentError> {
+    pub fn detail(&mut self) -> Result<NativeSample, NativeError> {
         self.regions.sample().map_err(|e| self.io(e))
     }
 
     /// Makes every process of the target (and every one started later) record a stack per
     /// allocation, from its next allocation on.
-    pub fn start_sites(&mut self) -> Result<(), NativeAgentError> {
+    pub fn start_sites(&mut self) -> Result<(), NativeError> {
         self.regions.set_capture(true).map_err(|e| self.io(e))
     }
 
     /// Stops recording stacks and forgets the recorded ones (at each process's next allocation or
     /// free), so the target is back to counting only: collect sites before.
-    pub fn stop_sites(&mut self) -> Result<(), NativeAgentError> {
+    pub fn stop_sites(&mut self) -> Result<(), NativeError> {
         self.regions.set_capture(false).map_err(|e| self.io(e))
     }
 
@@ -203,7 +381,7 @@ impl NativeAgent {
     /// [`NativeAgent::collect_sites`]. Every dump of a process is the same file (`DIR/PID.sites`)
     /// and a process answers only the latest request: collect a request before making the next,
     /// or the earlier picture is the later one.
-    pub fn request_sites(&mut self) -> Result<SitesRequest, NativeAgentError> {
+    pub fn request_sites(&mut self) -> Result<SitesRequest, NativeError> {
         let requests = self.regions.request_sites().map_err(|e| self.io(e))?;
         // Where each process's objects are loaded, read now, while it is surely alive.
         let maps = requests
@@ -215,12 +393,12 @@ impl NativeAgent {
 
     /// Waits up to `timeout` for the dumps of `request`, and returns the live sites symbolized
     /// against each process's own objects, in one snapshot. Processes that did not answer in time
-    /// are left out; none answering is [`NativeAgentError::SitesTimeout`].
+    /// are left out; none answering is [`NativeError::SitesTimeout`].
     pub fn collect_sites(
         &mut self,
         request: SitesRequest,
         timeout: Duration,
-    ) -> Result<Snapshot, NativeAgentError> {
+    ) -> Result<Snapshot, NativeError> {
         let SitesRequest { requests, maps } = request;
         let start = Instant::now();
         let ready = |r: &NativeRegions| requests.iter().all(|(p, q)| r.sites_ready(*p, *q));
@@ -245,7 +423,7 @@ impl NativeAgent {
             sites.extend(one.sites);
         }
         if answered == 0 && !requests.is_empty() {
-            return Err(NativeAgentError::SitesTimeout { timeout });
+            return Err(NativeError::SitesTimeout { timeout });
         }
         let mut snapshot = Snapshot::from_sites(sites).taken_now();
         snapshot.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
@@ -255,13 +433,13 @@ impl NativeAgent {
 
     /// [`NativeAgent::request_sites`] then [`NativeAgent::collect_sites`]: for a target that
     /// allocates on its own (a busy server); an idle one answers at its next allocation.
-    pub fn snapshot(&mut self, timeout: Duration) -> Result<Snapshot, NativeAgentError> {
+    pub fn snapshot(&mut self, timeout: Duration) -> Result<Snapshot, NativeError> {
         let request = self.request_sites()?;
         self.collect_sites(request, timeout)
     }
 
-    fn io(&self, source: io::Error) -> NativeAgentError {
-        NativeAgentError::Io {
+    fn io(&self, source: io::Error) -> NativeError {
+        NativeError::Io {
             dir: self.dir().to_path_buf(),
             source,
         }
@@ -270,6 +448,7 @@ impl NativeAgent {
 
 impl Drop for NativeAgent {
     fn drop(&mut self) {
+        registry::forget(self.regions.dir());
         let _ = std::fs::remove_dir_all(self.regions.dir());
     }
 }
@@ -277,18 +456,18 @@ impl Drop for NativeAgent {
 /// [`PRELOAD_VAR`], else the newest of `DIR/libleakproof_preload.so`, `DIR/deps/...`,
 /// `DIR/../...`, `DIR/../deps/...` where `DIR` holds the running executable (so a test binary in
 /// `target/debug/deps` and the CLI in `target/release` both find the library cargo built).
-fn find_library() -> Result<PathBuf, NativeAgentError> {
+fn find_library() -> Result<PathBuf, NativeError> {
     if let Some(path) = std::env::var_os(PRELOAD_VAR) {
         let path = PathBuf::from(path);
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(NativeAgentError::NotFound {
+            Err(NativeError::NotFound {
                 searched: format!("{PRELOAD_VAR}={}", path.display()),
             })
         };
     }
-    let exe = std::env::current_exe().map_err(|_| NativeAgentError::NotFound {
+    let exe = std::env::current_exe().map_err(|_| NativeError::NotFound {
         searched: "the running executable's directory (unknown)".into(),
     })?;
     let dir = exe.parent().unwrap_or(Path::new("."));
@@ -308,7 +487,7 @@ fn find_library() -> Result<PathBuf, NativeAgentError> {
         .filter_map(|p| Some((std::fs::metadata(p).ok()?.modified().ok()?, p)))
         .max()
         .map(|(_, p)| p.clone())
-        .ok_or_else(|| NativeAgentError::NotFound {
+        .ok_or_else(|| NativeError::NotFound {
             searched: candidates
                 .iter()
                 .map(|p| p.display().to_string())
@@ -354,6 +533,29 @@ fn has_interpreter(data: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leakproof_diff::Frame;
+
+    #[test]
+    fn unresolved_foreign_frames_keep_their_address() {
+        let mut snapshot = Snapshot::from_ips([(vec![0x1000_u64, 0x2000], 600_u64, 3_u64)]);
+        snapshot.sites[0].frames[0] = Frame::at("handle", "server.c", 20);
+        let marked = mark_unresolved(snapshot);
+        let frames = &marked.sites[0].frames;
+        assert_eq!(frames[0], Frame::at("handle", "server.c", 20));
+        assert_eq!(frames[1].function.as_deref(), Some("0x2000"));
+    }
+
+    #[test]
+    fn a_process_reading_proc_is_running_and_no_process_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(!running(dir.path()), "empty directory");
+        std::fs::write(dir.path().join("notes.sites"), "").expect("write");
+        assert!(!running(dir.path()), "only files named by a pid count");
+        // This test's own thread is running while it reads its own stat.
+        std::fs::write(dir.path().join(std::process::id().to_string()), "").expect("write");
+        assert!(running(dir.path()));
+        assert!(!running(Path::new("/nonexistent/leakproof")));
+    }
 
     #[test]
     fn this_test_binary_is_native_and_text_files_are_not() {
@@ -373,7 +575,7 @@ mod tests {
     fn a_missing_library_is_a_typed_error_and_the_directory_is_private() {
         assert!(matches!(
             NativeAgent::with_library("/nonexistent/libx.so"),
-            Err(NativeAgentError::NotFound { .. })
+            Err(NativeError::NotFound { .. })
         ));
         let exe = std::env::current_exe().expect("exe");
         let agent = NativeAgent::with_library(&exe).expect("any file serves as the library here");

@@ -1,7 +1,7 @@
 //! Units in reports: slopes and rates in a resource's own unit. Sizes go through the one size
 //! formatter of leakproof, [`leakproof_diff::format_size`].
 
-use crate::report::Resource;
+use crate::resource::Resource;
 
 /// A slope in the resource's unit, signed: `+8 B`, `+0.10 fds`, `0.00 threads`.
 pub(crate) fn format_slope(resource: Resource, slope: f64) -> String {

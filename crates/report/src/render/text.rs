@@ -8,7 +8,7 @@ use leakproof_trend::Verdict;
 
 use super::chart::text_chart;
 use super::units::{format_rate, format_slope};
-use crate::report::{Isolation, Report, ResourceReport, RunConfig};
+use crate::model::{Isolation, Report, ResourceReport, RunConfig};
 
 impl Report {
     /// The report for people: verdict, per-resource slopes with confidence intervals, iterations and
@@ -154,7 +154,7 @@ impl Report {
 
     /// What the samples taken before a failure showed: every resource that was not Stable, with
     /// its rate, so a leak that exhausted a limit (`Too many open files`) is named as one.
-    pub(crate) fn render_before_failure(&self) -> String {
+    pub fn render_before_failure(&self) -> String {
         let steps = Steps::of(&self.config);
         let mut out = String::new();
         for r in self.resources.iter() {
@@ -292,10 +292,9 @@ fn below_floor(r: &ResourceReport, steps: Steps) -> String {
         rate(a.slope_ci.1),
         rate(a.floor),
         steps.per,
-        match r.resource.preset().model_name() {
-            "custom" => r.resource.name(),
-            model => model,
-        }
+        r.model
+            .as_ref()
+            .map_or_else(|| r.resource.model_name(), |m| m.name.as_str())
     )
 }
 
@@ -424,8 +423,9 @@ fn labelled_chart(r: &ResourceReport, width: usize, height: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::report::fixtures::{analysis, leaking_report};
-    use crate::report::*;
+    use crate::model::fixtures::{analysis, leaking_report};
+    use crate::model::*;
+    use crate::resource::Resource;
     use leakproof_trend::{Plateau, Verdict};
 
     #[test]
@@ -530,20 +530,5 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 3);
         assert_eq!(svg.matches("fitted slope").count(), 3);
         assert!(svg.contains("warm-up: 10 iterations"));
-    }
-
-    #[test]
-    fn artifacts_are_written_atomically() {
-        let dir = tempfile::tempdir().unwrap();
-        let r = leaking_report();
-        r.write_artifacts(&dir.path().join("new"), "tests__cache_grows")
-            .unwrap();
-        let names: Vec<String> = std::fs::read_dir(dir.path().join("new"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        let mut names = names;
-        names.sort();
-        assert_eq!(names, ["tests__cache_grows.json", "tests__cache_grows.svg"]);
     }
 }

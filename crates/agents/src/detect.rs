@@ -5,14 +5,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::AgentKind;
+use crate::Descriptor;
 
 /// The runtime of `cmd`: its program, or for `sh -c LINE` each command of `LINE` (after `env`,
 /// `exec`, `nohup` and `VAR=value` assignments), recognised by name (`python3.11`, `node`, `java`) or,
 /// once resolved on `PATH`, by its script's shebang (`gunicorn`, `uvicorn`, `flask`). Else the
 /// command the line `exec`s, or its first one, when it is a dynamically linked ELF executable
 /// that is not a managed runtime ([`MANAGED`], Go): native.
-pub(crate) fn detect(cmd: &Command) -> Option<AgentKind> {
+pub(crate) fn detect(cmd: &Command) -> Option<&'static Descriptor> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let args: Vec<String> = cmd
         .get_args()
@@ -38,7 +38,10 @@ pub(crate) fn detect(cmd: &Command) -> Option<AgentKind> {
         .or(segments.first())
         .and_then(|words| first_command(words))?;
     let path = resolve(main, cmd)?;
-    (shebang_program(&path).is_none() && native(&path)).then_some(AgentKind::Native)
+    if shebang_program(&path).is_some() || !native(&path) {
+        return None;
+    }
+    crate::table::by_name("native")
 }
 
 /// Runtimes whose heap is not glibc's `malloc` (a JVM, Ruby's and Erlang's own heaps): the preload
@@ -55,7 +58,7 @@ fn native(path: &Path) -> bool {
     let managed = MANAGED
         .iter()
         .any(|m| name == *m || name.starts_with(&format!("{m}-")));
-    if managed || !crate::native_agent::is_native_target(path) {
+    if managed || !is_native(path) {
         return false;
     }
     let Ok(data) = std::fs::read(path) else {
@@ -144,18 +147,21 @@ fn first_command(words: &[String]) -> Option<&str> {
     None
 }
 
-/// `python`, `python3`, `python3.12`, `pypy3` -> Python; `node`, `nodejs` -> node; `java` -> JVM.
-fn kind_of_name(program: &str) -> Option<AgentKind> {
+/// The agent whose runtime a program is named after (`python3.12`, `node`, `java`).
+fn kind_of_name(program: &str) -> Option<&'static Descriptor> {
     let name = program.rsplit('/').next().unwrap_or(program);
-    let version = |rest: &str| rest.chars().all(|c| c.is_ascii_digit() || c == '.');
-    if let Some(rest) = name.strip_prefix("python") {
-        return version(rest).then_some(AgentKind::Python);
-    }
-    match name {
-        "node" | "nodejs" => Some(AgentKind::Node),
-        "java" => Some(AgentKind::Jvm),
-        _ => None,
-    }
+    crate::AGENTS.iter().find(|d| (d.programs)(name))
+}
+
+/// A dynamically linked ELF executable (the preload agent works only there; Linux only).
+fn is_native(path: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    return crate::native::is_native_target(path);
+    #[cfg(not(target_os = "linux"))]
+    return {
+        let _ = path;
+        false
+    };
 }
 
 /// `program` as an existing file: a path as it is (relative to the command's directory), a bare
@@ -168,7 +174,7 @@ fn resolve(program: &str, cmd: &Command) -> Option<PathBuf> {
         };
         return path.is_file().then_some(path);
     }
-    let path_var: OsString = super::env_of(cmd, "PATH")?;
+    let path_var: OsString = crate::runtime::env_of(cmd, "PATH")?;
     std::env::split_paths(&path_var)
         .map(|d| d.join(program))
         .find(|p| p.is_file())
@@ -194,41 +200,41 @@ fn shebang_program(path: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn sh(line: &str) -> Option<AgentKind> {
+    fn sh(line: &str) -> Option<&'static str> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(line);
-        detect(&cmd)
+        detect(&cmd).map(|d| d.name)
     }
 
     #[test]
     fn names_after_env_exec_and_assignments() {
-        assert_eq!(sh("python3 app.py --port 1"), Some(AgentKind::Python));
+        assert_eq!(sh("python3 app.py --port 1"), Some("python"));
         assert_eq!(
             sh("FOO=1 exec env -i BAR='a b' /usr/bin/python3.11 -m http.server"),
-            Some(AgentKind::Python)
+            Some("python")
         );
-        assert_eq!(sh("exec node server.js"), Some(AgentKind::Node));
-        assert_eq!(sh("nohup /opt/x/bin/nodejs a.js &"), Some(AgentKind::Node));
+        assert_eq!(sh("exec node server.js"), Some("node"));
+        assert_eq!(sh("nohup /opt/x/bin/nodejs a.js &"), Some("node"));
         // A runtime anywhere on the line is the target.
-        assert_eq!(sh("sleep 10; python3 x.py"), Some(AgentKind::Python));
+        assert_eq!(sh("sleep 10; python3 x.py"), Some("python"));
         assert_eq!(
             sh("echo $$ > /tmp/pid; exec node a.js 2>&1"),
-            Some(AgentKind::Node)
+            Some("node")
         );
         // Else the command exec'd, or the first one, when it is a native executable.
-        assert_eq!(sh("sleep 10"), Some(AgentKind::Native));
-        assert_eq!(sh("cd /tmp && exec sleep 10"), Some(AgentKind::Native));
+        assert_eq!(sh("sleep 10"), Some("native"));
+        assert_eq!(sh("cd /tmp && exec sleep 10"), Some("native"));
         assert_eq!(sh("cd /tmp && sleep 10"), None, "cd is a builtin");
-        assert_eq!(sh("exec env -i A=1 sleep 1"), Some(AgentKind::Native));
-        assert_eq!(sh("java -jar x.jar"), Some(AgentKind::Jvm));
+        assert_eq!(sh("exec env -i A=1 sleep 1"), Some("native"));
+        assert_eq!(sh("java -jar x.jar"), Some("jvm"));
         assert_eq!(
             sh("exec /usr/lib/jvm/x/bin/java -cp . Hello 8080"),
-            Some(AgentKind::Jvm)
+            Some("jvm")
         );
         assert_eq!(sh("cd /tmp"), None, "a shell builtin is nothing to preload");
         assert_eq!(sh("pythonista"), None);
         assert_eq!(sh(""), None);
-        assert_eq!(detect(&Command::new("node")), Some(AgentKind::Node));
+        assert_eq!(detect(&Command::new("node")).map(|d| d.name), Some("node"));
     }
 
     #[test]
@@ -259,30 +265,30 @@ mod tests {
         let detect_in = |line: &str| {
             let mut cmd = Command::new("sh");
             cmd.arg("-c").arg(line).env("PATH", dir.path());
-            detect(&cmd)
+            detect(&cmd).map(|d| d.name)
         };
-        assert_eq!(detect_in("gunicorn app:app"), Some(AgentKind::Python));
-        assert_eq!(detect_in("serve"), Some(AgentKind::Node));
+        assert_eq!(detect_in("gunicorn app:app"), Some("python"));
+        assert_eq!(detect_in("serve"), Some("node"));
         assert_eq!(detect_in("tool"), None, "a shell script is not native");
         assert_eq!(detect_in("missing"), None);
         let mut by_path = Command::new("sh");
         by_path.arg("-c").arg("./serve").current_dir(dir.path());
-        assert_eq!(detect(&by_path), Some(AgentKind::Node));
+        assert_eq!(detect(&by_path).map(|d| d.name), Some("node"));
     }
 
     #[test]
     fn dynamically_linked_executables_are_native() {
         let exe = std::env::current_exe().expect("exe");
-        assert_eq!(detect(&Command::new(&exe)), Some(AgentKind::Native));
+        assert_eq!(detect(&Command::new(&exe)).map(|d| d.name), Some("native"));
         let mut line = Command::new("sh");
         line.arg("-c")
             .arg(format!("exec '{}' --list", exe.display()));
-        assert_eq!(detect(&line), Some(AgentKind::Native));
+        assert_eq!(detect(&line).map(|d| d.name), Some("native"));
         assert!(!native(
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("Cargo.toml")
                 .as_path()
         ));
-        assert_eq!(detect(&Command::new("/nonexistent/leakproof-x")), None);
+        assert_eq!(detect(&Command::new("/nonexistent/leakproof-x")).map(|d| d.name), None);
     }
 }

@@ -1,14 +1,12 @@
 //! The result of a run: what was measured, the verdict per resource, and where it grew. This is the
 //! data model only (serde, the serialized boundary between the harness, the test runner and the
-//! CLI); its renderings (text, SVG, artifacts) live in `crate::render`.
-
-mod resource;
+//! CLI); its renderings (text, SVG) live in `crate::render`.
 
 use leakproof_diff::StatDiff;
 use leakproof_trend::{Analysis, Verdict};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use resource::Resource;
+use crate::resource::{HeapName, Resource};
 
 /// The series of one resource and its analysis.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,7 +26,7 @@ pub struct ResourceReport {
     #[serde(default)]
     pub advisory: bool,
     /// The noise model that judged a recorded series, and why (`leakproof analyze`); a run's
-    /// resources are judged with their [`Resource::preset`] and leave it out.
+    /// resources leave it out (their model is [`Resource::model_name`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelChoice>,
 }
@@ -98,9 +96,9 @@ pub enum Isolation {
 }
 
 /// Where a run's memory series came from: the probe asked for in-process, the process tree of a
-/// target with or without an agent's heap beside it, or a recorded series.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// target with or without an agent's heap beside it, or a recorded series. Serialized as `auto`,
+/// `heap`, `rss`, `tree-rss`, `<agent heap>+tree-rss` (e.g. `python-heap+tree-rss`) or `recorded`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Probe {
     /// In-process: the heap when `TrackingAlloc` is installed, else RSS.
@@ -110,34 +108,63 @@ pub enum Probe {
     Heap,
     /// In-process: the process's RSS.
     Rss,
-    /// A target's process tree (RSS, fds, threads).
-    TreeRss,
-    /// A Python target's heap through the runtime agent, and its tree.
-    #[serde(rename = "python-heap+tree-rss")]
-    PythonHeapTreeRss,
-    /// A node target's heap through the runtime agent, and its tree.
-    #[serde(rename = "js-heap+tree-rss")]
-    JsHeapTreeRss,
-    /// A native target's malloc heap through the preloaded agent, and its tree.
-    #[serde(rename = "native-heap+tree-rss")]
-    NativeHeapTreeRss,
-    /// A JVM target's heap through Dynamic Attach, and its tree.
-    #[serde(rename = "jvm-heap+tree-rss")]
-    JvmHeapTreeRss,
+    /// In-process: a heap the caller measures (e.g. a Python interpreter's, through tracemalloc).
+    Agent(HeapName),
+    /// A target's process tree (RSS, fds, threads), with the heap of the agent measuring it, if any.
+    Target(Option<HeapName>),
     /// A recorded series (`leakproof analyze`).
     Recorded,
 }
 
 impl Probe {
     /// A target's process tree, with the heap of the agent measuring it, if any.
-    pub(crate) fn target(agent_heap: Option<Resource>) -> Probe {
+    pub fn target(agent_heap: Option<Resource>) -> Probe {
         match agent_heap {
-            Some(Resource::PythonHeap) => Probe::PythonHeapTreeRss,
-            Some(Resource::JsHeap) => Probe::JsHeapTreeRss,
-            Some(Resource::NativeHeap) => Probe::NativeHeapTreeRss,
-            Some(Resource::JvmHeap) => Probe::JvmHeapTreeRss,
-            _ => Probe::TreeRss,
+            Some(Resource::AgentHeap(name)) => Probe::Target(Some(name)),
+            _ => Probe::Target(None),
         }
+    }
+
+    /// The name on the wire.
+    pub fn name(&self) -> String {
+        match self {
+            Probe::Auto => "auto".to_owned(),
+            Probe::Heap => "heap".to_owned(),
+            Probe::Rss => "rss".to_owned(),
+            Probe::Agent(heap) => heap.as_str().to_owned(),
+            Probe::Target(None) => "tree-rss".to_owned(),
+            Probe::Target(Some(heap)) => format!("{}+tree-rss", heap.as_str()),
+            Probe::Recorded => "recorded".to_owned(),
+        }
+    }
+
+    /// The probe named `name` (the inverse of [`Probe::name`]).
+    pub fn from_name(name: &str) -> Option<Probe> {
+        Some(match name {
+            "auto" => Probe::Auto,
+            "heap" => Probe::Heap,
+            "rss" => Probe::Rss,
+            "tree-rss" => Probe::Target(None),
+            "recorded" => Probe::Recorded,
+            other => match other.strip_suffix("+tree-rss") {
+                Some(heap) => Probe::Target(Some(HeapName::parse(heap)?)),
+                None => Probe::Agent(HeapName::parse(other)?),
+            },
+        })
+    }
+}
+
+impl Serialize for Probe {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Probe {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Probe, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Probe::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown probe `{name}`")))
     }
 }
 
@@ -243,7 +270,7 @@ pub mod exit {
 }
 
 /// The overall verdict of `resources`: the worst of those that count (not advisory).
-pub(crate) fn overall(resources: &[ResourceReport]) -> Verdict {
+pub fn overall(resources: &[ResourceReport]) -> Verdict {
     resources
         .iter()
         .filter(|r| !r.advisory)
@@ -316,13 +343,13 @@ impl Report {
     }
 
     /// Makes the top-level slope per second, for samples `interval` seconds apart.
-    pub(crate) fn slope_per_second(&mut self, interval: f64) {
+    pub fn slope_per_second(&mut self, interval: f64) {
         self.slope /= interval;
         self.slope_ci = (self.slope_ci.0 / interval, self.slope_ci.1 / interval);
     }
 
     /// A report of `iterations` that were too few to judge (no resources, verdict Inconclusive).
-    pub(crate) fn unjudged(name: &str, iterations: usize, duration_secs: f64) -> Report {
+    pub fn unjudged(name: &str, iterations: usize, duration_secs: f64) -> Report {
         Report {
             iterations,
             duration_secs,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use leakproof_trend::Verdict;
 
 use super::units::format_slope;
-use crate::report::{Report, ResourceReport};
+use crate::model::{Report, ResourceReport};
 
 const WIDTH: f64 = 640.0;
 const PANEL: f64 = 170.0;

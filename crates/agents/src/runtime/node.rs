@@ -1,0 +1,48 @@
+//! The node agent: `agent.js` loaded with `NODE_OPTIONS=--require` (a full GC per sample, the
+//! sampling heap profiler for pictures).
+
+use std::path::Path;
+use std::process::Command;
+
+use super::{Injection, RuntimeAgent};
+use crate::table::runtime_heap;
+use crate::{Descriptor, Pictures, Reach};
+
+/// Floor of a node heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
+const FLOOR: f64 = 256.0;
+
+/// The agent's files and environment.
+pub(super) const INJECTION: Injection = Injection {
+    files: &[("agent.js", include_str!("agent.js"))],
+    apply_env,
+};
+
+/// The node row of [`crate::AGENTS`].
+pub(crate) const NODE: Descriptor = Descriptor {
+    name: "node",
+    title: "node",
+    heap: "js",
+    label: "js heap + external (after full GC)",
+    preset: || runtime_heap(FLOOR),
+    pictures: Pictures::Now,
+    pictured: "sites",
+    pictured_by: "js heap + external (after full GC)",
+    locate_iterations: 200,
+    reach: Reach::Environment,
+    programs: |name| matches!(name, "node" | "nodejs"),
+    inject: Some(|row, cmd| RuntimeAgent::inject(row, &INJECTION, cmd)),
+    attach: None,
+};
+
+/// Appends `--require "<agent.js>"` to `NODE_OPTIONS`, keeping the target's options before it.
+fn apply_env(cmd: &mut Command, _dir: &Path, source: &Path) {
+    let mut options = super::env_of(cmd, "NODE_OPTIONS").unwrap_or_default();
+    if !options.is_empty() {
+        options.push(" ");
+    }
+    // node splits NODE_OPTIONS on spaces but honours double quotes.
+    options.push("--require \"");
+    options.push(source);
+    options.push("\"");
+    cmd.env("NODE_OPTIONS", options);
+}

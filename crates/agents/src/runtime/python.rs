@@ -1,0 +1,51 @@
+//! The Python agent: `sitecustomize.py` found through `PYTHONPATH` (tracemalloc, CPython 3.8+).
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Command;
+
+use super::{Injection, RuntimeAgent};
+use crate::table::runtime_heap;
+use crate::{Descriptor, Pictures, Reach};
+
+/// Floor of a Python heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
+const FLOOR: f64 = 64.0;
+
+/// The agent's files and environment.
+pub(super) const INJECTION: Injection = Injection {
+    files: &[("sitecustomize.py", include_str!("sitecustomize.py"))],
+    apply_env,
+};
+
+/// The Python row of [`crate::AGENTS`].
+pub(crate) const PYTHON: Descriptor = Descriptor {
+    name: "python",
+    title: "Python",
+    heap: "python",
+    label: "python heap (tracemalloc, after gc)",
+    preset: || runtime_heap(FLOOR),
+    pictures: Pictures::Now,
+    pictured: "sites",
+    pictured_by: "python heap (tracemalloc, after gc)",
+    locate_iterations: 200,
+    reach: Reach::Environment,
+    programs,
+    inject: Some(|row, cmd| RuntimeAgent::inject(row, &INJECTION, cmd)),
+    attach: None,
+};
+
+/// `python`, `python3`, `python3.12`.
+fn programs(name: &str) -> bool {
+    name.strip_prefix("python")
+        .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+/// Puts the agent's directory first on `PYTHONPATH`, keeping the target's entries after it.
+fn apply_env(cmd: &mut Command, dir: &Path, _source: &Path) {
+    let mut path = OsString::from(dir);
+    if let Some(old) = super::env_of(cmd, "PYTHONPATH").filter(|v| !v.is_empty()) {
+        path.push(":");
+        path.push(old);
+    }
+    cmd.env("PYTHONPATH", path);
+}
