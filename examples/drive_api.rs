@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use leakproof_harness::drive::Drive;
+use leakproof_harness::Drive;
 
 const PORT: u16 = 18471;
 

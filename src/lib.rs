@@ -51,22 +51,29 @@
 //! ```
 //!
 //! Member crates, usable alone: [`trend`] (is a series growing?), [`sample`] (allocator and
-//! probes), [`diff`] (allocation snapshots compared), [`harness`] (runs and reports). See
+//! probes), [`diff`] (allocation snapshots compared), [`report`] (the report and its renderings),
+//! [`agents`] (the heap of a runtime in another process), [`harness`] (the run engine). See
 //! `docs/guide.md` for leak tests in a suite, reading reports, tuning and CI.
 
+#[doc(inline)]
+pub use leakproof_agents as agents;
 #[doc(inline)]
 pub use leakproof_diff as diff;
 #[doc(inline)]
 pub use leakproof_harness as harness;
+#[doc(inline)]
+pub use leakproof_report as report;
 #[doc(inline)]
 pub use leakproof_sample as sample;
 #[doc(inline)]
 pub use leakproof_trend as trend;
 
 #[doc(inline)]
-pub use leakproof_harness::{Harness, HarnessError, MemoryProbe, Report, Resource, ResourceReport};
+pub use leakproof_harness::{Harness, HarnessError, MemoryProbe};
 #[doc(inline)]
 pub use leakproof_macros::{leak_test, leak_tests, skip};
+#[doc(inline)]
+pub use leakproof_report::{Report, Resource, ResourceReport};
 #[doc(inline)]
 pub use leakproof_sample::TrackingAlloc;
 #[doc(inline)]

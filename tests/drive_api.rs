@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::{free_port, server};
 
-use leakproof_harness::drive::{Drive, DriveError};
-use leakproof_harness::Resource;
+use leakproof::harness::{Drive, DriveError};
+use leakproof::Resource;
 use leakproof_trend::Verdict;
 
 fn server_command(port: u16, flags: &[&str]) -> Command {
@@ -67,7 +67,9 @@ fn a_bounded_server_is_stable() {
     assert!(report.passed(), "{}", report.render_text());
     // The tree's RSS, fds and threads, and the heap of the native agent `auto` preloads.
     assert_eq!(report.resources.len(), 4);
-    let heap = report.resource(Resource::agent_heap("native")).expect("native-heap");
+    let heap = report
+        .resource(Resource::agent_heap("native"))
+        .expect("native-heap");
     assert_eq!(heap.analysis.verdict, Verdict::Stable);
 }
 

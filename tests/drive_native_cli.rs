@@ -7,11 +7,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const SOURCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/crates/harness/tests/native/tcp_server.c"
-);
-const TICKER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/harness/tests/native/ticker.c");
+const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/native/tcp_server.c");
+const TICKER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/native/ticker.c");
 
 /// A temporary directory, removed when dropped.
 struct TempDir(std::path::PathBuf);

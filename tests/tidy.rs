@@ -237,7 +237,10 @@ const SPAWNERS: &[(&str, &str)] = &[
         "crates/harness/src/drive/target.rs",
         "starts a driven or watched target",
     ),
-    ("crates/harness/src/drive/each.rs", "runs a drive's --each command"),
+    (
+        "crates/harness/src/drive/each.rs",
+        "runs a drive's --each command",
+    ),
     (
         "crates/harness/src/testing.rs",
         "re-executes the test binary for one leak test",

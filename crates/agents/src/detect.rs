@@ -217,10 +217,7 @@ mod tests {
         assert_eq!(sh("nohup /opt/x/bin/nodejs a.js &"), Some("node"));
         // A runtime anywhere on the line is the target.
         assert_eq!(sh("sleep 10; python3 x.py"), Some("python"));
-        assert_eq!(
-            sh("echo $$ > /tmp/pid; exec node a.js 2>&1"),
-            Some("node")
-        );
+        assert_eq!(sh("echo $$ > /tmp/pid; exec node a.js 2>&1"), Some("node"));
         // Else the command exec'd, or the first one, when it is a native executable.
         assert_eq!(sh("sleep 10"), Some("native"));
         assert_eq!(sh("cd /tmp && exec sleep 10"), Some("native"));
@@ -289,6 +286,9 @@ mod tests {
                 .join("Cargo.toml")
                 .as_path()
         ));
-        assert_eq!(detect(&Command::new("/nonexistent/leakproof-x")).map(|d| d.name), None);
+        assert_eq!(
+            detect(&Command::new("/nonexistent/leakproof-x")).map(|d| d.name),
+            None
+        );
     }
 }

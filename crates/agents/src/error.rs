@@ -19,7 +19,9 @@ pub enum AgentError {
         source: std::io::Error,
     },
     /// No process of the target answered within the timeout (the agent did not load).
-    #[error("the {agent} agent did not load within {timeout:?} (is the target a {agent} program?)")]
+    #[error(
+        "the {agent} agent did not load within {timeout:?} (is the target a {agent} program?)"
+    )]
     NotReady {
         /// Which agent.
         agent: &'static str,

@@ -43,7 +43,9 @@ pub use agent::{Agent, Pictures};
 pub use error::AgentError;
 pub use jvm::JvmError;
 #[cfg(target_os = "linux")]
-pub use native::{is_native_target, NativeAgent, NativeError, SitesRequest, LIBRARY_NAME, PRELOAD_VAR};
+pub use native::{
+    is_native_target, NativeAgent, NativeError, SitesRequest, LIBRARY_NAME, PRELOAD_VAR,
+};
 pub use pending::Pending;
 pub use registry::cleanup_all;
 pub use table::{AgentChoice, Descriptor, Reach, AGENTS};

@@ -154,7 +154,11 @@ struct Running {
 }
 
 impl Prepared for Ready {
-    fn ready(mut self: Box<Self>, _root: u32, _timeout: Duration) -> Result<Box<dyn Agent>, AgentError> {
+    fn ready(
+        mut self: Box<Self>,
+        _root: u32,
+        _timeout: Duration,
+    ) -> Result<Box<dyn Agent>, AgentError> {
         match self.agent.wait_ready(READY) {
             Err(NativeError::NotReady { .. }) => {
                 return Err(AgentError::Unsupported(NO_ALLOCATION.to_owned()))
@@ -222,10 +226,9 @@ impl Agent for Running {
     }
 
     fn picture(&mut self, wait: Duration) -> Result<Snapshot, AgentError> {
-        let request = self
-            .requested
-            .take()
-            .ok_or(NativeError::SitesTimeout { timeout: Duration::ZERO })?;
+        let request = self.requested.take().ok_or(NativeError::SitesTimeout {
+            timeout: Duration::ZERO,
+        })?;
         Ok(mark_unresolved(self.agent.collect_sites(request, wait)?))
     }
 

@@ -46,7 +46,9 @@ impl Pending {
         };
         let prepared = match (descriptor.inject, descriptor.attach) {
             (Some(inject), _) => inject(descriptor, cmd),
-            (None, Some(attach)) => Ok(Box::new(AttachLater(descriptor, attach)) as Box<dyn Prepared>),
+            (None, Some(attach)) => {
+                Ok(Box::new(AttachLater(descriptor, attach)) as Box<dyn Prepared>)
+            }
             (None, None) => return None,
         };
         match prepared {

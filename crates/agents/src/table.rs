@@ -28,13 +28,17 @@ pub enum Reach {
 pub(crate) type Inject =
     fn(&'static Descriptor, &mut Command) -> Result<Box<dyn Prepared>, AgentError>;
 
+/// Attaches to the runtime processes of the tree under a pid, waiting up to the timeout.
+pub(crate) type AttachFn =
+    fn(&'static Descriptor, u32, Duration) -> Result<Box<dyn Agent>, AgentError>;
+
 /// Attaching to a process that already runs.
 #[derive(Clone, Copy)]
 pub(crate) struct Attach {
     /// True when `pid` runs this agent's runtime.
     pub(crate) finds: fn(u32) -> bool,
     /// Attaches to the runtime processes of the tree under `pid`, waiting up to the timeout.
-    pub(crate) attach: fn(&'static Descriptor, u32, Duration) -> Result<Box<dyn Agent>, AgentError>,
+    pub(crate) attach: AttachFn,
 }
 
 /// One row of [`AGENTS`].
@@ -175,11 +179,17 @@ mod tests {
         for d in AGENTS {
             let choice: AgentChoice = d.name.parse().unwrap();
             assert_eq!(choice.to_string(), d.name);
-            assert!(d.inject.is_some() || d.attach.is_some(), "{d:?} reaches nothing");
+            assert!(
+                d.inject.is_some() || d.attach.is_some(),
+                "{d:?} reaches nothing"
+            );
         }
         assert_eq!("auto".parse::<AgentChoice>(), Ok(AgentChoice::Auto));
         assert_eq!("none".parse::<AgentChoice>(), Ok(AgentChoice::None));
         let err = "ruby".parse::<AgentChoice>().unwrap_err();
-        assert!(err.starts_with("unknown agent `ruby` (expected auto, python, node"), "{err}");
+        assert!(
+            err.starts_with("unknown agent `ruby` (expected auto, python, node"),
+            "{err}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use anyhow::{anyhow, Context};
-use leakproof_harness::{ModelChoice, Report, Resource, ResourceReport};
+use leakproof_report::{ModelChoice, Report, Resource, ResourceReport};
 use leakproof_trend::{analyze, infer_model, Config, NoiseModel, Warmup};
 
 use crate::args::{AnalyzeArgs, Format, Model};

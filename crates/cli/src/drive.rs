@@ -1,11 +1,11 @@
-//! `leakproof drive`: a thin layer over [`leakproof_harness::drive::Drive`].
+//! `leakproof drive`: a thin layer over [`leakproof_harness::Drive`].
 
 use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use leakproof_harness::drive::{shell_command, Drive, DriveError};
+use leakproof_harness::{shell_command, Drive, DriveError};
 
 use crate::args::DriveArgs;
 use crate::progress::Progress;
@@ -24,7 +24,7 @@ impl Driver {
     fn call(&mut self, iteration: usize) -> anyhow::Result<()> {
         match self {
             Driver::Shell(line) => {
-                leakproof_harness::drive::shell_step(line, iteration).map_err(|e| anyhow!(e))
+                leakproof_harness::shell_step(line, iteration).map_err(|e| anyhow!(e))
             }
             Driver::Http { agent, url } => {
                 let response = agent.get(url).call().map_err(|e| anyhow!("{e}"))?;
@@ -73,7 +73,7 @@ pub(crate) fn run(args: DriveArgs) -> Outcome {
     let mut driver = match (&args.each, &args.http) {
         (Some(line), _) => Driver::Shell(line.clone()),
         (None, Some(url)) => {
-            leakproof_harness::drive::HttpUrl::parse(url)
+            leakproof_harness::HttpUrl::parse(url)
                 .map_err(|e| anyhow!("--http: {e}"))
                 .exit_with(EXIT_USAGE)?;
             let agent = ureq::AgentBuilder::new()

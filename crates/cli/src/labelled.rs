@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::anyhow;
-use leakproof_harness::{Report, Resource, ResourceReport, SCHEMA_VERSION};
+use leakproof_report::{Report, Resource, ResourceReport, SCHEMA_VERSION};
 use leakproof_trend::{analyze, Verdict};
 use serde::Serialize;
 

@@ -2,7 +2,7 @@
 //! `watch` a running process, `diff` two allocation snapshots.
 //!
 //! Everything is a thin layer over the library crates (leakproof-trend, leakproof-sample,
-//! leakproof-diff and the harness's [`leakproof_harness::drive`] API); this crate only adds argument
+//! leakproof-diff and the harness's [`leakproof_harness::Drive`] API); this crate only adds argument
 //! parsing (clap), progress bars (indicatif), the in-process HTTP driver (ureq) and exit codes. It is
 //! a separate crate so that library users of the harness never compile those.
 //!
@@ -33,7 +33,7 @@ use clap::Parser;
 
 pub use args::Cli;
 
-pub use leakproof_harness::exit::{
+pub use leakproof_report::exit::{
     FAILED as EXIT_FAILED, INCONCLUSIVE as EXIT_INCONCLUSIVE, LEAKING as EXIT_LEAKING,
     STABLE as EXIT_STABLE, USAGE as EXIT_USAGE,
 };
@@ -100,7 +100,7 @@ pub fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
         Err(_) => {
-            leakproof_harness::drive::stop_all_targets(std::time::Duration::from_secs(2));
+            leakproof_harness::stop_all_targets(std::time::Duration::from_secs(2));
             ExitCode::from(101)
         }
     }
@@ -109,21 +109,19 @@ pub fn main() -> ExitCode {
 /// Writes the report's artifacts to `dir` (when given), prints it as text or JSON, says a failure
 /// or a crossed ceiling in one line on stderr, and returns its exit code.
 pub(crate) fn print_report(
-    report: &leakproof_harness::Report,
+    report: &leakproof_report::Report,
     json: bool,
     dir: Option<&std::path::Path>,
 ) -> Outcome {
     use anyhow::Context;
     if let Some(dir) = dir {
-        report
-            .write_artifacts(dir, "drive")
+        leakproof_harness::write_artifacts(report, dir, "drive")
             .with_context(|| format!("cannot write the report to {}", dir.display()))
             .exit_with(EXIT_USAGE)?;
         eprintln!("leakproof: report written to {}", dir.display());
     }
     if json {
-        let json = serde_json::to_string_pretty(report).exit_with(EXIT_FAILED)?;
-        emit(&(json + "\n"))?;
+        emit(&(report.render_json() + "\n"))?;
     } else {
         emit(&report.render_text())?;
     }
@@ -159,7 +157,7 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 pub(crate) fn install_signal_handler() {
     let _ = ctrlc::set_handler(|| {
         INTERRUPTED.store(true, Ordering::SeqCst);
-        leakproof_harness::drive::stop_all_targets(std::time::Duration::from_secs(2));
+        leakproof_harness::stop_all_targets(std::time::Duration::from_secs(2));
         eprintln!("leakproof: interrupted; target stopped");
         std::process::exit(130);
     });

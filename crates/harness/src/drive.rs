@@ -8,7 +8,7 @@
 //! ```no_run
 //! use std::process::Command;
 //! use std::time::Duration;
-//! use leakproof_harness::drive::Drive;
+//! use leakproof_harness::Drive;
 //!
 //! let report = Drive::new(Command::new("target/debug/my-server"))
 //!     .ready_tcp("127.0.0.1:8080")
@@ -16,7 +16,7 @@
 //!     .iterations(200)
 //!     .run(|| std::net::TcpStream::connect("127.0.0.1:8080").map(drop))?;
 //! assert!(report.passed(), "{}", report.render_text());
-//! # Ok::<(), leakproof_harness::drive::DriveError>(())
+//! # Ok::<(), leakproof_harness::DriveError>(())
 //! ```
 
 mod each;
@@ -30,12 +30,12 @@ use std::time::Duration;
 use leakproof_sample::ProbeError;
 use leakproof_trend::TrendError;
 
-use crate::agent::AgentChoice;
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
-use leakproof_report::{Isolation, Probe, Report, RunConfig};
 use crate::runner::DEFAULT_CAPTURE_ITERATIONS;
-use crate::samplers::agent::{Pending, AGENT_LOCATE_ITERATIONS};
+use crate::samplers::agent::AgentSampler;
 use crate::samplers::tree::ProcessTree;
+use leakproof_agents::{AgentChoice, Pending};
+use leakproof_report::{Isolation, Probe, Report, RunConfig};
 
 pub use each::shell_step;
 pub use ready::{HttpUrl, Readiness};
@@ -263,10 +263,11 @@ impl Drive {
         ready::wait_ready(&mut target, &self.readiness, self.ready_timeout)?;
         let agent = pending.and_then(|p| p.ready(target.pid(), &mut notes));
         // An agent's snapshots sample allocations (node: one per 8 KiB): locate over more requests.
-        let settings = match agent {
-            Some(_) => settings.locating_for(AGENT_LOCATE_ITERATIONS),
+        let settings = match &agent {
+            Some(agent) => settings.locating_for(agent.descriptor().locate_iterations),
             None => settings,
         };
+        let agent = agent.map(AgentSampler::new);
         // Descendants are looked for on every iteration: a forking server's new worker counts.
         let tree = ProcessTree::new(target.pid(), Duration::ZERO, self.resources)?;
         let mut engine = Engine::new(settings);

@@ -25,24 +25,24 @@
 //! # Ok::<(), leakproof_harness::HarnessError>(())
 //! ```
 
-mod agent;
 mod artifacts;
 mod capture;
-pub mod drive;
+mod drive;
 mod engine;
 mod env;
-#[cfg(target_os = "linux")]
-pub mod native_agent;
 mod runner;
 mod samplers;
+#[doc(hidden)]
 pub mod testing;
 mod watch;
 
-pub use agent::{AgentChoice, AgentError};
-pub use drive::{Drive, DriveError};
+pub use artifacts::write_artifacts;
+pub use drive::{
+    shell_command, shell_step, stop_all_targets, Drive, DriveError, HttpUrl, Readiness,
+};
 pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
 pub use env::{EnvError, ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
-pub use artifacts::write_artifacts;
+pub use leakproof_agents::{AgentChoice, AgentError};
 pub use runner::{
     Harness, HarnessError, MemoryProbe, DEFAULT_CAPTURE_ITERATIONS, DEFAULT_EXTENSION_FACTOR,
     DEFAULT_ITERATIONS, DEFAULT_TIME_BUDGET,

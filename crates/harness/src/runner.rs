@@ -7,11 +7,11 @@ use std::time::Duration;
 use leakproof_sample::ProbeError;
 use leakproof_trend::TrendError;
 
-use crate::write_artifacts;
 use crate::engine::{Engine, Sampler, Settings, SettingsError, Stop, Workload};
 use crate::env::{EnvError, Overrides, WARMUP_VAR};
-use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
 use crate::samplers::own::{HeapSampler, OwnFds, OwnRss, OwnThreads};
+use crate::write_artifacts;
+use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
 
 /// Default number of iterations of a run before any extension.
 pub const DEFAULT_ITERATIONS: usize = 300;

@@ -31,8 +31,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use leakproof_report::{Isolation, Report};
 use crate::runner::Harness;
+use leakproof_report::{Isolation, Report};
 
 /// Environment variable naming the one test a re-executed child must run in-process.
 pub const CHILD_TEST_VAR: &str = "LEAKPROOF_CHILD_TEST";

@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 use leakproof_sample::ProbeError;
 use leakproof_trend::TrendError;
 
-use crate::agent::AgentChoice;
 use crate::drive::{describe_status, Target};
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
-use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
-use crate::samplers::agent::Pending;
+use crate::samplers::agent::AgentSampler;
 use crate::samplers::tree::ProcessTree;
+use leakproof_agents::{AgentChoice, Pending};
+use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
 
 /// How often a watched tree is searched for new descendants.
 const RESCAN: Duration = Duration::from_millis(250);
@@ -161,7 +161,9 @@ impl Watch {
             Err(ProbeError::Gone { .. }) => return Err(ended_at_once(pid, target.as_mut())),
             Err(e) => return Err(e.into()),
         };
-        let agent = pending.and_then(|p| p.ready(pid, &mut notes));
+        let agent = pending
+            .and_then(|p| p.ready(pid, &mut notes))
+            .map(AgentSampler::new);
         let probe = Probe::target(agent.as_ref().map(|a| a.resource()));
         let mut engine = Engine::new(settings);
         if let Some(agent) = agent {

@@ -60,7 +60,7 @@ fn report_dir_gets_json_and_svg_with_the_overrides_applied() {
     ]);
     assert!(output.status.success(), "{}", text(&output));
     let json = std::fs::read_to_string(dir.path().join("fixture_stable.json")).unwrap();
-    let report: leakproof_harness::Report = serde_json::from_str(&json).unwrap();
+    let report: leakproof_report::Report = serde_json::from_str(&json).unwrap();
     assert!(report.passed(), "{json}");
     assert!(report.iterations >= 120, "{json}");
     // The fixed warm-up is a minimum: the analysis may still find the plateau later (a step of the

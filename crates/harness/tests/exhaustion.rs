@@ -2,7 +2,8 @@
 //! taken before the workload failed are judged, and the report says so beside the failure.
 //! Alone in its own test binary: it lowers this process's descriptor limit.
 
-use leakproof_harness::{Harness, Resource};
+use leakproof_harness::Harness;
+use leakproof_report::Resource;
 use leakproof_trend::Verdict;
 use nix::sys::resource::{getrlimit, setrlimit, Resource as Limit};
 

@@ -9,7 +9,8 @@
 use std::fs::File;
 use std::sync::{mpsc, Mutex, MutexGuard};
 
-use leakproof_harness::{Harness, MemoryProbe, Resource};
+use leakproof_harness::{Harness, MemoryProbe};
+use leakproof_report::Resource;
 use leakproof_trend::Verdict;
 
 #[global_allocator]
@@ -21,7 +22,7 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn verdict_of(report: &leakproof_harness::Report, r: Resource) -> Option<Verdict> {
+fn verdict_of(report: &leakproof_report::Report, r: Resource) -> Option<Verdict> {
     report.resource(r).map(|rr| rr.analysis.verdict)
 }
 
@@ -273,7 +274,7 @@ fn artifacts_are_written_and_an_unwritable_dir_is_only_a_warning() {
         .run(|| {})
         .unwrap();
     let json = std::fs::read_to_string(dir.path().join("tests__artifacts.json")).unwrap();
-    let back: leakproof_harness::Report = serde_json::from_str(&json).unwrap();
+    let back: leakproof_report::Report = serde_json::from_str(&json).unwrap();
     assert_eq!(back, report);
     let svg = std::fs::read_to_string(dir.path().join("tests__artifacts.svg")).unwrap();
     assert!(svg.starts_with("<svg"), "{svg}");

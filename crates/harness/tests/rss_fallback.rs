@@ -1,6 +1,7 @@
 //! Without TrackingAlloc the harness judges process RSS and says so.
 
-use leakproof_harness::{Harness, Resource};
+use leakproof_harness::Harness;
+use leakproof_report::Resource;
 use leakproof_trend::Verdict;
 
 #[test]

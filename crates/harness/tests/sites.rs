@@ -1,6 +1,7 @@
 //! The second phase names the line that allocates: a binary of its own, with TrackingAlloc.
 
-use leakproof_harness::{Harness, Resource};
+use leakproof_harness::Harness;
+use leakproof_report::Resource;
 use leakproof_trend::Verdict;
 
 #[global_allocator]
@@ -33,6 +34,6 @@ fn a_growing_vec_is_leaking_and_its_line_is_named() {
     assert_eq!(report.exit_code(), 1);
 }
 
-fn verdict_of(report: &leakproof_harness::Report, r: Resource) -> Option<Verdict> {
+fn verdict_of(report: &leakproof_report::Report, r: Resource) -> Option<Verdict> {
     report.resource(r).map(|rr| rr.analysis.verdict)
 }

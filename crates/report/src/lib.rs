@@ -26,8 +26,8 @@ mod render;
 mod resource;
 
 pub use model::{
-    exit, overall, worst, Breach, Isolation, ModelChoice, Probe, Report, ResourceReport,
-    RunConfig, SCHEMA_VERSION,
+    exit, overall, worst, Breach, Isolation, ModelChoice, Probe, Report, ResourceReport, RunConfig,
+    SCHEMA_VERSION,
 };
 pub use render::text_chart;
 pub use resource::{HeapName, Resource};

@@ -498,5 +498,8 @@ fn env_keeps_what_the_target_had() {
         agent.dir().join("agent.js").display()
     );
     assert_eq!(env_of(&cmd, "NODE_OPTIONS"), Some(expected.into()));
-    assert_eq!(agent.agent.descriptor.label, "js heap + external (after full GC)");
+    assert_eq!(
+        agent.agent.descriptor.label,
+        "js heap + external (after full GC)"
+    );
 }

@@ -47,7 +47,7 @@ pub fn stop_all_targets(grace: Duration) {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
     // The runtime agents' private directories (their sockets are gone with the targets).
-    crate::agent::cleanup_all();
+    leakproof_agents::cleanup_all();
 }
 
 /// A `sh -c LINE` command: how the CLI runs a target given as one shell command line, for

@@ -39,14 +39,33 @@ pub(crate) struct Column {
 }
 
 impl Column {
-    /// A column with the usual preset of `resource`; counts and exact heaps settle, RSS does not.
+    /// A column of one of the engine's own resources with its preset ([`preset`]); counts and
+    /// exact heaps settle, RSS does not.
     pub fn new(resource: Resource, source: impl Into<String>) -> Column {
+        Column::with_config(resource, source, preset(resource))
+    }
+
+    /// A column judged by `config` (an agent's heap: its row's preset).
+    pub fn with_config(resource: Resource, source: impl Into<String>, config: Config) -> Column {
         Column {
             resource,
             source: source.into(),
-            config: resource.preset(),
+            config,
             settles: resource != Resource::Rss,
         }
+    }
+}
+
+/// The trend preset of the engine's own resources: exact heap, noisy page-quantized RSS, counts.
+/// A recorded series is judged with the model inferred from its data
+/// (`leakproof_trend::infer_model`); its preset here is the model for when nothing is inferred:
+/// RSS for bytes, exact for plain numbers. An agent's heap is judged by its row's preset
+/// (`leakproof_agents::Descriptor::preset`); here, as an exact heap.
+pub fn preset(resource: Resource) -> Config {
+    match resource {
+        Resource::Rss | Resource::Memory => Config::rss(),
+        Resource::Fds | Resource::Threads => Config::counts(),
+        _ => Config::heap(),
     }
 }
 

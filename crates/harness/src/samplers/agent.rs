@@ -1,292 +1,212 @@
-//! A runtime agent as a sampler: the target's own heap after a full collection (Python's
-//! tracemalloc, node's V8 heap), and, when it grew, the growing lines of the target's code from two
-//! snapshots of its live allocation sites. A native target's preloaded agent is the other kind of
-//! [`AgentSampler`] (see `samplers::native`); [`Pending`] is the one entry point for both.
+//! An agent in a target as a sampler: the target's own heap as its runtime counts it, and, when it
+//! grew, where, from two pictures of what is live (allocation sites, or a JVM's classes). One
+//! locate state machine serves every agent; [`Pictures`] says when its pictures exist.
+//!
+//! [`Pictures::Now`]: the "before" picture is taken after the lead-in (`locate_first`) and the
+//! "after" picture after the final iteration (`locate_finish`).
+//! [`Pictures::AtNextAllocation`] (the preload agent: a process writes its picture at its next
+//! `malloc` or `free`, and an idle server allocates only while it serves): each picture is
+//! requested *before* an iteration that writes it. The "before" picture is requested in
+//! `locate_first` and collected in `locate_last`, which then requests the "after" picture,
+//! written during the final iteration and collected in `locate_finish`. A target that allocates
+//! nothing during the final iteration (or a locate phase of one iteration, which has no
+//! `locate_last`) leaves only the first picture, which is then compared with nothing, said in a
+//! note.
 
-use leakproof_diff::Snapshot;
-use leakproof_sample::ProbeError;
-
-use std::process::Command;
 use std::time::Duration;
 
-use crate::agent::jvm::JvmAgent;
-use crate::agent::{Agent, AgentChoice, AgentKind};
+use leakproof_agents::{Agent, AgentError, Pictures};
+use leakproof_diff::Snapshot;
+use leakproof_report::{Report, Resource};
+use leakproof_sample::ProbeError;
+
 use crate::capture::{grew, growing_sites};
 use crate::engine::{Column, Sampler, LEAD_IN};
-use crate::native_agent::{NativeAgent, NativeAgentError};
-use leakproof_report::{Report, Resource};
-use crate::samplers::jvm::JvmSampler;
-use crate::samplers::native::{NativeSampler, TrackedAgent, NATIVE_READY, NO_ALLOCATION};
 
-/// The heap an agent in the target measures: a runtime's (Python, node) or the native `malloc`.
-pub(crate) enum AgentSampler {
-    /// A runtime agent answering on Unix sockets.
-    Runtime(RuntimeSampler),
-    /// The preloaded native agent.
-    Native(NativeSampler),
-    /// A JVM attached to.
-    Jvm(JvmSampler),
+/// How long the "before" picture, written during the locate iterations, may take to appear.
+const FIRST_WAIT: Duration = Duration::from_secs(2);
+/// How long a target may take to write the "after" picture (it needs an allocation of its own).
+const LAST_WAIT: Duration = Duration::from_secs(1);
+
+/// Where the locate phase is.
+enum Locate {
+    /// Not locating (nothing grew, or it is over).
+    Off,
+    /// Started; no picture yet.
+    Started,
+    /// The "before" picture (`Now`), or its request (`AtNextAllocation`: `None` until collected).
+    First(Option<Snapshot>),
+    /// `AtNextAllocation` only: the "before" picture collected, the "after" one requested.
+    Last(Result<Snapshot, AgentError>),
 }
 
-/// The heap of a runtime agent's processes, summed.
-pub(crate) struct RuntimeSampler {
-    agent: Agent,
+/// The heap an agent in the target measures.
+pub(crate) struct AgentSampler {
+    agent: Box<dyn Agent>,
     resource: Resource,
-    first: Option<Snapshot>,
-    locating: bool,
-}
-
-/// Frames per traceback in the locate phase's snapshots (tracemalloc runs at one frame while it
-/// only samples: tracing eight costs about 2 ms per request, docs/performance.md).
-const LOCATE_FRAMES: u16 = 8;
-
-/// How long a started target's agent has to answer once the target is ready.
-const AGENT_READY: Duration = Duration::from_secs(10);
-
-/// Iterations of the locate phase with an agent: node's sampling heap profiler keeps one
-/// allocation per 8 KiB, so a leak at the js-heap floor (128 B per request) needs a few hundred
-/// requests to be sampled more than once.
-pub(crate) const AGENT_LOCATE_ITERATIONS: usize = 200;
-
-/// An agent prepared for a target that is not started yet.
-pub(crate) enum Pending {
-    /// A runtime agent (Python, node).
-    Runtime(Agent),
-    /// The native preload agent.
-    Native(TrackedAgent),
-    /// A JVM, attached to once it runs (nothing to inject).
-    Jvm,
-}
-
-impl Pending {
-    /// Prepares the agent `choice` picks for `cmd` and injects it into `cmd`'s environment; a
-    /// choice of none, a target no agent fits, or an agent that cannot be written (with a note)
-    /// gives `None`: the run is judged on RSS.
-    pub fn inject(
-        choice: AgentChoice,
-        cmd: &mut Command,
-        notes: &mut Vec<String>,
-    ) -> Option<Pending> {
-        let kind = choice.resolve(cmd)?;
-        let prepared = match kind {
-            AgentKind::Native if !cfg!(target_os = "linux") => {
-                notes.push("the native preload agent is Linux-only: judged on RSS".to_owned());
-                return None;
-            }
-            AgentKind::Jvm => return Some(Pending::Jvm),
-            AgentKind::Native => NativeAgent::prepare()
-                .map(|a| Pending::Native(TrackedAgent::new(a)))
-                .map_err(|e| e.to_string()),
-            _ => Agent::prepare(kind)
-                .map(Pending::Runtime)
-                .map_err(|e| e.to_string()),
-        };
-        match prepared {
-            Ok(pending) => {
-                match &pending {
-                    Pending::Runtime(agent) => agent.apply_env(cmd),
-                    Pending::Native(agent) => agent.apply_env(cmd),
-                    Pending::Jvm => {}
-                }
-                Some(pending)
-            }
-            Err(e) => {
-                notes.push(format!("{e}; judged on RSS"));
-                None
-            }
-        }
-    }
-
-    /// The agent for a process that is already running (`watch --pid`): only a JVM can be
-    /// attached to from outside (`--agent jvm`, or `auto` when `pid` runs `java`).
-    pub fn for_running(choice: AgentChoice, pid: u32) -> Option<Pending> {
-        let jvm = match choice {
-            AgentChoice::Jvm => true,
-            AgentChoice::Auto => crate::agent::jvm::is_java(pid),
-            _ => false,
-        };
-        jvm.then_some(Pending::Jvm)
-    }
-
-    /// Once the target (whose root process is `root`) runs: the agent as a sampler when it
-    /// answers, else a note.
-    pub fn ready(self, root: u32, notes: &mut Vec<String>) -> Option<AgentSampler> {
-        match self {
-            Pending::Jvm => match JvmAgent::attach(root, AGENT_READY) {
-                Ok(agent) => Some(AgentSampler::Jvm(JvmSampler::new(agent))),
-                Err(e) => {
-                    notes.push(format!("the JVM agent cannot attach: {e}; judged on RSS"));
-                    None
-                }
-            },
-            Pending::Runtime(agent) => match agent.wait_ready(AGENT_READY) {
-                Ok(()) => Some(AgentSampler::Runtime(RuntimeSampler::new(agent))),
-                Err(e) => {
-                    notes.push(format!("{e}; judged on RSS"));
-                    None
-                }
-            },
-            Pending::Native(mut agent) => match agent.wait_ready(NATIVE_READY) {
-                Ok(()) => Some(AgentSampler::Native(NativeSampler::new(agent))),
-                Err(NativeAgentError::NotReady { .. }) => {
-                    notes.push(NO_ALLOCATION.to_owned());
-                    None
-                }
-                Err(e) => {
-                    notes.push(format!("{e}; judged on RSS"));
-                    None
-                }
-            },
-        }
-    }
+    locate: Locate,
+    /// Why pictures could not start, for the report.
+    failed: Option<String>,
 }
 
 impl AgentSampler {
-    /// The resource this agent measures.
-    pub fn resource(&self) -> Resource {
-        match self {
-            AgentSampler::Runtime(s) => s.resource,
-            AgentSampler::Native(_) => Resource::agent_heap("native"),
-            AgentSampler::Jvm(_) => Resource::agent_heap("jvm"),
-        }
-    }
-
-    fn inner(&mut self) -> &mut dyn Sampler {
-        match self {
-            AgentSampler::Runtime(s) => s,
-            AgentSampler::Native(s) => s,
-            AgentSampler::Jvm(s) => s,
-        }
-    }
-
-    fn inner_ref(&self) -> &dyn Sampler {
-        match self {
-            AgentSampler::Runtime(s) => s,
-            AgentSampler::Native(s) => s,
-            AgentSampler::Jvm(s) => s,
-        }
-    }
-}
-
-/// Every method of [`Sampler`] is forwarded: a default body left here would silently replace the
-/// inner sampler's own.
-impl Sampler for AgentSampler {
-    fn columns(&self) -> Vec<Column> {
-        self.inner_ref().columns()
-    }
-
-    fn settle_allowance(&self) -> (Duration, Duration) {
-        self.inner_ref().settle_allowance()
-    }
-
-    fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
-        self.inner().read(out)
-    }
-
-    fn mark(&mut self) {
-        self.inner().mark();
-    }
-
-    fn locate_start(&mut self, report: &Report) -> bool {
-        self.inner().locate_start(report)
-    }
-
-    fn locate_first(&mut self) {
-        self.inner().locate_first();
-    }
-
-    fn locate_last(&mut self) {
-        self.inner().locate_last();
-    }
-
-    fn locate_finish(&mut self, report: &mut Report, iterations: usize) {
-        self.inner().locate_finish(report, iterations);
-    }
-}
-
-impl RuntimeSampler {
     /// Samples `agent`'s heap.
-    fn new(agent: Agent) -> RuntimeSampler {
-        let resource = match agent.kind() {
-            AgentKind::Python => Resource::agent_heap("python"),
-            AgentKind::Node => Resource::agent_heap("js"),
-            AgentKind::Native => Resource::agent_heap("native"),
-            AgentKind::Jvm => Resource::agent_heap("jvm"),
-        };
-        RuntimeSampler {
+    pub(crate) fn new(agent: Box<dyn Agent>) -> AgentSampler {
+        let resource = Resource::agent_heap(agent.descriptor().heap);
+        AgentSampler {
             agent,
             resource,
-            first: None,
-            locating: false,
+            locate: Locate::Off,
+            failed: None,
         }
     }
 
-    fn snapshot(&self, report: &mut Report) -> Option<Snapshot> {
-        match self.agent.snapshot() {
-            Ok(snapshot) => Some(snapshot),
-            Err(e) => {
-                report
-                    .notes
-                    .push(format!("{} sites unknown: {e}", self.resource));
-                None
+    /// The resource this agent measures.
+    pub(crate) fn resource(&self) -> Resource {
+        self.resource
+    }
+
+    fn now(&self) -> bool {
+        self.agent.descriptor().pictures == Pictures::Now
+    }
+
+    fn unknown(&self, why: impl std::fmt::Display) -> String {
+        let pictured = self.agent.descriptor().pictured;
+        format!("{} {pictured} unknown: {why}", self.resource)
+    }
+
+    /// The two pictures and what their difference spans, after `k` locate iterations.
+    fn pictures(&mut self, k: usize) -> Result<(Snapshot, Snapshot, String), String> {
+        let span = |n: usize| format!("growth over {n} more iterations");
+        match std::mem::replace(&mut self.locate, Locate::Off) {
+            Locate::First(Some(before)) if self.now() => {
+                let after = self.agent.picture(Duration::ZERO);
+                Ok((before, after.map_err(|e| e.to_string())?, span(k)))
             }
+            Locate::Last(before) => {
+                let before = before.map_err(|e| e.to_string())?;
+                let after = self.agent.picture(LAST_WAIT);
+                Ok(fallback(
+                    before,
+                    after,
+                    span(k.saturating_sub(1)),
+                    "during the final",
+                ))
+            }
+            Locate::First(None) if !self.now() => {
+                let before = self.agent.picture(FIRST_WAIT).map_err(|e| e.to_string())?;
+                let after = self
+                    .agent
+                    .request_picture()
+                    .and_then(|()| self.agent.picture(LAST_WAIT));
+                let span = format!("{} (up to the target's next allocation)", span(k));
+                Ok(fallback(before, after, span, "after its last"))
+            }
+            _ => Err(format!(
+                "the first {} picture failed",
+                self.agent.descriptor().pictured
+            )),
         }
     }
 }
 
-impl Sampler for RuntimeSampler {
+/// The pictures to compare: `before` and `after`, or when the target wrote no later picture, the
+/// blocks of `before` alone (allocated over the lead-in), said so.
+fn fallback(
+    before: Snapshot,
+    after: Result<Snapshot, AgentError>,
+    span: String,
+    when: &str,
+) -> (Snapshot, Snapshot, String) {
+    match after {
+        Ok(after) => (before, after, span),
+        Err(_) => (
+            Snapshot::empty(),
+            before,
+            format!(
+                "live blocks allocated over the {LEAD_IN} lead-in iterations (up to the next \
+                 allocation): the target allocated nothing {when} iteration to write a later \
+                 picture"
+            ),
+        ),
+    }
+}
+
+impl Sampler for AgentSampler {
     fn columns(&self) -> Vec<Column> {
-        vec![Column::new(self.resource, self.agent.resource_label())]
+        let d = self.agent.descriptor();
+        vec![Column::with_config(self.resource, d.label, (d.preset)())]
     }
 
     fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
-        let sample = self
+        out[0] = self
             .agent
             .sample()
             .map_err(|e| ProbeError::Io(std::io::Error::other(e.to_string())))?;
-        out[0] = sample.bytes;
         Ok(())
     }
 
     fn locate_start(&mut self, report: &Report) -> bool {
-        self.locating = grew(report, self.resource);
-        if self.locating && self.agent.kind() == AgentKind::Python {
-            // Deeper tracebacks from here on; the snapshots then hold only what follows.
-            let _ = self.agent.trace_frames(LOCATE_FRAMES);
+        if !grew(report, self.resource) {
+            return false;
         }
-        self.locating
+        match self.agent.start_pictures() {
+            Ok(()) => self.locate = Locate::Started,
+            Err(e) => self.failed = Some(e.to_string()),
+        }
+        matches!(self.locate, Locate::Started)
     }
 
     fn locate_first(&mut self) {
-        if self.locating {
-            self.first = self.agent.snapshot().ok();
+        if !matches!(self.locate, Locate::Started) {
+            return;
         }
+        let requested = self.agent.request_picture();
+        // A picture taken now is kept; a requested one is collected later (a failed request
+        // shows there as a missing picture).
+        let first = match self.now() {
+            true => requested
+                .and_then(|()| self.agent.picture(Duration::ZERO))
+                .ok(),
+            false => None,
+        };
+        self.locate = Locate::First(first);
+    }
+
+    fn locate_last(&mut self) {
+        if self.now() || !matches!(self.locate, Locate::First(None)) {
+            return;
+        }
+        // Written at the target's first allocation after `locate_first`, an iteration ago or more.
+        let before = self.agent.picture(FIRST_WAIT);
+        let _ = self.agent.request_picture();
+        self.locate = Locate::Last(before);
     }
 
     fn locate_finish(&mut self, report: &mut Report, iterations: usize) {
-        if !std::mem::take(&mut self.locating) {
+        if let Some(e) = self.failed.take() {
+            report.notes.push(self.unknown(e));
+        }
+        if matches!(self.locate, Locate::Off) {
             return;
         }
-        let Some(first) = self.first.take() else {
-            report.notes.push(format!(
-                "{} sites unknown: the first snapshot failed",
-                self.resource
-            ));
-            return;
+        let result = self.pictures(iterations.saturating_sub(LEAD_IN));
+        self.agent.stop_pictures();
+        let (before, after, span) = match result {
+            Ok(pictures) => pictures,
+            Err(e) => return report.notes.push(self.unknown(e)),
         };
-        let Some(last) = self.snapshot(report) else {
-            return;
-        };
-        let k = iterations.saturating_sub(LEAD_IN);
-        let sites = growing_sites(first, last);
-        report.notes.push(if sites.is_empty() {
-            format!("no {} site grew during {k} more iterations", self.resource)
+        let sites = growing_sites(before, after);
+        let d = self.agent.descriptor();
+        let by = if d.pictured_by.is_empty() {
+            String::new()
         } else {
-            format!(
-                "{} sites: growth over {k} more iterations ({})",
-                self.resource,
-                self.agent.resource_label()
-            )
+            format!(" ({})", d.pictured_by)
+        };
+        report.notes.push(if sites.is_empty() {
+            format!("no {} site grew ({span})", self.resource)
+        } else {
+            format!("{} sites: {span}{by}", self.resource)
         });
         if report.sites.is_empty() {
             report.sites = sites;

@@ -1,8 +1,6 @@
 //! The samplers the adapters give the engine: this process's own resources (in-process runs), an
-//! external process tree (drive, watch), and a target's runtime or native agent.
+//! external process tree (drive, watch), and an agent in a target (its own heap).
 
 pub(crate) mod agent;
-pub(crate) mod jvm;
-pub(crate) mod native;
 pub(crate) mod own;
 pub(crate) mod tree;

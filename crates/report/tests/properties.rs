@@ -1,6 +1,6 @@
 //! Invariants of the text chart and of the report's overall verdict, for any input.
 
-use leakproof_harness::{text_chart, worst};
+use leakproof_report::{text_chart, worst};
 use leakproof_trend::Verdict;
 use proptest::prelude::*;
 

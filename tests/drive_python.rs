@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use leakproof_harness::drive::Drive;
-use leakproof_harness::{AgentChoice, Report, Resource};
+use leakproof::harness::AgentChoice;
+use leakproof::harness::Drive;
+use leakproof::{Report, Resource};
 use leakproof_trend::Verdict;
 
 fn free_port() -> u16 {
@@ -35,7 +36,7 @@ fn drive(agent: AgentChoice, iterations: usize) -> Report {
     let mut cmd = Command::new("python3");
     cmd.args(["examples/py_service.py", "--leak", "--port"])
         .arg(port.to_string())
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
     Drive::new(cmd)
         .ready_tcp(format!("127.0.0.1:{port}"))
         .iterations(iterations)
@@ -66,5 +67,5 @@ fn agent_none_samples_the_tree_only() {
     let report = drive(AgentChoice::None, 60);
     assert!(report.resource(Resource::agent_heap("python")).is_none());
     assert!(report.resource(Resource::Rss).is_some());
-    assert_eq!(report.config.probe, leakproof_harness::Probe::Target(None));
+    assert_eq!(report.config.probe, leakproof::report::Probe::Target(None));
 }

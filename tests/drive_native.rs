@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use leakproof_harness::drive::Drive;
-use leakproof_harness::Resource;
+use leakproof::harness::Drive;
+use leakproof::Resource;
 use leakproof_trend::Verdict;
 
 /// Compiles `tests/native/tcp_server.c` with debug info; `None` (with the reason printed) when
@@ -50,7 +50,7 @@ fn request(port: u16) -> std::io::Result<()> {
     }
 }
 
-fn drive(program: &Path, mode: &str) -> leakproof_harness::Report {
+fn drive(program: &Path, mode: &str) -> leakproof::Report {
     let port = free_port();
     let mut cmd = Command::new(program);
     cmd.arg(port.to_string()).arg(mode);
@@ -111,7 +111,7 @@ fn a_leaking_c_server_is_leaking_on_its_native_heap_and_the_malloc_line_is_named
 
 /// The iterations between the two native-heap pictures, from the locate phase's note; fails the
 /// test when the phase compared its first picture with nothing.
-fn sites_span(report: &leakproof_harness::Report) -> usize {
+fn sites_span(report: &leakproof::Report) -> usize {
     let note = report
         .notes
         .iter()
@@ -165,12 +165,15 @@ fn an_explicit_native_agent_on_a_static_binary_falls_back_to_rss_with_a_note() {
     cmd.arg(port.to_string()).arg("bounded");
     let report = Drive::new(cmd)
         .ready_tcp(format!("127.0.0.1:{port}"))
-        .agent(leakproof_harness::AgentChoice::Native)
+        .agent(leakproof::harness::AgentChoice::named("native").expect("the native agent"))
         .iterations(50)
         .run(|| request(port))
         .expect("drive");
     let text = report.render_text();
-    assert!(report.resource(Resource::agent_heap("native")).is_none(), "{text}");
+    assert!(
+        report.resource(Resource::agent_heap("native")).is_none(),
+        "{text}"
+    );
     assert!(report.resource(Resource::Rss).is_some(), "{text}");
     assert!(
         report

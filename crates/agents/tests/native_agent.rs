@@ -10,14 +10,14 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
-use leakproof_harness::native_agent::{is_native_target, NativeAgent, NativeAgentError};
+use leakproof_agents::{is_native_target, NativeAgent, NativeError};
 
 const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 const READY: Duration = Duration::from_secs(10);
 
 /// Compiles `tests/native/NAME.c` into `dir` with gcc, with debug info.
 fn compile(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/native/{name}.c"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/native/{name}.c"));
     let out = dir.join(name);
     let status = Command::new("gcc")
         .args(["-g", "-O0", "-pthread", "-o"])
@@ -174,7 +174,7 @@ fn sites_name_the_line_that_allocates() {
     // the dump).
     assert!(top.blocks == 50 || top.blocks == 51, "{snapshot:#?}");
     assert_eq!(top.bytes, 200 * top.blocks);
-    let line = include_str!("native/leaky.c")
+    let line = include_str!("../../../tests/native/leaky.c")
         .lines()
         .position(|l| l.contains("THE_ALLOCATION"))
         .expect("marker")
@@ -313,7 +313,7 @@ fn a_statically_linked_target_publishes_nothing() {
     assert_eq!(target.request("x"), "ok");
     assert!(matches!(
         agent.wait_ready(Duration::from_millis(300)),
-        Err(NativeAgentError::NotReady { .. })
+        Err(NativeError::NotReady { .. })
     ));
 }
 
