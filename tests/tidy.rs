@@ -55,19 +55,31 @@ fn leakproof_dependencies(manifest: &str) -> Vec<String> {
     out
 }
 
-/// The dependency rules: data flows one way, cli and macros -> harness -> (sample, trend, diff).
+/// The dependency rules: data flows one way, (cli, macros) -> harness -> (agents, report) ->
+/// (sample, trend, diff).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("leakproof-trend", &[]),
     ("leakproof-sample", &[]),
     ("leakproof-diff", &[]),
     ("leakproof-macros", &[]),
     ("leakproof-preload", &[]),
-    // The harness names the preload agent only so that cargo builds the `.so` beside it.
+    ("leakproof-report", &["leakproof-diff", "leakproof-trend"]),
+    // The agents name the preload agent only so that cargo builds the `.so` beside them.
     (
-        "leakproof-harness",
+        "leakproof-agents",
         &[
             "leakproof-diff",
             "leakproof-preload",
+            "leakproof-sample",
+            "leakproof-trend",
+        ],
+    ),
+    (
+        "leakproof-harness",
+        &[
+            "leakproof-agents",
+            "leakproof-diff",
+            "leakproof-report",
             "leakproof-sample",
             "leakproof-trend",
         ],
@@ -77,6 +89,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "leakproof-diff",
             "leakproof-harness",
+            "leakproof-report",
             "leakproof-sample",
             "leakproof-trend",
         ],
@@ -84,15 +97,66 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "leakproof",
         &[
+            "leakproof-agents",
             "leakproof-cli",
             "leakproof-diff",
             "leakproof-harness",
             "leakproof-macros",
+            "leakproof-report",
             "leakproof-sample",
             "leakproof-trend",
         ],
     ),
 ];
+
+/// What ARCHITECTURE.md says a crate never depends on, with the reason (the allowed lists above
+/// imply these; they are spelled out so that widening a list cannot silently break one).
+const NEVER: &[(&str, &str, &str)] = &[
+    (
+        "leakproof-report",
+        "leakproof-sample",
+        "the report knows no processes",
+    ),
+    (
+        "leakproof-report",
+        "leakproof-agents",
+        "the report knows no processes",
+    ),
+    (
+        "leakproof-report",
+        "leakproof-harness",
+        "the report knows no engine",
+    ),
+    (
+        "leakproof-agents",
+        "leakproof-harness",
+        "the agents know no engine",
+    ),
+    (
+        "leakproof-agents",
+        "leakproof-report",
+        "the agents know no report",
+    ),
+    (
+        "leakproof-trend",
+        "leakproof-sample",
+        "trend is pure statistics",
+    ),
+];
+
+#[test]
+fn what_never_depends_on_what() {
+    for (name, dir) in crates() {
+        let manifest = fs::read_to_string(root().join(&dir).join("Cargo.toml")).unwrap();
+        let deps = leakproof_dependencies(&manifest);
+        for (from, to, why) in NEVER.iter().filter(|(from, _, _)| *from == name) {
+            assert!(
+                !deps.iter().any(|d| d == to),
+                "{from} depends on {to}, but {why} (ARCHITECTURE.md)"
+            );
+        }
+    }
+}
 
 #[test]
 fn crates_depend_only_downwards() {
@@ -133,30 +197,119 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The library source of a crate (its `src/`), without `#[cfg(test)]` modules at the end of files
-/// and without comments, as (path, line number, code) triples.
+/// [`library_code_indented`] with each line trimmed.
 fn library_code(dir: &Path) -> Vec<(PathBuf, usize, String)> {
+    let mut out = library_code_indented(dir);
+    for line in &mut out {
+        line.2 = line.2.trim().to_owned();
+    }
+    out
+}
+
+/// The library source of a crate (its `src/`), without `#[cfg(test)]` items (a module, a
+/// function, a `mod tests;` file) and without comments, as (path, line number, code) triples with
+/// each line's indentation kept.
+fn library_code_indented(dir: &Path) -> Vec<(PathBuf, usize, String)> {
     let mut out = Vec::new();
     for file in rust_files(&root().join(dir).join("src")) {
         if dir.as_os_str().is_empty() && file.starts_with(root().join("crates")) {
             continue;
         }
-        // A module file of tests (`#[cfg(test)] mod tests;`) is test code, not library code.
-        if file.file_name().is_some_and(|n| n == "tests.rs") {
+        let text = fs::read_to_string(&file).unwrap();
+        for (i, code) in without_test_items(&text) {
+            out.push((file.clone(), i, code));
+        }
+    }
+    let tests = test_module_files(dir);
+    out.retain(|(file, _, _)| !tests.contains(file));
+    out
+}
+
+/// The code lines of `text` (1-based numbers, comments removed) outside `#[cfg(test)]` items: the
+/// attribute, any attributes after it, and the item up to its closing brace (or `;`).
+fn without_test_items(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    let mut depth = 0i64;
+    let mut opened = false;
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("").trim();
+        if !skipping && code.starts_with("#[cfg(test)]") {
+            (skipping, depth, opened) = (true, 0, false);
+        }
+        if skipping {
+            depth += code.matches('{').count() as i64 - code.matches('}').count() as i64;
+            opened |= code.contains('{');
+            let item_done = if opened {
+                depth <= 0
+            } else {
+                code.ends_with(';')
+            };
+            if item_done && !code.starts_with("#[") {
+                skipping = false;
+            }
             continue;
         }
+        if !code.is_empty() {
+            out.push((
+                i + 1,
+                line.split("//").next().unwrap_or("").trim_end().to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+/// The files of `#[cfg(test)] mod NAME;` declarations under `dir`'s `src/` (test code, not
+/// library code).
+fn test_module_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for file in rust_files(&root().join(dir).join("src")) {
         let text = fs::read_to_string(&file).unwrap();
-        for (i, line) in text.lines().enumerate() {
-            if line.starts_with("#[cfg(test)]") {
-                break;
-            }
-            let code = line.split("//").next().unwrap_or("").trim();
-            if !code.is_empty() {
-                out.push((file.clone(), i + 1, code.to_owned()));
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for pair in lines.windows(2) {
+            let Some(name) = pair[1]
+                .strip_prefix("mod ")
+                .and_then(|m| m.strip_suffix(';'))
+            else {
+                continue;
+            };
+            if pair[0].starts_with("#[cfg(test)]") {
+                out.extend(module_files(&file, name));
             }
         }
     }
     out
+}
+
+/// Where `mod name;` declared in `file` lives: `name.rs` or `name/mod.rs` beside a `mod.rs` or
+/// `lib.rs`, else in the directory named after `file`.
+fn module_files(file: &Path, name: &str) -> Vec<PathBuf> {
+    let parent = file.parent().unwrap();
+    let stem = file.file_stem().unwrap();
+    let base = if stem == "mod" || stem == "lib" {
+        parent.to_path_buf()
+    } else {
+        parent.join(stem)
+    };
+    [
+        base.join(format!("{name}.rs")),
+        base.join(name).join("mod.rs"),
+    ]
+    .into_iter()
+    .filter(|p| p.exists())
+    .collect()
+}
+
+#[test]
+fn test_items_are_skipped_and_the_code_after_them_is_read() {
+    let text = "fn a() {}\n#[cfg(test)]\nmod tests {\n    fn t() { println!(); }\n}\nfn b() {}\n\
+                #[cfg(test)]\nmod more;\n#[cfg(test)]\n#[allow(x)]\nfn helper() {\n}\nfn c() {}\n";
+    let code: Vec<String> = without_test_items(text)
+        .into_iter()
+        .map(|(_, c)| c.trim().to_owned())
+        .collect();
+    assert_eq!(code, ["fn a() {}", "fn b() {}", "fn c() {}"]);
 }
 
 /// Crates allowed to contain `unsafe`: the allocator and probes, and the preloaded agent.
@@ -268,18 +421,33 @@ fn only_named_modules_start_processes() {
     }
 }
 
-/// The public items of a crate's library source: `pub` declarations and re-exports (not
-/// `pub(crate)`), one per line, as written. A change to what users can name shows as a diff of
-/// the snapshot in review.
+/// The public items of a crate that users can reach: `pub` declarations (not `pub(crate)`) in
+/// modules reachable through `pub mod` from `lib.rs`, items of private modules that a `pub use`
+/// re-exports (and the fields and methods of such types), and the re-exports themselves; one per
+/// line, as written. A change to what users can name shows as a diff of the snapshot in review.
 fn public_items(dir: &Path) -> Vec<String> {
+    let reachable = public_path_files(dir);
+    let names = re_exported_names(dir);
     let mut out: BTreeMap<String, ()> = BTreeMap::new();
     let mut pending: Option<String> = None;
-    for (file, _, code) in library_code(dir) {
+    let mut owner: Option<String> = None;
+    for (file, _, code) in library_code_indented(dir) {
         let rel = file
             .strip_prefix(root().join(dir))
             .unwrap()
             .display()
             .to_string();
+        let (indent, code) = (code.len() - code.trim_start().len(), code.trim().to_owned());
+        if indent == 0 {
+            owner = impl_target(&code).or_else(|| item_name(&code));
+        }
+        let shown = reachable.contains(&file)
+            || code.starts_with("pub use ")
+            || match (indent, &owner) {
+                (0, _) => item_name(&code).is_some_and(|n| names.contains(&n)),
+                (_, Some(o)) => names.contains(o),
+                _ => false,
+            };
         if let Some(mut item) = pending.take() {
             item.push(' ');
             item.push_str(&code);
@@ -290,7 +458,7 @@ fn public_items(dir: &Path) -> Vec<String> {
             }
             continue;
         }
-        if !code.starts_with("pub ") || code.starts_with("pub(") {
+        if !code.starts_with("pub ") || code.starts_with("pub(") || !shown {
             continue;
         }
         let complete = code.ends_with(';')
@@ -304,6 +472,104 @@ fn public_items(dir: &Path) -> Vec<String> {
         }
     }
     out.into_keys().collect()
+}
+
+/// The files of modules reachable from `lib.rs` through `pub mod` declarations only.
+fn public_path_files(dir: &Path) -> Vec<PathBuf> {
+    let lib = root().join(dir).join("src/lib.rs");
+    let mut out = vec![lib.clone()];
+    let mut todo = vec![lib];
+    while let Some(file) = todo.pop() {
+        let text = fs::read_to_string(&file).unwrap();
+        for (_, code) in without_test_items(&text) {
+            let Some(name) = code
+                .strip_prefix("pub mod ")
+                .and_then(|m| m.strip_suffix(';'))
+            else {
+                continue;
+            };
+            for f in module_files(&file, name) {
+                out.push(f.clone());
+                todo.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// Every name a `pub use` of the crate re-exports (`pub use a::{B, C as D};` gives B, C and D).
+fn re_exported_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let text: String = library_code(dir)
+        .into_iter()
+        .map(|(_, _, c)| c + "\n")
+        .collect();
+    for stmt in text.split(';') {
+        let Some(path) = stmt.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let names = match path.split_once('{') {
+            Some((_, list)) => list.trim_end_matches(['}', ' ', '\n']).to_owned(),
+            None => path.rsplit("::").next().unwrap_or("").to_owned(),
+        };
+        for name in names.split(',').flat_map(|n| n.split(" as ")) {
+            let name = name.trim().rsplit("::").next().unwrap_or("").trim();
+            if !name.is_empty() {
+                out.push(name.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The name an item line declares: `pub fn x(`, `pub struct X`, `enum X {`, `const X: ...`.
+fn item_name(code: &str) -> Option<String> {
+    let mut words = code.split_whitespace().peekable();
+    while let Some(w) = words.next() {
+        if matches!(
+            w,
+            "fn" | "struct" | "enum" | "trait" | "const" | "static" | "type" | "mod" | "union"
+        ) {
+            let name = words.next()?;
+            let end = name
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(name.len());
+            return Some(name[..end].to_owned());
+        }
+    }
+    None
+}
+
+/// The type an `impl` block is for: `impl<T> Trait for Type<T> {` gives `Type`.
+fn impl_target(code: &str) -> Option<String> {
+    if !code.starts_with("impl") {
+        return None;
+    }
+    let head = code.trim_end_matches('{').trim();
+    let ty = head.rsplit(" for ").next()?.split_whitespace().last()?;
+    let ty = if head.contains(" for ") {
+        head.rsplit(" for ").next()?.trim()
+    } else {
+        ty
+    };
+    let end = ty
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(ty.len());
+    Some(ty[..end].to_owned())
+}
+
+#[test]
+fn item_and_impl_names_are_read() {
+    assert_eq!(item_name("pub fn run<F>(f: F) {").as_deref(), Some("run"));
+    assert_eq!(
+        item_name("pub struct Harness {").as_deref(),
+        Some("Harness")
+    );
+    assert_eq!(impl_target("impl Harness {").as_deref(), Some("Harness"));
+    assert_eq!(
+        impl_target("impl<'a> Sampler for AgentSampler<'a> {").as_deref(),
+        Some("AgentSampler")
+    );
 }
 
 fn tidy(item: &str) -> String {
@@ -328,5 +594,74 @@ fn public_api_listing() {
     for (name, dir) in crates() {
         let listing = public_items(&dir).join("\n");
         insta::assert_snapshot!(format!("public_api__{name}"), listing);
+    }
+}
+
+/// What I/O looks like in library code: files, sockets, processes, the environment, printing.
+const IO: &[&str] = &[
+    "std::fs",
+    "std::io::",
+    "std::net",
+    "std::process",
+    "std::env",
+    "File::",
+    "print!(",
+    "println!(",
+];
+
+#[test]
+fn trend_does_no_io() {
+    for (file, line, code) in library_code(Path::new("crates/trend")) {
+        let rel = file.strip_prefix(root()).unwrap();
+        for io in IO {
+            assert!(
+                !code.contains(io),
+                "{}:{line}: `{io}` in leakproof-trend, which is pure statistics",
+                rel.display()
+            );
+        }
+    }
+}
+
+/// Library code outside crates/agents and crates/sample that may read `/proc` or signal a
+/// process, with the reason.
+const PROCESS_ACCESS: &[(&str, &str)] = &[
+    (
+        "crates/harness/src/drive/target.rs",
+        "signals the process groups of the targets it started itself",
+    ),
+    (
+        "crates/harness/src/testing.rs",
+        "kills the re-executed test binary it started when it overruns",
+    ),
+    ("crates/diff/src/smaps.rs", "reads the smaps file it diffs"),
+    (
+        "crates/diff/src/symtab.rs",
+        "reads its own process's maps to symbolize",
+    ),
+];
+
+#[test]
+fn only_the_agents_and_sample_read_proc_or_signal_processes() {
+    for (name, dir) in crates() {
+        if matches!(
+            name.as_str(),
+            "leakproof-agents" | "leakproof-sample" | "leakproof-preload"
+        ) {
+            continue;
+        }
+        for (file, line, code) in library_code(&dir) {
+            let rel = file.strip_prefix(root()).unwrap();
+            let touches = code.contains("\"/proc")
+                || code.contains("killpg(")
+                || code.contains("kill(")
+                || code.contains("signal::");
+            assert!(
+                !touches || PROCESS_ACCESS.iter().any(|(p, _)| Path::new(p) == rel),
+                "{}:{line}: reads /proc or signals a process; only leakproof-agents and \
+                 leakproof-sample may ({PROCESS_ACCESS:?} excepted)",
+                rel.display()
+            );
+        }
     }
 }
