@@ -665,3 +665,36 @@ fn only_the_agents_and_sample_read_proc_or_signal_processes() {
         }
     }
 }
+
+/// Test files that start a service runtime but are not `drive_*` (so not in nextest's
+/// `service-drives` group), with the reason.
+const SERVICES_OUTSIDE_THE_GROUP: &[(&str, &str)] = &[
+    (
+        "tests/cli.rs",
+        "one small Python server, judged on its descriptors only (no agent, no collection)",
+    ),
+    ("tests/tidy.rs", "names the runtimes it looks for"),
+];
+
+#[test]
+fn every_service_test_is_in_the_one_at_a_time_group() {
+    let runtimes = ["python3", "\"node\"", "\"java\"", "javac", "\"gcc\""];
+    for file in rust_files(&root().join("tests")) {
+        let rel = file.strip_prefix(root()).unwrap();
+        let name = rel.file_name().unwrap().to_string_lossy();
+        let text = fs::read_to_string(&file).unwrap();
+        let starts_service = runtimes.iter().any(|r| text.contains(r));
+        let exempt = SERVICES_OUTSIDE_THE_GROUP
+            .iter()
+            .any(|(p, _)| Path::new(p) == rel);
+        assert!(
+            !starts_service
+                || name.starts_with("drive_")
+                || exempt
+                || rel.starts_with("tests/common"),
+            "{}: starts a service runtime, so name it tests/drive_*.rs (nextest's service-drives \
+             group, .config/nextest.toml)",
+            rel.display()
+        );
+    }
+}
