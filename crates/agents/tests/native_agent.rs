@@ -17,7 +17,10 @@ const READY: Duration = Duration::from_secs(10);
 
 /// Compiles `tests/native/NAME.c` into `dir` with gcc, with debug info.
 fn compile(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/native/{name}.c"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../tests/native/{name}.c"))
+        .canonicalize()
+        .expect("the C program exists");
     let out = dir.join(name);
     let status = Command::new("gcc")
         .args(["-g", "-O0", "-pthread", "-o"])

@@ -9,7 +9,7 @@ use crate::Frame;
 ///   a toolchain's `library/`, functions under `std::`, `core::`, `alloc::`, allocator shims
 ///   (`__rust_alloc`, `__rdl_alloc`, ...);
 /// - the allocator and leakproof's own crates: functions whose crate is `leakproof*`, and files
-///   under `crates/{sample,trend,macros,harness,agents,report}/` or `crates/diff/src/`
+///   under `crates/{sample,trend,macros}/` or `crates/{diff,harness,agents,report}/src/`
 ///   of the leakproof workspace (see [`Attribution::leakproof_paths`]); also the `backtrace` crate
 ///   that captures stacks;
 /// - dependencies: files under `.cargo/registry/` or `.cargo/git/checkouts/` (cargo's download
@@ -209,7 +209,7 @@ struct PathClass<'a> {
     std: bool,
     /// The crate of a cargo registry or git checkout dependency, as its directory spells it.
     dependency: Option<&'a str>,
-    /// leakproof's own workspace: `crates/{sample,trend,macros,harness,agents,report}/`, `crates/diff/src/`.
+    /// leakproof's own workspace: `crates/{sample,trend,macros}/`, `crates/{diff,harness,agents,report}/src/`.
     leakproof: bool,
     /// The path without machine-specific prefixes (a suffix of the input).
     short: &'a str,
@@ -316,8 +316,8 @@ fn classify(file: &str) -> PathClass<'_> {
                 c.dependency = Some(repo.rsplit_once('-').map_or(repo, |(n, _)| n));
                 c.short = &file[start..];
             }
-            (_, "crates", "sample" | "trend" | "macros" | "harness" | "agents" | "report")
-            | ("crates", "diff", "src") => c.leakproof = true,
+            (_, "crates", "sample" | "trend" | "macros")
+            | ("crates", "diff" | "harness" | "agents" | "report", "src") => c.leakproof = true,
             _ => {}
         }
         p2 = p1;
@@ -452,6 +452,7 @@ mod tests {
         assert!(c.leakproof && !c.std && c.dependency.is_none());
         assert!(classify("crates/harness/src/runner.rs").leakproof);
         assert!(classify("crates/agents/src/lib.rs").leakproof);
+        assert!(!classify("crates/harness/tests/sites.rs").leakproof);
         assert!(classify("crates/diff/src/lib.rs").leakproof);
         assert!(!classify("crates/diff/tests/x.rs").leakproof);
         assert!(!classify("src/main.rs").leakproof);

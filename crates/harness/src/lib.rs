@@ -5,14 +5,16 @@
 //! every iteration, and asks leakproof-trend whether each series grows. An Inconclusive run is
 //! extended within bounds. When a run fails, a second phase re-runs the workload with
 //! allocation-site capture on and lists the growing sites with the user's line first. The result
-//! is a serde [`Report`] rendered as text ([`Report::render_text`]), JSON and SVG
-//! ([`Report::render_svg`]).
+//! is leakproof-report's serde `Report`, rendered as text, JSON and SVG. [`Drive`] does the same
+//! for an external target process (its own heap through leakproof-agents when an agent fits), and
+//! [`Watch`] for a process over time. All three are adapters over one run engine.
 //!
-//! The [`testing`] module is what `#[leakproof::leak_test]` expands to: it re-executes the test
-//! binary for each leak test so other tests never count (in-process under nextest).
+//! The hidden `testing` module is what `#[leakproof::leak_test]` expands to: it re-executes the
+//! test binary for each leak test so other tests never count (in-process under nextest).
 //!
 //! ```
-//! use leakproof_harness::{Harness, Resource};
+//! use leakproof_harness::Harness;
+//! use leakproof_report::Resource;
 //!
 //! let mut cache = Vec::new();
 //! let report = Harness::new()

@@ -458,9 +458,9 @@ fn process_group_members_and_thread_names_of_a_real_tree() {
     drop(tree);
     // The killed grandchildren are reaped by init, not by this test: a moment after the kill
     // (longer on a loaded machine) they may still be zombies in the group.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let mut left = process_group_members(pgid).expect("group");
-    while !left.is_empty() && std::time::Instant::now() < deadline {
+    while !left.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
         left = process_group_members(pgid).expect("group");
     }

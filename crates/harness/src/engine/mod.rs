@@ -5,6 +5,7 @@
 //! [`crate::Harness`], [`crate::Drive`] and [`crate::Watch`] are thin adapters over it.
 
 mod locate;
+mod notes;
 mod settings;
 mod settle;
 
@@ -15,7 +16,10 @@ use leakproof_trend::{analyze, Analysis, Config, TrendError, Verdict, Warmup};
 
 use leakproof_report::{Breach, Report, Resource, ResourceReport, RunConfig};
 pub(crate) use locate::LEAD_IN;
-use settle::reread_while_up;
+use notes::{cross_resource_notes, outside_the_traced_heap};
+use settle::settled_read;
+pub(crate) use settle::{FUTILE_ALLOWANCE, SETTLE_ALLOWANCE};
+use settle::{FUTILE_SETTLE_BUDGET, SETTLE_BUDGET};
 
 pub(crate) use settings::Settings;
 pub use settings::{SettingsError, MIN_ITERATIONS};
@@ -599,142 +603,6 @@ fn interim_due(done: usize, planned: usize, first: usize) -> bool {
 /// the series), and at least 10 iterations.
 pub(crate) fn extension_step(wanted: usize, done: usize) -> usize {
     wanted.max(done / 4).max(10)
-}
-
-/// A count leaking while memory is not: say that a memory check alone would miss it.
-fn cross_resource_notes(report: &mut Report) {
-    let mut memory = report.resources.iter().filter(|r| r.resource.is_memory());
-    let memory_flat =
-        memory.clone().next().is_some() && memory.all(|r| r.analysis.verdict != Verdict::Leaking);
-    if !memory_flat {
-        return;
-    }
-    for r in &report.resources {
-        let what = match r.resource {
-            Resource::Fds => "file descriptor leak: open file descriptors grow",
-            Resource::Threads => "thread leak: live threads grow",
-            _ => continue,
-        };
-        if r.analysis.verdict == Verdict::Leaking {
-            report.notes.push(format!(
-                "{what} while memory does not, so a memory check alone would miss it"
-            ));
-        }
-    }
-}
-
-/// A target's own heap (measured by an agent) proven Stable while its RSS grows: the growth is
-/// outside the traced heap (interpreter arenas, native buffers, fragmentation), so RSS is reported
-/// as advisory and not counted in the verdict, with the evidence in a note. A leak the agent
-/// cannot see still fails through fds and threads, and `--agent none` judges RSS alone.
-fn outside_the_traced_heap(report: &mut Report) {
-    let Some(heap) = report
-        .resources
-        .iter()
-        .find(|r| r.resource.is_agent_heap() && r.analysis.verdict == Verdict::Stable)
-        .map(|r| r.resource)
-    else {
-        return;
-    };
-    let Some(rss) = report
-        .resources
-        .iter_mut()
-        .find(|r| r.resource == Resource::Rss && r.analysis.verdict != Verdict::Stable)
-    else {
-        return;
-    };
-    rss.advisory = true;
-    let a = &rss.analysis;
-    let note = format!(
-        "rss is {} ({}/iteration, 95% CI {} .. {}) while {heap} is proven stable: the growth is \
-         outside the traced heap (runtime arenas, native memory, fragmentation); rss is reported \
-         but not counted in the verdict (--agent none judges rss alone)",
-        a.verdict,
-        leakproof_diff::format_size(a.slope, true),
-        leakproof_diff::format_size(a.slope_ci.0, true),
-        leakproof_diff::format_size(a.slope_ci.1, true),
-    );
-    report.notes.push(note);
-    report.verdict = leakproof_report::overall(&report.resources);
-}
-
-/// Pauses before re-reading a sampler whose settling series rose since the previous sample (the
-/// first is a bare yield); the lowest read is kept, and re-reading stops as soon as the values are
-/// back. Work the iteration handed to other threads or processes can still be finishing when it
-/// returns: a pool worker dropping a job's buffer, a joined thread the kernel still lists, a
-/// connection still closing. A leaked block, descriptor or thread is still there on every re-read.
-const SETTLE_PAUSES: [Duration; 5] = [
-    Duration::ZERO,
-    Duration::from_millis(1),
-    Duration::from_millis(2),
-    Duration::from_millis(5),
-    Duration::from_millis(10),
-];
-
-/// Time a sampler may spend re-reading at once, and at the start of a run. Blips mostly clear on
-/// the first re-read.
-const SETTLE_BUDGET: Duration = Duration::from_secs(1);
-
-/// Re-reading time an external process tree earns back with every sample, up to
-/// [`SETTLE_BUDGET`]: a long run of a server that is still closing each connection when its client
-/// has the answer (thousands of blips on a loaded machine) must not run out of re-reads, or its fd
-/// count flips between two levels. In-process samplers earn nothing back: there, other threads'
-/// allocations must stay visible (crates/harness/tests/parallel.rs).
-pub(crate) const SETTLE_ALLOWANCE: Duration = Duration::from_millis(2);
-
-/// Time for re-reads that found the rise still there, at once and at the start: a real leak that
-/// grows on every iteration would otherwise pay every pause on every iteration (about +0.1 s once).
-const FUTILE_SETTLE_BUDGET: Duration = Duration::from_millis(100);
-
-/// Futile re-reading time an external process tree earns back with every sample, up to
-/// [`FUTILE_SETTLE_BUDGET`]: a blip that outlasts the pauses on a loaded machine costs a leaking
-/// run at most this per iteration.
-pub(crate) const FUTILE_ALLOWANCE: Duration = Duration::from_micros(500);
-
-/// One sample of every series of `slot`, pushed; re-read while a settling series is up.
-fn settled_read(slot: &mut Slot) -> Result<(), ProbeError> {
-    let n = slot.series.len();
-    let mut row = [0.0; MAX_COLUMNS];
-    slot.sampler.read(&mut row[..n])?;
-    let previous: [Option<f64>; MAX_COLUMNS] = std::array::from_fn(|i| {
-        slot.series
-            .get(i)
-            .filter(|s| s.column.settles)
-            .and_then(|s| s.samples.last().copied())
-    });
-    let rose = |row: &[f64; MAX_COLUMNS]| (0..n).any(|i| previous[i].is_some_and(|p| row[i] > p));
-    if rose(&row) && !slot.settle_left.is_zero() && !slot.futile_left.is_zero() {
-        let started = Instant::now();
-        let sampler = &mut slot.sampler;
-        row = reread_while_up(
-            row,
-            &SETTLE_PAUSES,
-            rose,
-            || {
-                let mut again = [0.0; MAX_COLUMNS];
-                sampler.read(&mut again[..n]).map(|()| again)
-            },
-            |kept, again| {
-                // Settling series keep their lowest read; the others their latest.
-                std::array::from_fn(|i| match previous[i] {
-                    Some(_) => kept[i].min(again[i]),
-                    None => again[i],
-                })
-            },
-        )?;
-        let spent = started.elapsed();
-        slot.settle_left = slot.settle_left.saturating_sub(spent);
-        if rose(&row) {
-            slot.futile_left = slot.futile_left.saturating_sub(spent);
-        }
-    }
-    for (s, v) in slot.series.iter_mut().zip(row) {
-        s.samples.push(v);
-    }
-    let (total, futile) = slot.sampler.settle_allowance();
-    slot.settle_left = (slot.settle_left + total).min(SETTLE_BUDGET);
-    slot.futile_left = (slot.futile_left + futile).min(FUTILE_SETTLE_BUDGET);
-    Ok(())
 }
 
 #[cfg(test)]
