@@ -31,7 +31,7 @@ use leakproof_sample::ProbeError;
 use leakproof_trend::TrendError;
 
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
-use crate::runner::DEFAULT_CAPTURE_ITERATIONS;
+use crate::in_process::DEFAULT_CAPTURE_ITERATIONS;
 use crate::samplers::agent::AgentSampler;
 use crate::samplers::tree::ProcessTree;
 use leakproof_agents::{AgentChoice, Pending};

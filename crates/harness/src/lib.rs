@@ -28,11 +28,11 @@
 //! ```
 
 mod artifacts;
-mod capture;
 mod drive;
 mod engine;
 mod env;
-mod runner;
+mod findings;
+mod in_process;
 mod samplers;
 #[doc(hidden)]
 pub mod testing;
@@ -44,9 +44,9 @@ pub use drive::{
 };
 pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
 pub use env::{EnvError, ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
-pub use leakproof_agents::{AgentChoice, AgentError};
-pub use runner::{
+pub use in_process::{
     Harness, HarnessError, MemoryProbe, DEFAULT_CAPTURE_ITERATIONS, DEFAULT_EXTENSION_FACTOR,
     DEFAULT_ITERATIONS, DEFAULT_TIME_BUDGET,
 };
+pub use leakproof_agents::{AgentChoice, AgentError};
 pub use watch::{Watch, WatchError};

@@ -31,7 +31,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::runner::Harness;
+use crate::in_process::Harness;
 use leakproof_report::{Isolation, Report};
 
 /// Environment variable naming the one test a re-executed child must run in-process.
@@ -464,7 +464,7 @@ fn reexec(name: &str) -> Result<Report, String> {
         "leakproof-{}-{}-{}.json",
         std::process::id(),
         CHILDREN.fetch_add(1, Ordering::Relaxed),
-        crate::runner::artifact_stem(name)
+        crate::in_process::artifact_stem(name)
     ));
     let _ = std::fs::remove_file(&report_path);
     let mut child = Command::new(&exe)
@@ -793,12 +793,12 @@ mod tests {
         let err = std::panic::catch_unwind(|| finish_once(&plain, Err("returned Err(1)".into())))
             .unwrap_err();
         assert_eq!(
-            crate::runner::panic_message(err.as_ref()),
+            crate::in_process::panic_message(err.as_ref()),
             "returned Err(1)"
         );
         let leaky = LeakTest::new("it::f").should_panic(": LEAKING");
         let err = std::panic::catch_unwind(|| finish_once(&leaky, Ok(()))).unwrap_err();
-        let message = crate::runner::panic_message(err.as_ref());
+        let message = crate::in_process::panic_message(err.as_ref());
         assert!(
             message.starts_with(": LEAKING (LEAKPROOF=once"),
             "{message}"

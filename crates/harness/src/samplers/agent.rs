@@ -20,8 +20,8 @@ use leakproof_diff::Snapshot;
 use leakproof_report::{Report, Resource};
 use leakproof_sample::ProbeError;
 
-use crate::capture::{grew, growing_sites};
 use crate::engine::{Column, Sampler, LEAD_IN};
+use crate::findings::{grew, growing_sites};
 
 /// How long the "before" picture, written during the locate iterations, may take to appear.
 const FIRST_WAIT: Duration = Duration::from_secs(2);

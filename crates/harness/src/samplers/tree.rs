@@ -8,8 +8,8 @@ use leakproof_diff::smaps::Mapping;
 use leakproof_sample::{FdInfo, FdProbe, ProbeError, ThreadProbe, TreeProbe};
 use leakproof_trend::Verdict;
 
-use crate::capture::{describe_new_fds, set_detail};
 use crate::engine::{Column, Sampler, FUTILE_ALLOWANCE, SETTLE_ALLOWANCE};
+use crate::findings::{describe_new_fds, set_detail};
 use leakproof_report::{Report, Resource};
 
 /// RSS, fds and threads of a process tree (fds and threads only when `resources`).

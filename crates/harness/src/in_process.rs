@@ -9,7 +9,7 @@ use leakproof_trend::TrendError;
 
 use crate::engine::{Engine, Sampler, Settings, SettingsError, Stop, Workload};
 use crate::env::{EnvError, Overrides, WARMUP_VAR};
-use crate::samplers::own::{HeapSampler, OwnFds, OwnRss, OwnThreads};
+use crate::samplers::this_process::{HeapSampler, OwnFds, OwnRss, OwnThreads};
 use crate::write_artifacts;
 use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
 

@@ -6,10 +6,10 @@ use std::time::Instant;
 use leakproof_diff::Snapshot;
 use leakproof_sample::{capture, list_fds, FdInfo, FdProbe, ProbeError, RssProbe, ThreadProbe};
 
-use crate::capture::{
+use crate::engine::{Column, Sampler, LEAD_IN};
+use crate::findings::{
     describe_new_fds, describe_new_threads, grew, growing_sites, set_detail, thread_names,
 };
-use crate::engine::{Column, Sampler, LEAD_IN};
 use leakproof_report::{Report, Resource};
 
 /// Live heap bytes from `TrackingAlloc`; locates growth by capturing allocation sites.
