@@ -30,6 +30,7 @@ mod capture;
 pub mod drive;
 mod engine;
 mod env;
+mod external;
 #[cfg(target_os = "linux")]
 pub mod native_agent;
 mod render;
@@ -43,6 +44,7 @@ pub use agent::{AgentChoice, AgentError};
 pub use drive::{Drive, DriveError};
 pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
 pub use env::{EnvError, ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
+pub use external::{sites_from_json, ExternalHeap, HeapError};
 pub use render::text_chart;
 pub use report::{
     exit, worst, Breach, Isolation, ModelChoice, Probe, Report, Resource, ResourceReport,

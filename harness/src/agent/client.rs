@@ -27,7 +27,7 @@ pub(super) struct SampleReply {
 
 /// A `snapshot` reply: sites as `[[frame, ...], bytes, count]`, frames innermost first.
 #[derive(Debug, Deserialize)]
-pub(super) struct SnapshotReply {
+pub(crate) struct SnapshotReply {
     sites: Vec<(Vec<WireFrame>, u64, u64)>,
 }
 
@@ -151,7 +151,7 @@ pub(super) fn any_answers(dir: &Path, timeout: Duration) -> bool {
 }
 
 /// One snapshot of every process's sites: identical stacks add up; largest site first.
-pub(super) fn merge_snapshots(replies: Vec<SnapshotReply>) -> Snapshot {
+pub(crate) fn merge_snapshots(replies: Vec<SnapshotReply>) -> Snapshot {
     let mut merged: HashMap<Vec<Frame>, (u64, u64)> = HashMap::new();
     for reply in replies {
         for (frames, bytes, blocks) in reply.sites {

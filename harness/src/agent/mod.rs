@@ -15,7 +15,7 @@
 //! [`Agent::snapshot`] around a few iterations to locate growth. Dropping the [`Agent`] removes its
 //! directory; [`cleanup_all`] does it for every live agent from a signal handler.
 
-mod client;
+pub(crate) mod client;
 mod detect;
 pub(crate) mod jvm;
 mod node;
@@ -276,6 +276,10 @@ impl Agent {
         };
         let source = dir.path().join(name);
         std::fs::write(&source, text).map_err(fail)?;
+        if kind == AgentKind::Python {
+            let (name, text) = python::SAMPLING;
+            std::fs::write(dir.path().join(name), text).map_err(fail)?;
+        }
         live_dirs().push(dir.path().to_owned());
         Ok(Agent {
             kind,

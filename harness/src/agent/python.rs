@@ -7,6 +7,13 @@ use std::process::Command;
 /// File name and text of the agent, written into the agent's directory.
 pub(super) const SOURCE: (&str, &str) = ("sitecustomize.py", include_str!("sitecustomize.py"));
 
+/// The sampling and snapshot module it imports, shared with the Python package's pytest plugin:
+/// one file, `python/leakproof/_sampling.py`, written beside the agent under this name.
+pub(super) const SAMPLING: (&str, &str) = (
+    "_leakproof_sampling.py",
+    include_str!("../../../python/leakproof/_sampling.py"),
+);
+
 /// What a sample measures.
 pub(super) const LABEL: &str = "python heap (tracemalloc, after gc)";
 

@@ -110,6 +110,9 @@ pub enum Probe {
     Heap,
     /// In-process: the process's RSS.
     Rss,
+    /// In-process: a heap the caller reads (`Harness::run_with_heap`; the Python package's
+    /// traced heap).
+    External,
     /// A target's process tree (RSS, fds, threads).
     TreeRss,
     /// A Python target's heap through the runtime agent, and its tree.

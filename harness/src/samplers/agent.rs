@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crate::agent::jvm::JvmAgent;
 use crate::agent::{Agent, AgentChoice, AgentKind};
-use crate::capture::{grew, growing_sites};
-use crate::engine::{Column, Sampler, LEAD_IN};
+use crate::engine::{Column, Sampler};
+use crate::external::{ExternalHeap, HeapError, HeapSites};
 use crate::native_agent::{NativeAgent, NativeAgentError};
 use crate::report::{Report, Resource};
 use crate::samplers::jvm::JvmSampler;
@@ -29,12 +29,7 @@ pub(crate) enum AgentSampler {
 }
 
 /// The heap of a runtime agent's processes, summed.
-pub(crate) struct RuntimeSampler {
-    agent: Agent,
-    resource: Resource,
-    first: Option<Snapshot>,
-    locating: bool,
-}
+pub(crate) type RuntimeSampler = HeapSites<Agent>;
 
 /// Frames per traceback in the locate phase's snapshots (tracemalloc runs at one frame while it
 /// only samples: tracing eight costs about 2 ms per request, docs/performance.md).
@@ -145,7 +140,7 @@ impl AgentSampler {
     /// The resource this agent measures.
     pub fn resource(&self) -> Resource {
         match self {
-            AgentSampler::Runtime(s) => s.resource,
+            AgentSampler::Runtime(s) => s.resource(),
             AgentSampler::Native(_) => Resource::NativeHeap,
             AgentSampler::Jvm(_) => Resource::JvmHeap,
         }
@@ -204,92 +199,34 @@ impl Sampler for AgentSampler {
     }
 }
 
-impl RuntimeSampler {
-    /// Samples `agent`'s heap.
-    fn new(agent: Agent) -> RuntimeSampler {
-        let resource = match agent.kind() {
+/// A runtime agent's heap, read over its sockets; the locate logic is [`HeapSites`]'s.
+impl ExternalHeap for Agent {
+    fn resource(&self) -> Resource {
+        match self.kind() {
             AgentKind::Python => Resource::PythonHeap,
             AgentKind::Node => Resource::JsHeap,
             AgentKind::Native => Resource::NativeHeap,
             AgentKind::Jvm => Resource::JvmHeap,
-        };
-        RuntimeSampler {
-            agent,
-            resource,
-            first: None,
-            locating: false,
         }
     }
 
-    fn snapshot(&self, report: &mut Report) -> Option<Snapshot> {
-        match self.agent.snapshot() {
-            Ok(snapshot) => Some(snapshot),
-            Err(e) => {
-                report
-                    .notes
-                    .push(format!("{} sites unknown: {e}", self.resource));
-                None
-            }
+    fn label(&self) -> String {
+        self.resource_label().to_owned()
+    }
+
+    fn read(&mut self) -> Result<f64, HeapError> {
+        Ok(self.sample()?.bytes)
+    }
+
+    fn prepare_locate(&mut self) -> Result<(), HeapError> {
+        if self.kind() == AgentKind::Python {
+            // Deeper tracebacks from here on; the snapshots then hold only what follows.
+            self.trace_frames(LOCATE_FRAMES)?;
         }
-    }
-}
-
-impl Sampler for RuntimeSampler {
-    fn columns(&self) -> Vec<Column> {
-        vec![Column::new(self.resource, self.agent.resource_label())]
-    }
-
-    fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
-        let sample = self
-            .agent
-            .sample()
-            .map_err(|e| ProbeError::Io(std::io::Error::other(e.to_string())))?;
-        out[0] = sample.bytes;
         Ok(())
     }
 
-    fn locate_start(&mut self, report: &Report) -> bool {
-        self.locating = grew(report, self.resource);
-        if self.locating && self.agent.kind() == AgentKind::Python {
-            // Deeper tracebacks from here on; the snapshots then hold only what follows.
-            let _ = self.agent.trace_frames(LOCATE_FRAMES);
-        }
-        self.locating
-    }
-
-    fn locate_first(&mut self) {
-        if self.locating {
-            self.first = self.agent.snapshot().ok();
-        }
-    }
-
-    fn locate_finish(&mut self, report: &mut Report, iterations: usize) {
-        if !std::mem::take(&mut self.locating) {
-            return;
-        }
-        let Some(first) = self.first.take() else {
-            report.notes.push(format!(
-                "{} sites unknown: the first snapshot failed",
-                self.resource
-            ));
-            return;
-        };
-        let Some(last) = self.snapshot(report) else {
-            return;
-        };
-        let k = iterations.saturating_sub(LEAD_IN);
-        let sites = growing_sites(first, last);
-        report.notes.push(if sites.is_empty() {
-            format!("no {} site grew during {k} more iterations", self.resource)
-        } else {
-            format!(
-                "{} sites: growth over {k} more iterations ({})",
-                self.resource,
-                self.agent.resource_label()
-            )
-        });
-        if report.sites.is_empty() {
-            report.sites = sites;
-        }
+    fn snapshot(&mut self) -> Result<Snapshot, HeapError> {
+        Ok(Agent::snapshot(self)?)
     }
 }
