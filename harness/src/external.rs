@@ -31,6 +31,7 @@
 
 use leakproof_diff::Snapshot;
 use leakproof_sample::ProbeError;
+use leakproof_trend::Config;
 
 use crate::agent::client::{merge_snapshots, SnapshotReply};
 use crate::capture::{grew, growing_sites};
@@ -47,6 +48,11 @@ pub trait ExternalHeap {
     fn resource(&self) -> Resource;
     /// Where the numbers come from, for the report (e.g. `python heap (tracemalloc, after gc)`).
     fn label(&self) -> String;
+    /// The trend preset that judges the series: the resource's own by default
+    /// ([`Resource::preset`]).
+    fn preset(&self) -> Config {
+        self.resource().preset()
+    }
     /// The heap now, in bytes. An error stops the run (the report's `failure`).
     fn read(&mut self) -> Result<f64, HeapError>;
     /// The run did not pass and this heap grew: get ready for [`ExternalHeap::snapshot`] (deeper
@@ -62,6 +68,9 @@ impl<H: ExternalHeap + ?Sized> ExternalHeap for &mut H {
     }
     fn label(&self) -> String {
         (**self).label()
+    }
+    fn preset(&self) -> Config {
+        (**self).preset()
     }
     fn read(&mut self) -> Result<f64, HeapError> {
         (**self).read()
@@ -132,7 +141,9 @@ impl<H: ExternalHeap> HeapSites<H> {
 
 impl<H: ExternalHeap> Sampler for HeapSites<H> {
     fn columns(&self) -> Vec<Column> {
-        vec![Column::new(self.resource(), self.heap.label())]
+        let mut column = Column::new(self.resource(), self.heap.label());
+        column.config = self.heap.preset();
+        vec![column]
     }
 
     fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
@@ -221,7 +232,11 @@ mod tests {
         fn snapshot(&mut self) -> Result<Snapshot, HeapError> {
             // One site at test_x.py:7, ten blocks more in every picture of a growing heap.
             self.pictures += 1;
-            let blocks = if self.step > 0.0 { 10 * self.pictures } else { 10 };
+            let blocks = if self.step > 0.0 {
+                10 * self.pictures
+            } else {
+                10
+            };
             let json = format!(
                 r#"{{"sites":[[[["/srv/app/test_x.py",7,"test_x"]],{},{blocks}]]}}"#,
                 blocks * 1000

@@ -13,7 +13,7 @@ format of the agents (see the harness's ``agent`` module).
 import gc
 import sys
 import tracemalloc
-from typing import Callable, Dict, Iterable, List, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Tuple, Union
 
 # CPython's type attribute cache (4096 slots) keeps a reference to the name string of each lookup
 # it caches. A name built per request (`'do_' + self.command` in http.server) lands in a new slot
@@ -54,32 +54,30 @@ def set_frames(n: int) -> bool:
     return restarted
 
 
-def snapshot(own_files: Iterable[str], anywhere: bool) -> List[Site]:
-    """The live sites after a collection, without leakproof's own allocations: those with one of
-    ``own_files`` (or tracemalloc itself) on their stack when ``anywhere`` (an agent serving on a
-    thread of its own), else those whose innermost frame is in one of them (a test called from
-    leakproof's own frames). ``Snapshot.filter_traces`` does the same a hundred times slower."""
+def snapshot(anywhere: Iterable[str], innermost: Iterable[str] = ()) -> List[Site]:
+    """The live sites after a collection, without leakproof's own allocations: those with a frame
+    in one of the files ``anywhere`` (or in tracemalloc) on their stack, and those whose innermost
+    frame is in one of the files ``innermost`` (the code that calls a test: the test's own
+    allocations have it on their stack too). ``Snapshot.filter_traces`` does the same a hundred
+    times slower."""
     collect()
-    own = set(own_files)
-    own.add(tracemalloc.__file__)
+    everywhere = set(anywhere)
+    everywhere.add(tracemalloc.__file__)
+    inner = set(innermost)
     sites: List[Site] = []
     names: Dict[object, object] = {}
     for stat in tracemalloc.take_snapshot().statistics("traceback"):
         # Oldest frame first since Python 3.7: reverse to innermost first.
         frames = list(reversed(stat.traceback))
-        if not frames or _is_own(frames, own, anywhere):
+        if not frames or frames[0].filename in inner:
+            continue
+        if any(f.filename in everywhere for f in frames):
             continue
         wire: List[List[Union[str, int]]] = [
             [f.filename, f.lineno, _function(f.filename, f.lineno, names)] for f in frames
         ]
         sites.append([wire, stat.size, stat.count])
     return sites
-
-
-def _is_own(frames: Sequence[tracemalloc.Frame], own: "set[str]", anywhere: bool) -> bool:
-    if anywhere:
-        return any(f.filename in own for f in frames)
-    return frames[0].filename in own
 
 
 def _function(filename: str, line: int, cache: Dict[object, object]) -> str:
@@ -116,7 +114,8 @@ def _enclosing(lines: List[str], line: int) -> str:
         text = lines[i]
         stripped = text.lstrip()
         indent = len(text) - len(stripped)
-        if not stripped or stripped.startswith("#") or indent >= limit:
+        # A closing bracket at the left ends a signature or call that spans lines, not a block.
+        if not stripped or stripped.startswith(("#", ")", "]", "}")) or indent >= limit:
             continue
         limit = indent
         if stripped.startswith(("def ", "async def ", "class ")):

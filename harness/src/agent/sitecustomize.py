@@ -45,7 +45,7 @@ def _sample():
 
 def _snapshot():
     # The agent's own allocations: anything with this file or the sampling module on its stack.
-    sites = _sampling.snapshot({__file__, _sampling.__file__}, anywhere=True)
+    sites = _sampling.snapshot(anywhere={__file__, _sampling.__file__})
     return {"ok": True, "sites": sites, "pid": os.getpid()}
 
 

@@ -1,0 +1,86 @@
+//! The Python heap as the harness's [`ExternalHeap`]: a Python object's `read()`,
+//! `prepare_locate()` and `snapshot()` (sites in the agents' JSON), called with the interpreter
+//! held, as the package's `_core.Heap` provides them.
+
+use std::cell::RefCell;
+
+use leakproof_diff::Snapshot;
+use leakproof_harness::{sites_from_json, ExternalHeap, HeapError, Resource};
+use leakproof_trend::Config;
+use pyo3::prelude::*;
+
+/// The first Python exception of a run (from the test's call or from the heap), kept to be raised
+/// again by the caller: a `KeyboardInterrupt` must not become a line in a report.
+pub(crate) type Pending = RefCell<Option<PyErr>>;
+
+/// A Python object that reads the heap.
+pub(crate) struct PyHeap<'py, 'p> {
+    heap: Bound<'py, PyAny>,
+    label: String,
+    pending: &'p Pending,
+}
+
+impl<'py, 'p> PyHeap<'py, 'p> {
+    /// Reads `heap` (its `label` attribute names the series); exceptions go to `pending`.
+    pub(crate) fn new(heap: Bound<'py, PyAny>, pending: &'p Pending) -> PyResult<Self> {
+        let label = heap.getattr("label")?.extract()?;
+        Ok(PyHeap {
+            heap,
+            label,
+            pending,
+        })
+    }
+
+    /// Calls `method` with no arguments; an exception is kept and said in one line.
+    fn call(&self, method: &str) -> Result<Bound<'py, PyAny>, HeapError> {
+        self.heap.call_method0(method).map_err(|e| {
+            let line = crate::run::one_line(self.heap.py(), &e);
+            self.pending.borrow_mut().get_or_insert(e);
+            line.into()
+        })
+    }
+}
+
+impl ExternalHeap for PyHeap<'_, '_> {
+    fn resource(&self) -> Resource {
+        Resource::PythonHeap
+    }
+
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn preset(&self) -> Config {
+        in_process_preset()
+    }
+
+    fn read(&mut self) -> Result<f64, HeapError> {
+        Ok(self.call("read")?.extract::<f64>()?)
+    }
+
+    fn prepare_locate(&mut self) -> Result<(), HeapError> {
+        self.call("prepare_locate").map(drop)
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot, HeapError> {
+        let json: String = self.call("snapshot")?.extract()?;
+        sites_from_json(&json)
+    }
+}
+
+/// Floor of the traced heap of the test's own process, in bytes per call: below the smallest
+/// object a call can keep (16 B of `object()` and the 8 B slot that keeps it). A call that keeps
+/// no new object (the same one appended again, 8 B) is not reported.
+pub(crate) const IN_PROCESS_FLOOR: f64 = 16.0;
+
+/// The traced heap of this process after a collection, as the plugin reads it: exact (nothing
+/// else runs between the call and the reading, and a bounded call reads the same bytes every
+/// time, docs/detection.md), so leakproof-trend's exact `heap` model with [`IN_PROCESS_FLOOR`];
+/// and the interpreter's caches can still be filling (rule 10: decelerating growth is no proof).
+/// A driven target's python heap (through the agent, with a server's requests) keeps its noisy
+/// preset.
+pub(crate) fn in_process_preset() -> Config {
+    Config::heap()
+        .with_min_slope(IN_PROCESS_FLOOR)
+        .with_warming(true)
+}
