@@ -69,13 +69,14 @@ def active() -> bool:
     return _state["active"]
 
 
-def once() -> bool:
-    """``LEAKPROOF=once``: leak tests run their body once, no leak check (said once per process)."""
+def once(announce: bool = True) -> bool:
+    """``LEAKPROOF=once``: leak tests run their body once, no leak check; said once per process on
+    the real stderr when ``announce`` (the pytest plugin says it in pytest's summary instead)."""
     from leakproof import _native
 
     if not _native.once_mode():
         return False
-    if not _state["announced"]:
+    if announce and not _state["announced"]:
         _state["announced"] = True
         stream = sys.__stderr__ or sys.stderr
         stream.write(_native.ONCE_NOTICE + "\n")

@@ -89,6 +89,13 @@ class _Runner:
 
     def __init__(self, config: pytest.Config) -> None:
         self._report_dir = config.getoption("leakproof_report")
+        self._ran_once = False
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self._ran_once:
+            from leakproof import _native
+
+            terminalreporter.write_line(_native.ONCE_NOTICE)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Optional[bool]:
@@ -132,7 +139,8 @@ class _Runner:
     def _run(self, item: pytest.Item, settings: Settings, call: Callable[[], Any]) -> None:
         # Shown only for the report's failure, which pytest then prints as the report alone.
         __tracebackhide__ = _not_the_report
-        if once():
+        if once(announce=False):
+            self._ran_once = True
             call()
             return
         from leakproof._retention import Retention

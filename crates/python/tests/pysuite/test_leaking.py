@@ -1,5 +1,5 @@
 """Tests that keep something from every call: each fails under --leakproof, naming the line
-marked `# leaks: NAME` (the Rust driver reads these markers)."""
+whose comment says `leaks:` and the test's name (the Rust driver reads these markers)."""
 
 import asyncio
 import functools
@@ -82,7 +82,7 @@ class LeakingCase(unittest.TestCase):
     seen = []
 
     def test_unittest_method(self):
-        self.seen.append(str(len(self.seen)) * 10)  # leaks: test_unittest_method
+        self.seen.append(str(len(self.seen)) * 10)  # leaks: LeakingCase.test_unittest_method
 
 
 @pytest.mark.asyncio
