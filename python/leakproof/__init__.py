@@ -13,7 +13,19 @@ The repeating, sampling and judging is leakproof's Rust engine (the ``_native`` 
 same as a Rust ``#[leak_test]``'s: the report has the same JSON schema and text.
 """
 
-from leakproof._api import check, leak_test
-from leakproof._core import LeakTestError, NotRepeatable
+from typing import Any
 
 __all__ = ["check", "leak_test", "LeakTestError", "NotRepeatable"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the pytest plugin loads this package in every pytest run.
+    if name in ("check", "leak_test"):
+        from leakproof import _api
+
+        return getattr(_api, name)
+    if name in ("LeakTestError", "NotRepeatable"):
+        from leakproof import _core
+
+        return getattr(_core, name)
+    raise AttributeError("module 'leakproof' has no attribute %r" % name)

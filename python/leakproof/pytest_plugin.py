@@ -17,8 +17,7 @@ from typing import Any, Callable, Dict, Generator, Optional
 
 import pytest
 
-from leakproof._api import DECORATOR_EXCLUSION
-from leakproof._core import LeakTestError, NotRepeatable, Settings, once, run
+from leakproof._settings import Settings
 
 # How a test that is not repeatable is kept out of leak testing, said in its failure.
 EXCLUSION = "@pytest.mark.no_leak_test, or not --leakproof"
@@ -54,14 +53,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "no_leak_test: not a leak test, even under --leakproof (leakproof)"
     )
-    # Registered last, its tryfirst hooks run before the other plugins' (anyio's runs a test).
-    config.pluginmanager.register(_Runner(config), "leakproof-runner")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     every = bool(config.getoption("leakproof") or config.getini("leakproof"))
+    any_leak_test = False
     for item in items:
-        item.stash[_SETTINGS] = _settings_of(item, every)
+        settings = _settings_of(item, every)
+        item.stash[_SETTINGS] = settings
+        any_leak_test = any_leak_test or settings is not None
+    name = "leakproof-runner"
+    if any_leak_test and not config.pluginmanager.has_plugin(name):
+        # Registered last, its tryfirst hooks run before the other plugins' (anyio's runs a
+        # test); registered only when there is a leak test, so other runs pay nothing per test.
+        config.pluginmanager.register(_Runner(config), name)
 
 
 def _settings_of(item: pytest.Item, every: bool) -> Optional[Settings]:
@@ -139,6 +144,9 @@ class _Runner:
     def _run(self, item: pytest.Item, settings: Settings, call: Callable[[], Any]) -> None:
         # Shown only for the report's failure, which pytest then prints as the report alone.
         __tracebackhide__ = _not_the_report
+        from leakproof._api import DECORATOR_EXCLUSION
+        from leakproof._core import LeakTestError, NotRepeatable, once, run
+
         if once(announce=False):
             self._ran_once = True
             call()

@@ -68,10 +68,12 @@ impl ExternalHeap for PyHeap<'_, '_> {
     }
 }
 
-/// Floor of the traced heap of the test's own process, in bytes per call: below the smallest
-/// object a call can keep (16 B of `object()` and the 8 B slot that keeps it). A call that keeps
-/// no new object (the same one appended again, 8 B) is not reported.
-pub(crate) const IN_PROCESS_FLOOR: f64 = 16.0;
+/// Floor of the traced heap of the test's own process, in bytes per call: between the steepest
+/// bounded test measured (10.7 B/call: an `lru_cache(maxsize=32)` whose dict was rebuilt late in
+/// the run) and the smallest leak of a new object per call (16 B/call for a kept `object()`: the
+/// slope reads the objects, the list holding them grows in steps). docs/detection.md has the
+/// corpus. A call that keeps no new object (the same one appended again) is not reported.
+pub(crate) const IN_PROCESS_FLOOR: f64 = 12.0;
 
 /// The traced heap of this process after a collection, as the plugin reads it: exact (nothing
 /// else runs between the call and the reading, and a bounded call reads the same bytes every
