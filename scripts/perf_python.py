@@ -53,8 +53,12 @@ def sample() -> None:
     ]
     results = [(name, median_ms(fn, 50)) for name, fn in rows]
     gc.freeze()
-    results.append(("gc.collect(), suite heap frozen (what a leak test does)", median_ms(gc.collect)))
-    results.append(("one whole reading, frozen (_sampling.traced_bytes)", median_ms(_sampling.traced_bytes)))
+    results.append(
+        ("gc.collect(), suite heap frozen (what a leak test does)", median_ms(gc.collect))
+    )
+    results.append(
+        ("one whole reading, frozen (_sampling.traced_bytes)", median_ms(_sampling.traced_bytes))
+    )
     gc.unfreeze()
     print("objects tracked by gc: %d" % len(gc.get_objects()))
     for name, ms in results:
@@ -64,7 +68,11 @@ def sample() -> None:
 def _write_suite(dirname: str, bounded: int, leaking: int, load: bool) -> None:
     with open(os.path.join(dirname, "conftest.py"), "w") as f:
         f.write(LOAD if load else "")
-    lines = ["import functools, logging, re, collections", "kept = []", "log = logging.getLogger('perf')"]
+    lines = [
+        "import functools, logging, re, collections",
+        "kept = []",
+        "log = logging.getLogger('perf')",
+    ]
     kinds = [
         "    [i * i for i in range(100)]",
         "    re.match(r'(\\w+)@(\\w+)', 'me@example')",
@@ -96,19 +104,38 @@ def stable() -> None:
         _write_suite(d, bounded=12, leaking=0, load=True)
         report = os.path.join(d, "reports")
         subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--leakproof",
-             "--leakproof-report", report, "--durations=0", "--durations-min=0"],
-            cwd=d, stdout=open(os.path.join(d, "out.txt"), "w"), check=False,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--leakproof",
+                "--leakproof-report",
+                report,
+                "--durations=0",
+                "--durations-min=0",
+            ],
+            cwd=d,
+            stdout=open(os.path.join(d, "out.txt"), "w"),
+            check=False,
         )
         calls = []
         for line in open(os.path.join(d, "out.txt")):
             parts = line.split()
             if len(parts) == 3 and parts[1] == "call":
                 calls.append(float(parts[0].rstrip("s")))
-        verdicts = [json.load(open(os.path.join(report, n)))["verdict"]
-                    for n in os.listdir(report) if n.endswith(".json")]
+        verdicts = [
+            json.load(open(os.path.join(report, n)))["verdict"]
+            for n in os.listdir(report)
+            if n.endswith(".json")
+        ]
     print("bounded tests: %d, verdicts: %s" % (len(calls), sorted(set(verdicts))))
-    print("call time to prove Stable: median %.3f s, max %.3f s" % (statistics.median(calls), max(calls)))
+    print(
+        "call time to prove Stable: median %.3f s, max %.3f s"
+        % (statistics.median(calls), max(calls))
+    )
 
 
 def suite() -> None:
@@ -116,8 +143,10 @@ def suite() -> None:
         _write_suite(d, bounded=12, leaking=8, load=True)
         plain = [_pytest(d, "--leakproof") for _ in range(3)]
         xdist = [_pytest(d, "--leakproof", "-n", "2") for _ in range(3)]
-    print("20 tests (12 bounded, 8 leaking) with --leakproof: median %.1f s (max %.1f s)"
-          % (statistics.median(plain), max(plain)))
+    print(
+        "20 tests (12 bounded, 8 leaking) with --leakproof: median %.1f s (max %.1f s)"
+        % (statistics.median(plain), max(plain))
+    )
     print("same with -n 2: median %.1f s (max %.1f s)" % (statistics.median(xdist), max(xdist)))
 
 
@@ -126,8 +155,12 @@ def idle() -> None:
         _write_suite(d, bounded=200, leaking=0, load=False)
         off = [_pytest(d, "-p", "no:leakproof") for _ in range(ROUNDS)]
         on = [_pytest(d) for _ in range(ROUNDS)]
-    print("200 plain tests, plugin disabled (-p no:leakproof): median %.3f s" % statistics.median(off))
-    print("200 plain tests, plugin loaded, no --leakproof:     median %.3f s" % statistics.median(on))
+    print(
+        "200 plain tests, plugin disabled (-p no:leakproof): median %.3f s" % statistics.median(off)
+    )
+    print(
+        "200 plain tests, plugin loaded, no --leakproof:     median %.3f s" % statistics.median(on)
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,10 @@ class NotRepeatable(LeakTestError):
     """The test passed at least once and then failed when it was called again."""
 
 
+# Shown as `leakproof.LeakTestError` in tracebacks, where users import them from.
+LeakTestError.__module__ = NotRepeatable.__module__ = "leakproof"
+
+
 def active() -> bool:
     """True while a leak test runs in this process (so a decorated test called by it runs once)."""
     return _state["active"]

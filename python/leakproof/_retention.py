@@ -23,7 +23,9 @@ class Retention:
     def __init__(self, item: pytest.Item) -> None:
         self._capman = item.config.pluginmanager.getplugin("capturemanager")
         self._fixtures = [
-            v for v in getattr(item, "funcargs", {}).values() if isinstance(v, pytest.CaptureFixture)
+            v
+            for v in getattr(item, "funcargs", {}).values()
+            if isinstance(v, pytest.CaptureFixture)
         ]
         self._seen: Set[Tuple[str, Any, str, int]] = set()
         self._kept: Optional[int] = None

@@ -52,7 +52,8 @@ _sockets = []
 
 
 def test_unclosed_socket():
-    _sockets.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))  # leaks: test_unclosed_socket
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # leaks: test_unclosed_socket
+    _sockets.append(sock)
 
 
 _stop = threading.Event()
@@ -63,7 +64,8 @@ def test_thread_left_running():
 
 
 def test_handler_added_on_every_call():
-    logging.getLogger("suite.leaking").addHandler(logging.NullHandler())  # leaks: test_handler_added_on_every_call
+    handler = logging.NullHandler()  # leaks: test_handler_added_on_every_call
+    logging.getLogger("suite.leaking").addHandler(handler)
 
 
 @pytest.mark.parametrize("size", [64, 256])
