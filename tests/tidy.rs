@@ -94,6 +94,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "leakproof-trend",
         ],
     ),
+    // The Python package's extension: the harness's engine and report, and the command line
+    // for its console script (the CLI is a front end beside it, not below it).
+    (
+        "leakproof-python",
+        &[
+            "leakproof-agents",
+            "leakproof-cli",
+            "leakproof-diff",
+            "leakproof-harness",
+            "leakproof-report",
+            "leakproof-trend",
+        ],
+    ),
     (
         "leakproof",
         &[

@@ -58,6 +58,9 @@ pub enum AgentError {
         /// Why.
         source: std::io::Error,
     },
+    /// A heap its caller reads could not be read (the caller's own words, in one line).
+    #[error("{0}")]
+    Read(String),
     /// The agent cannot work on this platform or for this target.
     #[error("{0}")]
     Unsupported(String),

@@ -48,4 +48,5 @@ pub use native::{
 };
 pub use pending::Pending;
 pub use registry::cleanup_all;
+pub use runtime::sites_from_json;
 pub use table::{AgentChoice, Descriptor, Reach, AGENTS};

@@ -22,6 +22,8 @@ pub enum Reach {
     Preload,
     /// Attached to from outside once the target runs; nothing is injected.
     Attach,
+    /// Measured by its caller in its own process ([`Descriptor::in_process`]).
+    InProcess,
 }
 
 /// Prepares the agent of a row and injects it into a command about to start.
@@ -89,6 +91,33 @@ impl PartialEq for Descriptor {
 impl Eq for Descriptor {}
 
 impl Descriptor {
+    /// A row for a heap its caller measures in its own process (the Python package's traced heap
+    /// of the test's interpreter): not in [`AGENTS`], never injected or attached; its pictures
+    /// are taken [`Pictures::Now`], and `heap` names its resource (`<heap>-heap`).
+    pub const fn in_process(
+        name: &'static str,
+        heap: &'static str,
+        label: &'static str,
+        preset: fn() -> Config,
+        locate_iterations: usize,
+    ) -> Descriptor {
+        Descriptor {
+            name,
+            title: name,
+            heap,
+            label,
+            preset,
+            pictures: Pictures::Now,
+            pictured: "sites",
+            pictured_by: "",
+            locate_iterations,
+            reach: Reach::InProcess,
+            programs: |_| false,
+            inject: None,
+            attach: None,
+        }
+    }
+
     /// True when a running process can be attached to (`watch --pid`).
     pub fn attaches(&self) -> bool {
         self.attach.is_some()

@@ -82,26 +82,36 @@ pub(crate) fn emit(text: &str) -> Result<(), Failure> {
 
 /// Runs the `leakproof` command line with the process's arguments; returns the exit code.
 pub fn main() -> ExitCode {
+    ExitCode::from(main_with_args(std::env::args_os()))
+}
+
+/// Runs the `leakproof` command line with `args` (the program name first) and returns the exit
+/// code, for a front end that is not its own executable (the Python package's console script).
+pub fn main_with_args<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     std::panic::set_hook(Box::new(|info| {
         eprintln!("leakproof: internal error: {info}");
     }));
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version print to stdout and exit 0; usage errors exit 2.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
         }
     };
     match std::panic::catch_unwind(|| run(cli)) {
-        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Ok(code)) => code,
         Ok(Err(failure)) => {
             eprintln!("leakproof: error: {:#}", failure.error);
-            ExitCode::from(failure.code)
+            failure.code
         }
         Err(_) => {
             leakproof_harness::stop_all_targets(std::time::Duration::from_secs(2));
-            ExitCode::from(101)
+            101
         }
     }
 }

@@ -251,13 +251,42 @@ impl Harness {
     /// A workload that panics gives `Ok` with [`Report::failure`] set to its panic message (exit
     /// code 4), and the samples taken before it judged when there are enough. Errors are for runs
     /// that could not measure at all.
-    pub fn run<F: FnMut()>(&self, mut f: F) -> Result<Report, HarnessError> {
+    pub fn run<F: FnMut()>(&self, f: F) -> Result<Report, HarnessError> {
+        self.run_with_memory(None, f)
+    }
+
+    /// [`Harness::run`] judging `agent`'s heap instead of this process's heap or RSS: a heap the
+    /// caller measures in this process, such as the Python package's traced heap of the test's
+    /// interpreter (a [`leakproof_agents::Descriptor::in_process`] row). Its growing sites come
+    /// from two of its pictures; the fds and threads are this process's.
+    pub fn run_with_agent<F: FnMut()>(
+        &self,
+        agent: Box<dyn leakproof_agents::Agent + '_>,
+        f: F,
+    ) -> Result<Report, HarnessError> {
+        let sampler = crate::samplers::agent::AgentSampler::new(agent);
+        let probe = match sampler.resource() {
+            Resource::AgentHeap(heap) => Probe::Agent(heap),
+            _ => Probe::Auto,
+        };
+        self.run_with_memory(Some((Box::new(sampler), probe)), f)
+    }
+
+    /// [`Harness::run`] with `memory` (a sampler and the probe it records) judged instead of this
+    /// process's heap or RSS, when given.
+    pub(crate) fn run_with_memory<'s, F: FnMut()>(
+        &self,
+        memory: Option<(Box<dyn Sampler + 's>, Probe)>,
+        mut f: F,
+    ) -> Result<Report, HarnessError> {
         let mut engine = Engine::new(self.settings()?);
         if let Some(note) = &self.context_note {
             engine.note(note.clone());
         }
-        self.add_samplers(&mut engine)?;
-        let config = self.run_config(engine.resources());
+        let probe = memory.as_ref().map(|(_, probe)| *probe);
+        self.add_samplers(&mut engine, memory.map(|(sampler, _)| sampler))?;
+        let mut config = self.run_config(engine.resources());
+        config.probe = probe.unwrap_or(config.probe);
         let mut workload = Closure(&mut f);
         let report = engine.run(&self.name, config, &mut workload, &mut |_| {})?;
         if let Some(dir) = &self.report_dir {
@@ -287,22 +316,17 @@ impl Harness {
         self.run(|| runtime.block_on(f()))
     }
 
-    /// The memory sampler (required), then fds and threads (dropped with a note when they fail).
-    fn add_samplers(&self, engine: &mut Engine) -> Result<(), HarnessError> {
+    /// The memory sampler (required: `memory` when given, else this process's own), then fds and
+    /// threads (dropped with a note when they fail).
+    fn add_samplers<'s>(
+        &self,
+        engine: &mut Engine<'s>,
+        memory: Option<Box<dyn Sampler + 's>>,
+    ) -> Result<(), HarnessError> {
         let locate = self.capture_sites;
-        let memory: Box<dyn Sampler> = match (self.probe, leakproof_sample::is_tracking()) {
-            (MemoryProbe::Heap, false) => return Err(HarnessError::HeapUnavailable),
-            (MemoryProbe::Heap | MemoryProbe::Auto, true) => Box::new(HeapSampler::new(locate)),
-            (MemoryProbe::Auto, false) => {
-                engine.note(
-                    "TrackingAlloc is not the global allocator: judged on process RSS, which is \
-                     page-quantized and noisy (small leaks need many iterations), and a leak can \
-                     fill memory freed earlier without moving RSS, so Stable here is weaker \
-                     evidence; install TrackingAlloc for exact heap counts and allocation sites",
-                );
-                Box::new(OwnRss::new("process RSS (TrackingAlloc not installed)")?)
-            }
-            (MemoryProbe::Rss, _) => Box::new(OwnRss::new("process RSS")?),
+        let memory = match memory {
+            Some(memory) => memory,
+            None => self.own_memory(engine)?,
         };
         engine.sampler(memory, true);
         if !self.track_resources {
@@ -318,6 +342,26 @@ impl Harness {
             Err(e) => engine.note(format!("threads not tracked: {e}")),
         }
         Ok(())
+    }
+
+    /// This process's memory sampler: its heap with `TrackingAlloc`, else its RSS.
+    fn own_memory(&self, engine: &mut Engine) -> Result<Box<dyn Sampler>, HarnessError> {
+        let locate = self.capture_sites;
+        let memory: Box<dyn Sampler> = match (self.probe, leakproof_sample::is_tracking()) {
+            (MemoryProbe::Heap, false) => return Err(HarnessError::HeapUnavailable),
+            (MemoryProbe::Heap | MemoryProbe::Auto, true) => Box::new(HeapSampler::new(locate)),
+            (MemoryProbe::Auto, false) => {
+                engine.note(
+                    "TrackingAlloc is not the global allocator: judged on process RSS, which is \
+                     page-quantized and noisy (small leaks need many iterations), and a leak can \
+                     fill memory freed earlier without moving RSS, so Stable here is weaker \
+                     evidence; install TrackingAlloc for exact heap counts and allocation sites",
+                );
+                Box::new(OwnRss::new("process RSS (TrackingAlloc not installed)")?)
+            }
+            (MemoryProbe::Rss, _) => Box::new(OwnRss::new("process RSS")?),
+        };
+        Ok(memory)
     }
 }
 

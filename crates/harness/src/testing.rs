@@ -223,10 +223,16 @@ fn fail_on_err(result: Result<(), String>) {
 
 /// Whether `LEAKPROOF=once` is set; panics (failing the test) on a value it does not know.
 fn once(test: &LeakTest) -> bool {
-    match switch(std::env::var(SWITCH_VAR).ok().as_deref()) {
+    match once_mode() {
         Ok(once) => once,
         Err(message) => panic!("leak test `{}`: {message}", test.libtest_name()),
     }
+}
+
+/// Whether `LEAKPROOF=once` ([`SWITCH_VAR`]) is set; `Err` says in one line that its value is not
+/// understood. For other front ends (the Python package) that honour the same switch.
+pub fn once_mode() -> Result<bool, String> {
+    switch(std::env::var(SWITCH_VAR).ok().as_deref())
 }
 
 fn switch(value: Option<&str>) -> Result<bool, String> {
@@ -429,6 +435,16 @@ fn judge(report: &Report) -> Result<(), String> {
 /// (a fixed port, a file it expects absent, global state it asserts on), not a bug under test.
 /// Iterations count every run of the body, warm-up included: iteration 2 is its second run.
 fn workload_failure(report: &Report) -> String {
+    workload_failure_excluding(
+        report,
+        "a plain #[test], or #[leakproof::skip] in a #[leak_tests] module",
+    )
+}
+
+/// The one-line failure of a report whose workload failed (see [`Report::failure`]), saying how a
+/// test that passes and then fails when repeated is excluded from leak testing (`exclusion`), for
+/// other front ends (the Python package) that run a test's body through the [`Harness`].
+pub fn workload_failure_excluding(report: &Report, exclusion: &str) -> String {
     let name = &report.name;
     let failure = report.failure.as_deref().unwrap_or_default();
     let failed_at = report.iterations + 1;
@@ -443,8 +459,7 @@ fn workload_failure(report: &Report) -> String {
         };
         return format!(
             "leak test `{name}`: passes {times} but fails when repeated (iteration {failed_at}): \
-             {message}; leak tests repeat the body: make it repeatable or exclude it (a plain \
-             #[test], or #[leakproof::skip] in a #[leak_tests] module)"
+             {message}; leak tests repeat the body: make it repeatable or exclude it ({exclusion})"
         );
     }
     match message.strip_prefix(RETURNED) {

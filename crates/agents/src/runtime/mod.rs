@@ -207,6 +207,15 @@ impl Drop for RuntimeAgent {
     }
 }
 
+/// The sites of one `snapshot` reply of the runtime agents' protocol
+/// (`{"sites":[[[[file,line,function],...],bytes,count],...]}`), as a snapshot: for a heap whose
+/// caller takes its pictures with the same Python module (the Python package).
+pub fn sites_from_json(json: &str) -> Result<Snapshot, AgentError> {
+    let reply: client::SnapshotReply =
+        serde_json::from_str(json).map_err(|e| AgentError::Read(format!("bad sites: {e}")))?;
+    Ok(client::merge_snapshots(vec![reply]).taken_now())
+}
+
 /// The value `key` will have in `cmd`'s environment: set or removed on the command, else inherited.
 pub(crate) fn env_of(cmd: &Command, key: &str) -> Option<std::ffi::OsString> {
     match cmd.get_envs().find(|(k, _)| *k == key) {

@@ -11,9 +11,17 @@ use crate::{Descriptor, Pictures, Reach};
 /// Floor of a Python heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
 const FLOOR: f64 = 64.0;
 
-/// The agent's files and environment.
+/// The agent's files and environment: `sitecustomize.py`, and the sampling and snapshot module it
+/// imports, shared with the Python package's pytest plugin (one file,
+/// `python/leakproof/_sampling.py`, written beside the agent under another name).
 pub(super) const INJECTION: Injection = Injection {
-    files: &[("sitecustomize.py", include_str!("sitecustomize.py"))],
+    files: &[
+        ("sitecustomize.py", include_str!("sitecustomize.py")),
+        (
+            "_leakproof_sampling.py",
+            include_str!("../../../../python/leakproof/_sampling.py"),
+        ),
+    ],
     apply_env,
 };
 

@@ -14,18 +14,14 @@ import sys
 import threading
 import tracemalloc
 
+# The sampling and snapshot logic shared with the pytest plugin (leakproof/_sampling.py in the
+# Python package), written beside this file by the harness.
+import _leakproof_sampling as _sampling
+
 _DIR = os.environ.get("LEAKPROOF_AGENT_DIR", "")
 _FRAMES_VAR = "LEAKPROOF_PY_FRAMES"
 _DEFAULT_FRAMES = 1
 _state = {"server": None, "path": None}
-# CPython's type attribute cache (4096 slots) keeps a reference to the name string of each lookup
-# it caches. A name built per request (`'do_' + self.command` in http.server) lands in a new slot
-# now and then, so the heap creeps for thousands of requests and then stops: a bounded cache that
-# looks like a leak for a long time. Emptying it before each reading removes that creep.
-# (_clear_internal_caches replaces _clear_type_cache from Python 3.13.)
-_clear_caches = getattr(sys, "_clear_internal_caches", None) or getattr(
-    sys, "_clear_type_cache", lambda: None
-)
 
 
 def _frames():
@@ -37,83 +33,20 @@ def _frames():
 
 def _set_frames(n):
     """Traces `n` frames from now on. A different depth restarts tracemalloc: traces so far are lost."""
-    n = max(1, int(n))
-    restarted = tracemalloc.get_traceback_limit() != n
-    if restarted:
-        tracemalloc.stop()
-        tracemalloc.start(n)
-    return {"ok": True, "restarted": restarted, "pid": os.getpid()}
+    return {"ok": True, "restarted": _sampling.set_frames(n), "pid": os.getpid()}
 
 
 def _sample():
-    # Traced blocks only: tracemalloc's own tables (get_tracemalloc_memory) are allocated outside
-    # the traced allocator, so they are not in get_traced_memory and nothing is subtracted.
     # len(gc.get_objects()) walks the collector's lists like gc.collect() does: same order of cost.
-    gc.collect()
-    _clear_caches()
-    current = tracemalloc.get_traced_memory()[0]
+    current = _sampling.traced_bytes()
     objects = len(gc.get_objects())
     return {"ok": True, "bytes": current, "detail": objects, "pid": os.getpid()}
 
 
 def _snapshot():
-    gc.collect()
-    _clear_caches()
-    # The agent's own allocations: anything with this file on its stack, or made by tracemalloc.
-    # (Snapshot.filter_traces with all_frames=True does the same, a hundred times slower.)
-    own = {__file__, tracemalloc.__file__}
-    sites = []
-    spans = {}
-    for stat in tracemalloc.take_snapshot().statistics("traceback"):
-        # Oldest frame first since Python 3.7: reverse to innermost first.
-        tb = list(stat.traceback)
-        if any(f.filename in own for f in tb):
-            continue
-        frames = [[f.filename, f.lineno, _function(f.filename, f.lineno, spans)] for f in reversed(tb)]
-        sites.append([frames, stat.size, stat.count])
+    # The agent's own allocations: anything with this file or the sampling module on its stack.
+    sites = _sampling.snapshot(anywhere={__file__, _sampling.__file__})
     return {"ok": True, "sites": sites, "pid": os.getpid()}
-
-
-def _function(filename, line, cache):
-    """The qualified name of the function around `line`: tracemalloc records no names."""
-    key = (filename, line)
-    name = cache.get(key)
-    if name is None:
-        lines = cache.get(filename)
-        if lines is None:
-            lines = cache[filename] = _read_lines(filename)
-        name = cache[key] = _enclosing(lines, line)
-    return name
-
-
-def _read_lines(filename):
-    try:
-        with open(filename, "rb") as f:
-            return f.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return []
-
-
-def _enclosing(lines, line):
-    """Walks up from `line` through ever less indented lines, keeping `def` and `class` names.
-    (ast would be exact but parses every file of the snapshot: tens of seconds.)"""
-    if not 0 < line <= len(lines):
-        return "<module>"
-    text = lines[line - 1]
-    limit = len(text) - len(text.lstrip())
-    names = []
-    for i in range(line - 2, -1, -1):
-        if limit == 0:
-            break
-        text = lines[i]
-        stripped = text.lstrip()
-        indent = len(text) - len(stripped)
-        if not stripped or stripped.startswith("#") or indent >= limit:
-            continue
-        limit = indent
-        if stripped.startswith(("def ", "async def ", "class ")):
-            names.append(stripped.split("(")[0].split(":")[0].split()[-1])
-    return ".".join(reversed(names)) or "<module>"
 
 
 def _answer(line):

@@ -41,17 +41,17 @@ enum Locate {
 }
 
 /// The heap an agent in the target measures.
-pub(crate) struct AgentSampler {
-    agent: Box<dyn Agent>,
+pub(crate) struct AgentSampler<'a> {
+    agent: Box<dyn Agent + 'a>,
     resource: Resource,
     locate: Locate,
     /// Why pictures could not start, for the report.
     failed: Option<String>,
 }
 
-impl AgentSampler {
+impl<'a> AgentSampler<'a> {
     /// Samples `agent`'s heap.
-    pub(crate) fn new(agent: Box<dyn Agent>) -> AgentSampler {
+    pub(crate) fn new(agent: Box<dyn Agent + 'a>) -> AgentSampler<'a> {
         let resource = Resource::agent_heap(agent.descriptor().heap);
         AgentSampler {
             agent,
@@ -132,7 +132,7 @@ fn fallback(
     }
 }
 
-impl Sampler for AgentSampler {
+impl Sampler for AgentSampler<'_> {
     fn columns(&self) -> Vec<Column> {
         let d = self.agent.descriptor();
         vec![Column::with_config(self.resource, d.label, (d.preset)())]
