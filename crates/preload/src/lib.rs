@@ -26,6 +26,7 @@
 use core::ffi::{c_int, c_void};
 
 mod dump;
+mod layout;
 mod region;
 mod sites;
 mod sys;

@@ -1,4 +1,4 @@
-//! The shared counter region: its layout (mirrored by `leakproof_sample::native`), per-thread
+//! The shared counter region: its layout (`layout.rs`, shared with `leakproof_sample::native`), per-thread
 //! counter slots, and the file each process publishes it in.
 //!
 //! Layout (all little-endian `u64`, offsets in bytes): a 128-byte header, then [`SLOTS`] slots of
@@ -27,38 +27,12 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
 
-/// `LKPNAT01`: identifies a region and its layout version.
-pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"LKPNAT01");
-/// Per-thread counter slots in a region.
-pub(crate) const SLOTS: usize = 512;
+pub(crate) use crate::layout::{Header, Region, Slot, MAGIC, REGION_SIZE, SLOTS};
+
 /// Slots tried per thread before it falls back to the overflow slot.
 const PROBES: usize = 8;
 /// The environment variable naming the directory regions are published in.
 pub(crate) const DIR_VAR: &[u8] = b"LEAKPROOF_PRELOAD_DIR\0";
-
-/// The region header (see the module docs for the layout).
-#[repr(C, align(128))]
-pub(crate) struct Header {
-    pub(crate) magic: AtomicU64,
-    pub(crate) pid: AtomicU64,
-    pub(crate) exited: AtomicU64,
-    pub(crate) ctl: AtomicU64,
-    pub(crate) dumped: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-}
-
-/// One thread's counters, on their own cache lines.
-#[repr(C, align(128))]
-pub(crate) struct Slot {
-    owner: AtomicU64,
-    alloc_bytes: AtomicU64,
-    alloc_blocks: AtomicU64,
-    free_bytes: AtomicU64,
-    free_blocks: AtomicU64,
-    /// Set while the owner is inside site capture: a nested call (from the unwinder or a signal
-    /// handler on this thread) only counts.
-    pub(crate) busy: AtomicU64,
-}
 
 impl Slot {
     const fn new() -> Slot {
@@ -72,17 +46,6 @@ impl Slot {
         }
     }
 }
-
-/// The whole shared region.
-#[repr(C)]
-pub(crate) struct Region {
-    pub(crate) header: Header,
-    slots: [Slot; SLOTS],
-    overflow: Slot,
-}
-
-/// Bytes of a region file.
-pub(crate) const REGION_SIZE: usize = size_of::<Region>();
 
 impl Region {
     const fn new() -> Region {

@@ -499,7 +499,7 @@ fn without_leakproof_only_marked_tests_are_leak_tests() {
     let value: serde_json::Value = serde_json::from_str(&text).expect("a report");
     assert_eq!(value["verdict"], "leaking");
     assert_eq!(value["resources"][0]["resource"], "python-heap");
-    assert_eq!(value["config"]["probe"], "external");
+    assert_eq!(value["config"]["probe"], "python-heap");
     assert!(report.join("test_leaking.py__test_marked.svg").is_file());
 }
 

@@ -10,8 +10,8 @@
 //! [`NativeRegions::request_sites`] asks each for a dump of its live sites, which the process
 //! writes at its next allocation or free, and [`NativeRegions::read_sites`] reads it.
 //!
-//! The layout is defined in `crates/preload/src/region.rs`; the magic `LKPNAT01` carries its
-//! version, and a region with another magic is ignored.
+//! The layout is defined once, in `crates/preload/src/layout.rs`, which this module includes; the
+//! magic `LKPNAT01` carries its version, and a region with another magic is ignored.
 
 use std::collections::HashMap;
 use std::fs;
@@ -27,15 +27,14 @@ use crate::capture::RawSite;
 /// The environment variable that names the agent's directory (private, mode 0700).
 pub const NATIVE_DIR_VAR: &str = "LEAKPROOF_PRELOAD_DIR";
 
-const MAGIC: u64 = u64::from_le_bytes(*b"LKPNAT01");
-const SLOTS: usize = 512;
-const REGION_SIZE: usize = 128 + SLOTS * 128 + 128;
-const OFF_MAGIC: usize = 0;
-const OFF_PID: usize = 8;
-const OFF_EXITED: usize = 16;
-const OFF_CTL: usize = 24;
-const OFF_DUMPED: usize = 32;
-const OFF_DROPPED: usize = 40;
+/// The region's layout, shared with the agent that writes it.
+#[path = "../../preload/src/layout.rs"]
+mod layout;
+
+use layout::{
+    slot_offset, MAGIC, OFF_CTL, OFF_DROPPED, OFF_DUMPED, OFF_EXITED, OFF_MAGIC, OFF_PID,
+    REGION_SIZE, SLOTS, SLOT_COUNTERS,
+};
 /// File (in the directory) whose presence makes newly started processes capture from the start.
 const CAPTURE_FILE: &str = "capture";
 
@@ -90,12 +89,13 @@ impl Mapped {
     /// process may free blocks it inherited from its parent); and blocks ever allocated.
     fn live(&self) -> (i64, i64, u64) {
         let (mut b, mut k, mut total) = (0u64, 0u64, 0u64);
+        let [alloc_bytes, alloc_blocks, free_bytes, free_blocks] = SLOT_COUNTERS;
         for i in 0..=SLOTS {
-            let s = 128 + i * 128;
-            let ab = self.word(s + 8).load(Relaxed);
-            let ak = self.word(s + 16).load(Relaxed);
-            let fb = self.word(s + 24).load(Relaxed);
-            let fk = self.word(s + 32).load(Relaxed);
+            let s = slot_offset(i);
+            let ab = self.word(s + alloc_bytes).load(Relaxed);
+            let ak = self.word(s + alloc_blocks).load(Relaxed);
+            let fb = self.word(s + free_bytes).load(Relaxed);
+            let fk = self.word(s + free_blocks).load(Relaxed);
             b = b.wrapping_add(ab.wrapping_sub(fb));
             k = k.wrapping_add(ak.wrapping_sub(fk));
             total = total.wrapping_add(ak);
