@@ -3,8 +3,8 @@
 //! rules of docs/detection.md (one function each), and writing the [`Analysis`] with the outcome's reason.
 
 use crate::config::{Config, NoiseModel};
-use crate::detect::{fit, level_of, tail_warmup, thin, Fit, Points};
-use crate::outcome::{Judged, Level, Outcome, Slope};
+use crate::fits::{fit, level_of, tail_warmup, thin, Fit, Points};
+use crate::outcome::{Judged, Level, Outcome, Slope, Warming};
 use crate::segment::{segments, Segment};
 use crate::stats::{mann_kendall, median, SenFit};
 use crate::{Analysis, Plateau, TrendTest, Verdict};
@@ -87,15 +87,6 @@ struct TrendFacts {
     persists: bool,
     /// Evidence that a warming runtime also produces (only with `Config::warming`).
     warming: Option<Warming>,
-}
-
-/// Growth a runtime still warming up also shows: not proof of a leak.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Warming {
-    /// The later half of the judged part grows at less than [`DECELERATION`] of the earlier half.
-    Decelerating { early: f64, late: f64 },
-    /// The growth spans fewer than [`MIN_QUANTA`] measurement quanta (pages, for RSS).
-    FewQuanta { quanta: f64 },
 }
 
 /// Rule 10 (warming runtimes): the later half's slope below this fraction of the earlier half's (or

@@ -55,6 +55,7 @@
 
 mod config;
 mod detect;
+mod fits;
 mod infer;
 mod judge;
 mod outcome;

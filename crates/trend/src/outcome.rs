@@ -29,6 +29,16 @@ pub(crate) struct Judged {
     pub warmup_end: usize,
 }
 
+/// Growth a runtime still warming up also shows: not proof of a leak (rule 10, `judge`'s
+/// `warming_evidence`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Warming {
+    /// The later half of the judged part grows at less than `judge::DECELERATION` of the earlier half.
+    Decelerating { early: f64, late: f64 },
+    /// The growth spans fewer than `judge::MIN_QUANTA` measurement quanta (pages, for RSS).
+    FewQuanta { quanta: f64 },
+}
+
 /// Why the series got its verdict: one variant per rule of docs/detection.md that can decide.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Outcome {
@@ -85,7 +95,7 @@ pub(crate) enum Outcome {
     /// few quanta only (Inconclusive, rule 10).
     StillWarming {
         slope: Slope,
-        evidence: crate::judge::Warming,
+        evidence: Warming,
         more: usize,
     },
     /// Flat since a late step, but not yet longer than the level that restarted the growth clock.
@@ -443,13 +453,9 @@ fn fmt_unproven_growth(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Re
 }
 
 /// Rule 10's reason: growth that a runtime still warming up would show.
-fn fmt_still_warming(
-    slope: &Slope,
-    evidence: &crate::judge::Warming,
-    f: &mut fmt::Formatter<'_>,
-) -> fmt::Result {
+fn fmt_still_warming(slope: &Slope, evidence: &Warming, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match evidence {
-        crate::judge::Warming::Decelerating { early, late } => write!(
+        Warming::Decelerating { early, late } => write!(
             f,
             "grows {} units/sample ({slope}) but decelerating ({} units/sample in the earlier \
              half, {} in the later): a runtime still warming up looks like this, not proof",
@@ -457,7 +463,7 @@ fn fmt_still_warming(
             fmt_num(*early),
             fmt_num(*late)
         ),
-        crate::judge::Warming::FewQuanta { quanta } => write!(
+        Warming::FewQuanta { quanta } => write!(
             f,
             "grows {} units/sample ({slope}) but only {} quanta in all: a runtime still warming \
              up looks like this, not proof",
