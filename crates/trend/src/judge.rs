@@ -3,7 +3,7 @@
 //! rules of docs/detection.md (one function each), and writing the [`Analysis`] with the outcome's reason.
 
 use crate::config::{Config, NoiseModel};
-use crate::fits::{fit, level_of, tail_warmup, thin, Fit, Points};
+use crate::fits::{fit, level_of, min_estimate_points, tail_warmup, thin, Fit, Points};
 use crate::outcome::{Judged, Level, Outcome, Slope, Warming};
 use crate::segment::{segments, Segment};
 use crate::stats::{mann_kendall, median, SenFit};
@@ -112,13 +112,7 @@ pub(crate) fn judge(input: &Input, minima_rise: Option<bool>) -> Analysis {
     let cfg = input.config;
     let Some(plateau) = plateau_facts(input) else {
         // No points at all (not reached: `analyze` judges at least `min_samples` samples).
-        let outcome = Outcome::TooShort {
-            samples: 0,
-            needed: cfg.min_samples,
-            min_samples: cfg.min_samples,
-            offset: input.offset,
-        };
-        return too_short_analysis(&[], cfg, input.offset, outcome);
+        return too_short_analysis(&[], cfg, input.offset);
     };
     if let Some((outcome, fit)) = decide_plateau(&plateau, cfg, false) {
         return plateau_analysis(input, &plateau, fit, outcome);
@@ -131,26 +125,41 @@ pub(crate) fn judge(input: &Input, minima_rise: Option<bool>) -> Analysis {
     trend_analysis(input, &plateau, &trend, outcome)
 }
 
-/// The analysis of a series too short to judge (`samples` are all the samples given).
-pub(crate) fn too_short_analysis(
-    samples: &[f64],
-    config: &Config,
-    offset: usize,
-    outcome: Outcome,
-) -> Analysis {
+/// The analysis of a series too short to judge (`samples` are all the samples given, the first
+/// `offset` a fixed warm-up): Inconclusive, with the slope of the samples after the warm-up and its
+/// interval when there are enough of them for one ([`min_estimate_points`]), never a zero that was
+/// not measured.
+pub(crate) fn too_short_analysis(samples: &[f64], config: &Config, offset: usize) -> Analysis {
     let n = samples.len();
     let judged = samples.get(offset..).unwrap_or(&[]);
+    let estimate = (judged.len() >= min_estimate_points(config.confidence)).then(|| {
+        let t: Vec<f64> = (offset..n).map(|i| i as f64).collect();
+        fit(&t, judged, config.confidence)
+    });
+    let outcome = Outcome::TooShort {
+        samples: n,
+        needed: offset.saturating_add(config.min_samples),
+        min_samples: config.min_samples,
+        offset,
+        estimate: estimate.map(|e| slope_of(e.sen, config.confidence)),
+    };
     Analysis {
         verdict: outcome.verdict(),
-        slope: 0.0,
-        slope_ci: (0.0, 0.0),
+        slope: estimate.map(|e| e.sen.slope),
+        slope_ci: estimate.map(|e| (e.sen.lo, e.sen.hi)),
         confidence: config.confidence,
         warmup_end: offset.min(n),
         plateau: None,
-        trend: TrendTest {
-            statistic: 0.0,
-            p_value: 1.0,
-        },
+        trend: estimate.map_or(
+            TrendTest {
+                statistic: 0.0,
+                p_value: 1.0,
+            },
+            |e| TrendTest {
+                statistic: e.mk.z,
+                p_value: e.mk.p_increasing,
+            },
+        ),
         total_growth: total_growth(judged),
         samples: n,
         more_samples: outcome.more_samples(n),
@@ -636,8 +645,8 @@ fn analysis(
 ) -> Analysis {
     Analysis {
         verdict: outcome.verdict(),
-        slope: fit.sen.slope,
-        slope_ci: (fit.sen.lo, fit.sen.hi),
+        slope: Some(fit.sen.slope),
+        slope_ci: Some((fit.sen.lo, fit.sen.hi)),
         confidence: input.config.confidence,
         warmup_end,
         plateau,

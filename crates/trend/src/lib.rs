@@ -45,7 +45,7 @@
 //!     .collect();
 //! let analysis = analyze(&samples, &Config::heap()).unwrap();
 //! assert_eq!(analysis.verdict, Verdict::Leaking);
-//! assert_eq!(analysis.slope, 8.0);
+//! assert_eq!(analysis.slope, Some(8.0));
 //! println!("{}", analysis.reason);
 //!
 //! // A cache that fills over 50 iterations and then stays at its bound.
@@ -137,10 +137,12 @@ pub struct Analysis {
     /// Stable, Leaking or Inconclusive.
     pub verdict: Verdict,
     /// Theil–Sen slope in units per sample, of the plateau when Stable, otherwise of the part after the
-    /// warm-up.
-    pub slope: f64,
-    /// Confidence interval of `slope` at `confidence`.
-    pub slope_ci: (f64, f64),
+    /// warm-up. A series too short to judge still has its estimate (of all its samples after a fixed
+    /// warm-up); `None` only when there are too few of them for a confidence interval (fewer than 5 at
+    /// 95%): no estimate, rather than a zero that was not measured.
+    pub slope: Option<f64>,
+    /// Confidence interval of `slope` at `confidence` (`None` exactly when `slope` is).
+    pub slope_ci: Option<(f64, f64)>,
     /// The confidence level of `slope_ci` (the trend test is one-sided at `1 - confidence`).
     pub confidence: f64,
     /// Index of the first sample after the warm-up.

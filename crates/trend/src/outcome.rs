@@ -42,12 +42,14 @@ pub(crate) enum Warming {
 /// Why the series got its verdict: one variant per rule of docs/detection.md that can decide.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Outcome {
-    /// Fewer samples than `min_samples` after a fixed warm-up (Inconclusive).
+    /// Fewer samples than `min_samples` after a fixed warm-up (Inconclusive), with the slope of those
+    /// there are when they are enough for an interval.
     TooShort {
         samples: usize,
         needed: usize,
         min_samples: usize,
         offset: usize,
+        estimate: Option<Slope>,
     },
     /// Plateau rule: flat for long enough after `growth` samples of growth (Stable). `model` names the
     /// preset of the floor.
@@ -212,11 +214,22 @@ impl fmt::Display for Outcome {
                 needed,
                 min_samples,
                 offset,
-            } => write!(
-                f,
-                "only {samples} samples; at least {needed} are needed ({min_samples} after a warm-up of \
-                 {offset})"
-            ),
+                estimate,
+            } => {
+                write!(
+                    f,
+                    "only {samples} samples; at least {needed} are needed ({min_samples} after a warm-up \
+                     of {offset})"
+                )?;
+                match estimate {
+                    Some(slope) => write!(
+                        f,
+                        "; so far the slope is {} units/sample ({slope})",
+                        fmt_num(slope.slope)
+                    ),
+                    None => f.write_str("; too few for an estimate of the slope"),
+                }
+            }
             Outcome::BaselinesFlat {
                 plateau,
                 cycles,
@@ -551,6 +564,7 @@ mod tests {
             needed: 5020,
             min_samples: 20,
             offset: 5000,
+            estimate: None,
         };
         // Too short: exactly what is missing, never capped.
         assert_eq!(short.more_samples(5), Some(5015));

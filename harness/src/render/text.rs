@@ -7,7 +7,7 @@ use leakproof_diff::StatDiff;
 use leakproof_trend::Verdict;
 
 use super::chart::text_chart;
-use super::units::{format_rate, format_slope};
+use super::units::{format_estimate, format_rate};
 use crate::report::{Isolation, Report, ResourceReport, RunConfig};
 
 impl Report {
@@ -63,13 +63,10 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "  {:<width$}  {:<12}  {}/{} (95% CI {} .. {})  [{}]",
+                "  {:<width$}  {:<12}  {}  [{}]",
                 r.resource.name(),
                 verdict,
-                format_slope(r.resource, a.slope / steps.scale),
-                steps.per,
-                format_slope(r.resource, a.slope_ci.0 / steps.scale),
-                format_slope(r.resource, a.slope_ci.1 / steps.scale),
+                format_estimate(r.resource, a, steps.scale, steps.per, true),
                 r.source,
             );
         }
@@ -90,7 +87,7 @@ impl Report {
         for r in &self.resources {
             if r.analysis.verdict != Verdict::Stable {
                 let _ = writeln!(out, "  why ({}): {}", r.resource, why(r, steps));
-            } else if r.analysis.slope_ci.0 > 0.0 {
+            } else if r.analysis.slope_ci.is_some_and(|(lo, _)| lo > 0.0) {
                 let _ = writeln!(out, "  why ({}): {}", r.resource, below_floor(r, steps));
             } else if self.config.isolation == Isolation::Recorded {
                 // No run to read the plateau off: the trend's own words say what was proven.
@@ -185,6 +182,10 @@ impl Report {
     /// What would decide an Inconclusive report.
     fn how_to_decide(&self) -> &'static str {
         match self.config.isolation {
+            Isolation::Target if self.config.interval_secs.is_some() => {
+                "watch longer or sample more often (`--duration` / `--interval`, or \
+                 `Watch::duration` / `Watch::interval`)"
+            }
             Isolation::Target => {
                 "run more iterations (`-n N` / `--max-iterations M`, or `Drive::iterations` / \
                  `Drive::max_iterations`), or make each iteration's work steadier"
@@ -237,19 +238,17 @@ impl Steps {
 /// `reason` speaks of unit-neutral samples): the rate with its interval over the judged
 /// iterations, the warm-up, and for an Inconclusive series the plateau seen and what would decide.
 fn why(r: &ResourceReport, steps: Steps) -> String {
+    if let Some(missing) = r.no_estimate() {
+        return missing;
+    }
     let a = &r.analysis;
     let leaking = a.verdict == Verdict::Leaking;
-    let rate = |v: f64| format_rate(r.resource, v / steps.scale, !leaking);
     let judged = a.samples.saturating_sub(a.warmup_end);
     let noun = steps.noun;
     let mut out = format!(
-        "{}{}/{} ({:.0}% CI {} .. {}) over {judged} {noun}{}",
+        "{}{} over {judged} {noun}{}",
         if leaking { "grew " } else { "" },
-        rate(a.slope),
-        steps.per,
-        a.confidence * 100.0,
-        rate(a.slope_ci.0),
-        rate(a.slope_ci.1),
+        format_estimate(r.resource, a, steps.scale, steps.per, !leaking),
         if judged == 1 { "" } else { "s" },
     );
     if a.warmup_end > 0 {
@@ -283,13 +282,8 @@ fn below_floor(r: &ResourceReport, steps: Steps) -> String {
     let a = &r.analysis;
     let rate = |v: f64| format_rate(r.resource, v / steps.scale, false);
     format!(
-        "stable: grows {}/{} ({:.0}% CI {} .. {}), above zero but below the floor of {}/{} \
-         ({} model)",
-        rate(a.slope),
-        steps.per,
-        a.confidence * 100.0,
-        rate(a.slope_ci.0),
-        rate(a.slope_ci.1),
+        "stable: grows {}, above zero but below the floor of {}/{} ({} model)",
+        format_estimate(r.resource, a, steps.scale, steps.per, false),
         rate(a.floor),
         steps.per,
         match r.resource.preset().model_name() {
@@ -515,6 +509,39 @@ mod tests {
         let mut r = Report::from_resources("./server --port 8080", resources, 2.0);
         r.config.isolation = Isolation::Target;
         insta::assert_snapshot!(r.render_text());
+    }
+
+    /// A watch too short for a verdict: each series gives its slope so far with its interval, and
+    /// one with too few samples for any estimate says so; neither prints a zero.
+    #[test]
+    fn render_text_too_short_gives_the_estimate_so_far() {
+        let judged = |resource: Resource, samples: Vec<f64>| {
+            let analysis = leakproof_trend::analyze(&samples, &resource.preset()).unwrap();
+            ResourceReport::new(resource, format!("{resource} of pid 42"), samples, analysis)
+        };
+        let heap: Vec<f64> = (0..21).map(|i| 36_000.0 + 230_000.0 * i as f64).collect();
+        let rss: Vec<f64> = (0..21)
+            .map(|i| 4096.0 * (3600 + 50 * i + [0, 2, 1][i % 3]) as f64)
+            .collect();
+        let mut r = Report::from_resources(
+            "pid 42",
+            vec![
+                judged(Resource::PythonHeap, heap),
+                judged(Resource::Rss, rss),
+                judged(Resource::Fds, vec![6.0; 4]),
+            ],
+            20.0,
+        );
+        r.config.isolation = Isolation::Target;
+        r.config.interval_secs = Some(1.0);
+        r.slope_per_second(1.0);
+        let text = r.render_text();
+        assert!(!text.contains(" 0 B/s"), "{text}");
+        assert!(
+            text.contains("no estimate yet (4 samples, 20 needed)"),
+            "{text}"
+        );
+        insta::assert_snapshot!(text);
     }
 
     #[test]

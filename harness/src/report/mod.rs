@@ -195,10 +195,11 @@ pub struct Report {
     pub name: String,
     /// Overall verdict: the worst of the resources (Leaking > Inconclusive > Stable).
     pub verdict: Verdict,
-    /// Slope of the primary memory series, in bytes per iteration.
-    pub slope: f64,
-    /// Confidence interval of `slope`.
-    pub slope_ci: (f64, f64),
+    /// Slope of the primary memory series, in bytes per iteration (per second for a run over time);
+    /// `None` when it has no estimate (too few samples) or nothing was measured.
+    pub slope: Option<f64>,
+    /// Confidence interval of `slope` (`None` exactly when `slope` is).
+    pub slope_ci: Option<(f64, f64)>,
     /// Samples of the primary memory series.
     pub samples: Vec<f64>,
     /// Every tracked resource: memory first, then fds, then threads.
@@ -270,8 +271,8 @@ impl Report {
             schema: SCHEMA_VERSION,
             name: name.into(),
             verdict,
-            slope: primary.map_or(0.0, |r| r.analysis.slope),
-            slope_ci: primary.map_or((0.0, 0.0), |r| r.analysis.slope_ci),
+            slope: primary.and_then(|r| r.analysis.slope),
+            slope_ci: primary.and_then(|r| r.analysis.slope_ci),
             samples: primary.map_or_else(Vec::new, |r| r.samples.clone()),
             iterations: primary.map_or(0, |r| r.samples.len()),
             warmup: primary.map_or(0, |r| r.analysis.warmup_end),
@@ -317,8 +318,8 @@ impl Report {
 
     /// Makes the top-level slope per second, for samples `interval` seconds apart.
     pub(crate) fn slope_per_second(&mut self, interval: f64) {
-        self.slope /= interval;
-        self.slope_ci = (self.slope_ci.0 / interval, self.slope_ci.1 / interval);
+        self.slope = self.slope.map(|s| s / interval);
+        self.slope_ci = self.slope_ci.map(|(lo, hi)| (lo / interval, hi / interval));
     }
 
     /// A report of `iterations` that were too few to judge (no resources, verdict Inconclusive).
@@ -337,8 +338,8 @@ impl Report {
             schema: SCHEMA_VERSION,
             name: name.into(),
             verdict: Verdict::Inconclusive,
-            slope: 0.0,
-            slope_ci: (0.0, 0.0),
+            slope: None,
+            slope_ci: None,
             samples: Vec::new(),
             resources: Vec::new(),
             iterations: 0,
@@ -391,8 +392,8 @@ pub(crate) mod fixtures {
     ) -> Analysis {
         Analysis {
             verdict,
-            slope,
-            slope_ci: ci,
+            slope: Some(slope),
+            slope_ci: Some(ci),
             confidence: 0.95,
             warmup_end,
             plateau: (verdict == Verdict::Stable).then_some(Plateau {
@@ -508,7 +509,7 @@ mod tests {
         assert_eq!(worst(Verdict::Stable, Verdict::Stable), Verdict::Stable);
         let r = leaking_report();
         assert_eq!(r.verdict, Verdict::Leaking);
-        assert_eq!(r.slope, 64.0);
+        assert_eq!(r.slope, Some(64.0));
         assert_eq!(r.iterations, 40);
         assert_eq!(r.warmup, 10);
         assert_eq!(r.exit_code(), 1);
