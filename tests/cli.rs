@@ -1107,6 +1107,118 @@ fn watch_a_running_pid_and_leave_it_running() {
     child.wait().expect("wait");
 }
 
+/// The tracemalloc workflow's loop as a script: every call keeps a 200-character string.
+const GROWING_LOOP: &str = "import time\nKEPT = []\nn = 0\nwhile True:\n    \
+                            KEPT.append(str(n).rjust(200, 'x'))\n    n += 1\n    time.sleep(0.001)\n";
+
+/// Issue 23's first case: a 20 s watch at the defaults chooses its interval from the duration
+/// (61 samples, as a 60 s watch at 1 s has) and proves the loop's heap Leaking; at 1 s it was 21
+/// samples, too few, and printed a slope of 0.
+#[test]
+fn watch_a_short_run_of_a_growing_python_loop_is_leaking() {
+    let script = temp_path("growing_loop.py");
+    std::fs::write(&script, GROWING_LOOP).expect("write the script");
+    let out = leakproof(&[
+        "watch",
+        "--duration",
+        "20s",
+        "--json",
+        "--",
+        "python3",
+        script.to_str().expect("utf-8"),
+    ]);
+    assert_code(&out, 1);
+    let v = json(&out);
+    assert_eq!(v["verdict"], "leaking", "{}", common::brief(&v));
+    assert_eq!(v["config"]["interval_secs"], 0.333, "{v}");
+    let heap = &v["resources"][0];
+    assert_eq!(heap["resource"], "python-heap", "{}", common::brief(&v));
+    assert_eq!(
+        heap["analysis"]["verdict"],
+        "leaking",
+        "{}",
+        common::brief(&v)
+    );
+    // ~200 B per call, one call per ~1.1 ms: tens of KiB per second at least.
+    assert!(
+        v["slope"].as_f64() > Some(20_000.0),
+        "{}",
+        common::brief(&v)
+    );
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+/// An interval too coarse for the duration is warned about in one line before the first sample;
+/// the series too short for a verdict give their slope so far, or say there is none yet, and never
+/// a zero they did not measure.
+#[test]
+fn watch_a_coarse_interval_is_warned_about_and_reports_no_unmeasured_zero() {
+    let out = leakproof(&[
+        "watch",
+        "--agent",
+        "none",
+        "--interval",
+        "100ms",
+        "--duration",
+        "300ms",
+        "--",
+        "sleep",
+        "30",
+    ]);
+    assert_code(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.lines().next().is_some_and(|l| l
+            == "leakproof: warning: an interval of 100ms over 300ms gives 4 samples, fewer than the \
+                30 a verdict needs: sample every 10ms or less, or watch for 2.9s or more"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains("warning")).count(),
+        1,
+        "{err}"
+    );
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l.starts_with("  rss ")
+            && l.contains(" inconclusive  no estimate yet (4 samples, 30 needed)  [")),
+        "{text}"
+    );
+    assert!(!text.contains("(95% CI 0"), "{text}");
+    let out = leakproof(&[
+        "watch",
+        "--agent",
+        "none",
+        "--interval",
+        "100ms",
+        "--duration",
+        "300ms",
+        "--json",
+        "--",
+        "sleep",
+        "30",
+    ]);
+    let v = json(&out);
+    assert!(v["slope"].is_null() && v["slope_ci"].is_null(), "{v}");
+    assert!(v["resources"][0]["analysis"]["slope"].is_null(), "{v}");
+    // Ten samples: an estimate, with its interval.
+    let out = leakproof(&[
+        "watch",
+        "--agent",
+        "none",
+        "--interval",
+        "100ms",
+        "--duration",
+        "900ms",
+        "--json",
+        "--",
+        "sleep",
+        "30",
+    ]);
+    let v = json(&out);
+    assert!(v["slope"].is_f64() && v["slope_ci"].is_array(), "{v}");
+}
+
 #[test]
 fn watch_a_missing_pid_is_exit_2() {
     let out = leakproof(&["watch", "--pid", "999999999", "--duration", "1s"]);

@@ -52,4 +52,4 @@ pub use runner::{
     Harness, HarnessError, MemoryProbe, DEFAULT_CAPTURE_ITERATIONS, DEFAULT_EXTENSION_FACTOR,
     DEFAULT_ITERATIONS, DEFAULT_TIME_BUDGET,
 };
-pub use watch::{Watch, WatchError};
+pub use watch::{Watch, WatchError, WatchPlan};

@@ -187,9 +187,11 @@ pub struct WatchArgs {
     /// Watch this running process (and its descendants).
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
-    /// Time between samples.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    pub interval: Duration,
+    /// Time between samples [default: chosen from --duration: 1s for a minute or more, else a
+    /// sixtieth of it, at least 10ms]. One that gives fewer samples than a verdict needs is
+    /// warned about at the start.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: Option<Duration>,
     /// How long to watch.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub duration: Duration,
