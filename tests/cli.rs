@@ -769,6 +769,73 @@ fn drive_the_python_server_leaking_sockets_is_exit_1() {
     assert_group_gone(&pid_file);
 }
 
+/// Issue 23's second case, on a target: a Python server leaking a socket per request under a
+/// descriptor limit of 64 dies of `Too many open files`. The leak proven before it leads (exit 1,
+/// LEAKING), and the failure is linked to it: as the exhaustion of the descriptor limit when the
+/// target's exit is seen first, generically when the driver's closed connection is.
+#[test]
+fn drive_a_target_killed_by_its_descriptor_leak_is_leaking_exit_1() {
+    let port = free_port();
+    let pid_file = temp_path("python-emfile.pid");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/leaky_server.py");
+    let target = format!(
+        "echo $$ > '{}'; ulimit -n 64; exec python3 '{}' --port {port} --leak-fds",
+        pid_file.display(),
+        script.display()
+    );
+    let url = format!("http://127.0.0.1:{port}/item");
+    let run = |json: bool| {
+        let mut args = vec![
+            "drive",
+            "--agent",
+            "none",
+            "--target",
+            &target,
+            "--http",
+            &url,
+            "-n",
+            "200",
+            "--ready-timeout",
+            "20s",
+        ];
+        args.extend(json.then_some("--json"));
+        leakproof(&args)
+    };
+    let out = run(true);
+    assert_code(&out, 1);
+    let report = json(&out);
+    let lead = &report["leak_before_failure"];
+    let failure = report["failure"].as_str().unwrap_or_default();
+    if failure.contains("Too many open files") {
+        assert_eq!(lead["resource"], "fds", "{report}");
+        assert_eq!(lead["link"], "exhausted", "{report}");
+    } else {
+        assert!(failure.contains("the driver failed"), "{report}");
+        assert_eq!(lead["link"], "after-leak", "{report}");
+    }
+    assert_eq!(
+        resource(&report, "fds")["analysis"]["verdict"],
+        "leaking",
+        "{report}"
+    );
+    assert_group_gone(&pid_file);
+    let out = run(false);
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.ends_with(": LEAKING (rss, fds)") || l.ends_with(": LEAKING (fds)")),
+        "{text}"
+    );
+    assert!(
+        text.contains("the fds leak exhausted the descriptor limit at iteration ")
+            || text.contains("after the leak was proven, the workload failed at iteration "),
+        "{text}"
+    );
+    assert_group_gone(&pid_file);
+}
+
 #[test]
 fn drive_a_thread_leak_is_exit_1() {
     let (out, _, pid_file) = drive_server(

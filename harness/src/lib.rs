@@ -45,8 +45,8 @@ pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
 pub use env::{EnvError, ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
 pub use render::text_chart;
 pub use report::{
-    exit, worst, Breach, Isolation, ModelChoice, Probe, Report, Resource, ResourceReport,
-    RunConfig, SCHEMA_VERSION,
+    exit, worst, Breach, FailureLink, Isolation, LeakBeforeFailure, ModelChoice, Probe, Report,
+    Resource, ResourceReport, RunConfig, SCHEMA_VERSION,
 };
 pub use runner::{
     Harness, HarnessError, MemoryProbe, DEFAULT_CAPTURE_ITERATIONS, DEFAULT_EXTENSION_FACTOR,

@@ -12,8 +12,9 @@ use crate::units::{parse_duration, parse_size};
 #[command(
     name = "leakproof",
     version,
-    after_help = "Exit codes: 0 stable, 1 leaking (or a ceiling crossed), 2 bad usage or input, \
-                  3 inconclusive, 4 the workload or target failed.\n\
+    after_help = "Exit codes: 0 stable, 1 leaking (or a ceiling crossed, or a leak proven before \
+                  the workload failed), 2 bad usage or input, 3 inconclusive, 4 the workload or \
+                  target failed.\n\
                   Results go to stdout; progress and errors to stderr."
 )]
 pub struct Cli {

@@ -8,15 +8,16 @@ use leakproof_trend::Verdict;
 
 use super::chart::text_chart;
 use super::units::{format_estimate, format_rate};
-use crate::report::{Isolation, Report, ResourceReport, RunConfig};
+use crate::report::{FailureLink, Isolation, Report, Resource, ResourceReport, RunConfig};
 
 impl Report {
     /// The report for people: verdict, per-resource slopes with confidence intervals, iterations and
     /// warm-up, a text chart of every resource that is not stable (or of memory when all are), the
-    /// growing allocation sites, and notes.
+    /// growing allocation sites, and notes. A leak proven before the workload failed leads the
+    /// report, the failure after it, linked to the leak.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
-        if let Some(failure) = &self.failure {
+        if let (Some(failure), None) = (&self.failure, &self.leak_before_failure) {
             let _ = writeln!(out, "{}: the workload failed: {failure}", self.subject());
             out.push_str(&self.render_before_failure());
             for note in &self.notes {
@@ -25,9 +26,34 @@ impl Report {
             return out;
         }
         self.render_summary(&mut out);
+        self.render_failure_after_leak(&mut out);
         self.render_charts(&mut out);
         self.render_sites_and_notes(&mut out);
         out
+    }
+
+    /// The failure that followed a proven leak, linked to it: "the leak exhausted the descriptor
+    /// limit at iteration 129; the workload failed: ..." when the error is the leaked resource
+    /// running out, else that it failed after the leak was proven.
+    fn render_failure_after_leak(&self, out: &mut String) {
+        let (Some(failure), Some(lead)) = (&self.failure, &self.leak_before_failure) else {
+            return;
+        };
+        let _ = match lead.link {
+            FailureLink::Exhausted => writeln!(
+                out,
+                "  the {} leak exhausted the {} at iteration {}; the workload failed: {failure}",
+                lead.resource,
+                limit_of(lead.resource),
+                lead.iteration
+            ),
+            // The headline names every leak; none of them is known to have caused this.
+            _ => writeln!(
+                out,
+                "  after the leak was proven, the workload failed at iteration {}: {failure}",
+                lead.iteration
+            ),
+        };
     }
 
     /// The verdict line, a line per resource, iterations, why, and how to decide.
@@ -198,6 +224,15 @@ impl Report {
                  `max_iterations = N` on the test), or make each iteration's work steadier"
             }
         }
+    }
+}
+
+/// What a resource's leak exhausts, for people.
+fn limit_of(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Fds => "descriptor limit",
+        Resource::Threads => "thread limit",
+        _ => "memory available",
     }
 }
 
@@ -450,12 +485,50 @@ mod tests {
             0.5,
         );
         r.failure = Some("panicked in iteration 129: Too many open files (os error 24)".into());
+        r.leak_before_failure = Some(LeakBeforeFailure {
+            resource: Resource::Fds,
+            link: FailureLink::Exhausted,
+            iteration: 129,
+        });
         let text = r.render_text();
         assert!(
-            text.contains("before it failed, fds was leaking: grew 1.00 fds/iteration"),
+            text.starts_with("leak test `tests::watcher`: LEAKING (fds)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "\n  the fds leak exhausted the descriptor limit at iteration 129; the workload \
+                 failed: panicked in iteration 129: Too many open files (os error 24)\n"
+            ),
             "{text}"
         );
         insta::assert_snapshot!(text);
+        // Another error after the leak: linked to it, but not as its cause.
+        r.failure = Some("panicked in iteration 129: boom".into());
+        r.leak_before_failure = Some(LeakBeforeFailure {
+            link: FailureLink::AfterLeak,
+            ..r.leak_before_failure.unwrap()
+        });
+        let text = r.render_text();
+        assert!(
+            text.contains(
+                "\n  after the leak was proven, the workload failed at iteration 129: panicked in \
+                 iteration 129: boom\n"
+            ),
+            "{text}"
+        );
+        // Nothing proven before the failure: the failure leads, with what the samples showed.
+        r.leak_before_failure = None;
+        r.resources[0].analysis.verdict = Verdict::Inconclusive;
+        let text = r.render_text();
+        assert!(
+            text.starts_with("leak test `tests::watcher`: the workload failed: panicked"),
+            "{text}"
+        );
+        assert!(
+            text.contains("before it failed, fds was inconclusive"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! data model only (serde, the serialized boundary between the harness, the test runner and the
 //! CLI); its renderings (text, SVG, artifacts) live in `crate::render`.
 
+mod failure;
 mod resource;
 
 use leakproof_diff::StatDiff;
 use leakproof_trend::{Analysis, Verdict};
 use serde::{Deserialize, Serialize};
 
+pub use failure::{FailureLink, LeakBeforeFailure};
 pub use resource::Resource;
 
 /// The series of one resource and its analysis.
@@ -217,8 +219,13 @@ pub struct Report {
     pub sites: Vec<StatDiff>,
     /// Remarks for people: which probe and why, extensions, what was not tracked.
     pub notes: Vec<String>,
-    /// The workload (or target) failed: its panic message or exit status. The verdict is void then.
+    /// The workload (or target) failed: its panic message or exit status. The verdict is void
+    /// then, unless `leak_before_failure` says a leak was proven before it.
     pub failure: Option<String>,
+    /// A leak proven on the samples taken before the workload failed, which then leads the report
+    /// (exit code 1): which resource, and whether the failure is that resource running out.
+    #[serde(default)]
+    pub leak_before_failure: Option<LeakBeforeFailure>,
     /// A ceiling crossed, which ended the run (exit code 1 whatever the verdict).
     #[serde(default)]
     pub breach: Option<Breach>,
@@ -233,7 +240,8 @@ fn schema_version() -> u32 {
 pub mod exit {
     /// Every tracked resource Stable, or nothing grew in a diff.
     pub const STABLE: u8 = 0;
-    /// Something is Leaking, a ceiling was crossed, or a diff grew.
+    /// Something is Leaking (also when the workload then failed), a ceiling was crossed, or a diff
+    /// grew.
     pub const LEAKING: u8 = 1;
     /// Bad usage or unreadable input.
     pub const USAGE: u8 = 2;
@@ -282,6 +290,7 @@ impl Report {
             sites: Vec::new(),
             notes: Vec::new(),
             failure: None,
+            leak_before_failure: None,
             breach: None,
         }
     }
@@ -349,6 +358,7 @@ impl Report {
             sites: Vec::new(),
             notes: Vec::new(),
             failure: Some(failure.into()),
+            leak_before_failure: None,
             breach: None,
         }
     }
@@ -364,9 +374,12 @@ impl Report {
         self.resources.iter().find(|r| r.resource == resource)
     }
 
-    /// Process exit code for this report (see [`exit`]): the workload failed, a ceiling crossed,
-    /// or the verdict's own code.
+    /// Process exit code for this report (see [`exit`]): Leaking when a leak proven before a
+    /// failure leads it, else the workload failed, a ceiling crossed, or the verdict's own code.
     pub fn exit_code(&self) -> u8 {
+        if self.leak_before_failure.is_some() {
+            return exit::LEAKING;
+        }
         if self.failure.is_some() {
             return exit::FAILED;
         }
