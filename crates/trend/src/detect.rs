@@ -2,7 +2,7 @@
 //! cycle baselines. The fits the rules use are in `fits`; the decision itself in `judge`.
 
 use crate::config::{Config, NoiseModel, Warmup};
-use crate::fits::Points;
+use crate::fits::{Baselines, Points};
 use crate::judge::{judge, too_short_analysis, Input};
 use crate::stats::mad_mut;
 use crate::{Analysis, TrendError};
@@ -61,8 +61,8 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
     let analysis = if drops.len() >= 3 {
         let pts = cycle_minima(y, &drops, offset);
         // On the raw samples: the burst filter's window straddles every drop.
-        let baselines = cycle_baselines(raw, &drops, offset);
-        let b_sigma = noise_sigma(&baselines.y, quantum);
+        let baselines = cycle_baselines(raw, &drops, offset, sigma);
+        let b_sigma = noise_sigma(&baselines.pts.y, quantum);
         let sigma = noise_sigma(&pts.y, quantum);
         let mut a = judge(&input(&pts, sigma, Some((&baselines, b_sigma))), None);
         a.cycles = Some(pts.y.len());
@@ -170,14 +170,17 @@ fn sawtooth_drops(y: &[f64], sigma: f64, lookback: usize) -> Vec<usize> {
 }
 
 /// The baseline of every full cycle (between two drops): the intercept at the cycle's first sample of
-/// the least-squares line through the cycle. It averages the noise of the whole cycle, where a cycle's
-/// minimum carries the noise of one sample; the line's slope absorbs the fill.
-fn cycle_baselines(y: &[f64], drops: &[usize], offset: usize) -> Points {
+/// the least-squares line through the cycle, and its standard error for samples of noise `sigma`,
+/// σ·√(1/L + j̄²/Sxx) ≈ 2σ/√L. It averages the noise of the whole cycle, where a cycle's minimum
+/// carries the noise of one sample; the line's slope absorbs the fill (a curved fill biases every
+/// cycle's intercept alike when the cycles have the same shape).
+fn cycle_baselines(y: &[f64], drops: &[usize], offset: usize, sigma: f64) -> Baselines {
     let mut pts = Points {
         t: Vec::new(),
         y: Vec::new(),
         start: Vec::new(),
     };
+    let mut se = Vec::new();
     for w in drops.windows(2) {
         let cycle = &y[w[0]..w[1]];
         let len = cycle.len() as f64;
@@ -192,8 +195,14 @@ fn cycle_baselines(y: &[f64], drops: &[usize], offset: usize) -> Points {
         pts.t.push((offset + w[0]) as f64);
         pts.y.push(mean_y - slope * mean_j);
         pts.start.push(offset + w[0]);
+        let leverage = if sxx > 0.0 {
+            mean_j * mean_j / sxx
+        } else {
+            0.0
+        };
+        se.push(sigma * (1.0 / len + leverage).sqrt());
     }
-    pts
+    Baselines { pts, se }
 }
 
 fn cycle_minima(y: &[f64], drops: &[usize], offset: usize) -> Points {
@@ -372,9 +381,11 @@ mod floor_and_sawtooth_tests {
                 _ => 120.0 + 10.0 * (t - 20) as f64,
             })
             .collect();
-        let b = cycle_baselines(&y, &[10, 20, 30], 5);
-        assert_eq!(b.start, vec![15, 25]);
-        assert_eq!(b.t, vec![15.0, 25.0]);
-        assert!((b.y[0] - 100.0).abs() < 1e-9 && (b.y[1] - 120.0).abs() < 1e-9);
+        let b = cycle_baselines(&y, &[10, 20, 30], 5, 3.0);
+        assert_eq!(b.pts.start, vec![15, 25]);
+        assert_eq!(b.pts.t, vec![15.0, 25.0]);
+        assert!((b.pts.y[0] - 100.0).abs() < 1e-9 && (b.pts.y[1] - 120.0).abs() < 1e-9);
+        // σ·√(1/10 + 4.5²/82.5) for cycles of 10 samples.
+        assert!((b.se[0] - 3.0 * (0.1f64 + 20.25 / 82.5).sqrt()).abs() < 1e-12);
     }
 }

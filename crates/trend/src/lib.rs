@@ -13,7 +13,9 @@
 //! 2. **Saw-tooths**: drops larger than `max(8σ√2, 5% of the range)` are detected; with three or more, each
 //!    cycle is represented by its minimum and the cycle minima are judged instead of the raw samples; when
 //!    they prove no plateau, the baselines of at least 8 full cycles (each cycle's fitted line at its
-//!    start, which averages the cycle's noise) may.
+//!    start, which averages the cycle's noise) may; with 3 to 7 full cycles, a baseline slope whose
+//!    interval (from the cycles' noise and, by Student's t, from the baselines' scatter) lies below
+//!    the floor.
 //! 3. **Levels** are segmented (runs of equal values for exact data, binary segmentation otherwise).
 //! 4. **Plateau rule**: the series is [`Verdict::Stable`] when its final flat stretch is at least
 //!    [`Config::plateau_margin`] (1.5) times as long as the growth before it and its Theil–Sen slope

@@ -75,6 +75,15 @@ pub(crate) enum Outcome {
         floor: f64,
         model: &'static str,
     },
+    /// A measured saw-tooth of a few full cycles whose baselines, weighted by their errors, are flat
+    /// within the floor (Stable).
+    CyclesFlat {
+        plateau: Level,
+        cycles: usize,
+        slope: Slope,
+        floor: f64,
+        model: &'static str,
+    },
     /// A plateau by the rule whose interval lies strictly above zero, of exact counts: growth below the
     /// floor, but counts that grow are not Stable (Inconclusive).
     RisingWithinFloor {
@@ -150,6 +159,7 @@ impl Outcome {
             Outcome::PlateauProven { .. }
             | Outcome::FlatThroughout { .. }
             | Outcome::BaselinesFlat { .. }
+            | Outcome::CyclesFlat { .. }
             | Outcome::CreepBelowFloor { .. } => Verdict::Stable,
             Outcome::GrowthProven { .. } => Verdict::Leaking,
             _ => Verdict::Inconclusive,
@@ -166,6 +176,7 @@ impl Outcome {
             Outcome::PlateauProven { .. }
             | Outcome::FlatThroughout { .. }
             | Outcome::BaselinesFlat { .. }
+            | Outcome::CyclesFlat { .. }
             | Outcome::GrowthProven { .. }
             | Outcome::CreepBelowFloor { .. } => return None,
             Outcome::PlateauAfterStep { need, .. } | Outcome::PlateauTooShort { need, .. } => need,
@@ -243,6 +254,30 @@ impl fmt::Display for Outcome {
                      at {} units over {} samples): ",
                     fmt_num(plateau.value),
                     plateau.samples
+                )?;
+                if slope.lo > 0.0 {
+                    return below_floor(f, "the baseline grows", slope, *floor, model);
+                }
+                write!(
+                    f,
+                    "baseline slope {} units/sample ({slope}), below the floor of {}",
+                    fmt_num(slope.slope),
+                    fmt_num(*floor)
+                )
+            }
+            Outcome::CyclesFlat {
+                plateau,
+                cycles,
+                slope,
+                floor,
+                model,
+            } => {
+                write!(
+                    f,
+                    "a saw-tooth of {cycles} full cycles over {} samples whose baselines (each \
+                     cycle's fitted start) agree on a flat level at {} units: ",
+                    plateau.samples,
+                    fmt_num(plateau.value)
                 )?;
                 if slope.lo > 0.0 {
                     return below_floor(f, "the baseline grows", slope, *floor, model);
