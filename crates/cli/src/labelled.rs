@@ -406,6 +406,26 @@ mod tests {
         assert_eq!(code(&[&bad, &leaking, &short]), 1);
     }
 
+    /// A series too short for an estimate prints no slope (never a 0 it did not measure), and one
+    /// too short for a verdict prints the slope it has.
+    #[test]
+    fn short_series_print_their_estimate_or_none() {
+        let text = |values: Vec<f64>| {
+            let series = every_10s(values);
+            render(&[judge(&series, &args(), 10, false)], "-")
+        };
+        let none = text(vec![1.0, 2.0, 3.0]);
+        assert!(
+            none.contains("  slope: no estimate yet (3 samples, 20 needed)\n"),
+            "{none}"
+        );
+        assert!(!none.contains(" 0 "), "{none}");
+        let some = text((0..10).map(|i| 5.0 * f64::from(i)).collect());
+        assert!(
+            some.contains("  slope +0.500/s (95% CI +0.500 .. +0.500)\n"),
+            "{some}"
+        );
+    }
     #[test]
     fn numbers_for_people() {
         assert_eq!(sig(15.0), "15.0");
