@@ -39,11 +39,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("{}", report.render_text());
     for r in &report.resources {
+        // `None` only for a series too short for an estimate.
+        let slope = r
+            .analysis
+            .slope
+            .map_or_else(|| "none yet".to_owned(), |s| format!("{s:+.3}"));
         println!(
-            "{:<8} {:<12} slope {:+.3} per iteration, warm-up {} of {} samples ({})",
+            "{:<8} {:<12} slope {slope} per iteration, warm-up {} of {} samples ({})",
             r.resource.name(),
             r.analysis.verdict.to_string(),
-            r.analysis.slope,
             r.analysis.warmup_end,
             r.samples.len(),
             r.source

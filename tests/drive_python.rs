@@ -57,7 +57,10 @@ fn a_python_leak_is_located_to_its_line_through_the_api() {
         "{}",
         report.render_text()
     );
-    assert!(heap.analysis.slope > 500.0, "a ~1 KB page per request");
+    assert!(
+        heap.analysis.slope.expect("an estimate") > 500.0,
+        "a ~1 KB page per request"
+    );
     let text = report.render_text();
     assert!(text.contains("py_service.py:24"), "{text}");
 }

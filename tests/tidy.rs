@@ -711,3 +711,68 @@ fn every_service_test_is_in_the_one_at_a_time_group() {
         );
     }
 }
+
+/// The modules of `crates/trend` a module's library code names (`crate::module`), `lib` excluded.
+fn trend_module_uses(code: &[(PathBuf, usize, String)]) -> BTreeMap<String, Vec<String>> {
+    let mut uses: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (file, _, line) in code {
+        let from = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let named = line.split("crate::").skip(1).filter_map(|rest| {
+            let module: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            // `crate::Verdict` and `crate::{Analysis, ..}` name the root's items, not a module.
+            (!module.is_empty() && rest[module.len()..].starts_with("::")).then_some(module)
+        });
+        let entry = uses.entry(from.clone()).or_default();
+        for module in named.filter(|m| *m != from) {
+            if !entry.contains(&module) {
+                entry.push(module);
+            }
+        }
+    }
+    uses
+}
+
+/// A cycle in a module graph, as the modules on it, if there is one.
+fn module_cycle(uses: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+    fn visit(
+        m: &str,
+        uses: &BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == m) {
+            return Some(path[i..].to_vec());
+        }
+        if done.iter().any(|d| d == m) {
+            return None;
+        }
+        path.push(m.to_owned());
+        for next in uses.get(m).into_iter().flatten() {
+            if let Some(cycle) = visit(next, uses, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.push(m.to_owned());
+        None
+    }
+    let mut done = Vec::new();
+    uses.keys()
+        .find_map(|m| visit(m, uses, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn trend_modules_depend_one_way() {
+    let uses = trend_module_uses(&library_code(Path::new("crates/trend")));
+    // The parse sees imports at all (judge decides one `outcome::Outcome`).
+    assert!(uses["judge"].contains(&"outcome".to_owned()), "{uses:?}");
+    if let Some(cycle) = module_cycle(&uses) {
+        panic!(
+            "crates/trend's modules import each other in a circle: {}",
+            cycle.join(" -> ")
+        );
+    }
+}

@@ -25,7 +25,7 @@ def check(
 ) -> Dict[str, Any]:
     """Calls ``fn()`` many times and returns the report: the same JSON as a Rust leak test's, as a
     dict (``verdict`` is ``"stable"``, ``"leaking"`` or ``"inconclusive"``; ``slope`` and
-    ``slope_ci`` are bytes per call; ``resources`` holds the python heap, fds and threads;
+    ``slope_ci`` are bytes per call, ``None`` while too few calls give no estimate; ``resources`` holds the python heap, fds and threads;
     ``sites`` the growing lines; ``failure`` the message when ``fn`` raised).
 
     ``fn`` raising stops the run with ``failure`` set; KeyboardInterrupt and SystemExit are raised

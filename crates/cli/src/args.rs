@@ -12,8 +12,9 @@ use crate::units::{parse_duration, parse_size};
 #[command(
     name = "leakproof",
     version,
-    after_help = "Exit codes: 0 stable, 1 leaking (or a ceiling crossed), 2 bad usage or input, \
-                  3 inconclusive, 4 the workload or target failed.\n\
+    after_help = "Exit codes: 0 stable, 1 leaking (or a ceiling crossed, or a leak proven before \
+                  the workload failed), 2 bad usage or input, 3 inconclusive, 4 the workload or \
+                  target failed.\n\
                   Results go to stdout; progress and errors to stderr."
 )]
 pub struct Cli {
@@ -187,9 +188,11 @@ pub struct WatchArgs {
     /// Watch this running process (and its descendants).
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
-    /// Time between samples.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    pub interval: Duration,
+    /// Time between samples [default: chosen from --duration: 1s for a minute or more, else a
+    /// sixtieth of it, at least 10ms]. One that gives fewer samples than a verdict needs is
+    /// warned about at the start.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: Option<Duration>,
     /// How long to watch.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub duration: Duration,

@@ -213,7 +213,7 @@ fn render(rows: &[Row], input: &str) -> String {
         let (s, h, step) = match judged(r) {
             Some((resource, report)) => {
                 let step = report.config.interval_secs;
-                let per_s = step.map(|_| report.slope);
+                let per_s = step.and(report.slope);
                 (
                     rate(per_s, resource),
                     rate(per_s.map(|v| v * 3600.0), resource),
@@ -263,12 +263,18 @@ fn render_judged(out: &mut String, report: &Report) {
     };
     let per_s = |v: f64| report.config.interval_secs.map(|_| v);
     let model = series.model.as_ref().map(ToString::to_string);
+    let slope = match (report.slope, report.slope_ci, series.no_estimate()) {
+        (Some(slope), Some((lo, hi)), _) => format!(
+            "slope {}/s ({:.0}% CI {} .. {})",
+            rate(per_s(slope), series.resource),
+            series.analysis.confidence * 100.0,
+            rate(per_s(lo), series.resource),
+            rate(per_s(hi), series.resource),
+        ),
+        (_, _, missing) => format!("slope: {}", missing.unwrap_or_default()),
+    };
     out.push_str(&format!(
-        "  slope {}/s ({:.0}% CI {} .. {})\n  model: {}\n  {}\n",
-        rate(per_s(report.slope), series.resource),
-        series.analysis.confidence * 100.0,
-        rate(per_s(report.slope_ci.0), series.resource),
-        rate(per_s(report.slope_ci.1), series.resource),
+        "  {slope}\n  model: {}\n  {}\n",
         model.unwrap_or_default(),
         series.analysis.reason
     ));
@@ -294,9 +300,10 @@ struct SeriesJson<'a> {
 struct LabelledJson<'a> {
     schema: u32,
     verdict: Verdict,
-    /// Units per second, of the deciding series (per sample when it has one sample).
-    slope: f64,
-    slope_ci: (f64, f64),
+    /// Units per second, of the deciding series (per sample when it has one sample); null when it
+    /// has no estimate (too few samples).
+    slope: Option<f64>,
+    slope_ci: Option<(f64, f64)>,
     /// Number of samples of the deciding series.
     samples: usize,
     deciding_series: String,
@@ -371,7 +378,7 @@ mod tests {
         let report = row.judged.as_ref().expect("judged");
         assert_eq!(report.verdict, Verdict::Leaking);
         assert_eq!(report.config.interval_secs, Some(10.0));
-        assert_eq!(report.slope, 0.5);
+        assert_eq!(report.slope, Some(0.5));
         assert_eq!(report.resources[0].resource, Resource::Series);
         assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
         assert!(report.notes[0].starts_with("uneven steps: up to 300s against a median of 10s"));
@@ -399,6 +406,26 @@ mod tests {
         assert_eq!(code(&[&bad, &leaking, &short]), 1);
     }
 
+    /// A series too short for an estimate prints no slope (never a 0 it did not measure), and one
+    /// too short for a verdict prints the slope it has.
+    #[test]
+    fn short_series_print_their_estimate_or_none() {
+        let text = |values: Vec<f64>| {
+            let series = every_10s(values);
+            render(&[judge(&series, &args(), 10, false)], "-")
+        };
+        let none = text(vec![1.0, 2.0, 3.0]);
+        assert!(
+            none.contains("  slope: no estimate yet (3 samples, 20 needed)\n"),
+            "{none}"
+        );
+        assert!(!none.contains(" 0 "), "{none}");
+        let some = text((0..10).map(|i| 5.0 * f64::from(i)).collect());
+        assert!(
+            some.contains("  slope +0.500/s (95% CI +0.500 .. +0.500)\n"),
+            "{some}"
+        );
+    }
     #[test]
     fn numbers_for_people() {
         assert_eq!(sig(15.0), "15.0");

@@ -7,7 +7,8 @@
 //! a separate crate so that library users of the harness never compile those.
 //!
 //! Exit codes, for every subcommand: 0 Stable (or no growth in a diff), 1 Leaking (or a ceiling
-//! crossed), 2 bad usage or unreadable input, 3 Inconclusive, 4 the workload or target failed.
+//! crossed, or a leak proven before the workload failed), 2 bad usage or unreadable input, 3
+//! Inconclusive, 4 the workload or target failed.
 //!
 //! ```no_run
 //! // src/bin/leakproof.rs of the facade package is exactly this:

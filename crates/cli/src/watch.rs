@@ -21,18 +21,21 @@ pub(crate) fn run(args: WatchArgs) -> Outcome {
         }
         (None, None) => return Err(anyhow!("give --pid PID or -- CMD ARGS")).exit_with(EXIT_USAGE),
     };
-    let mut watch = watch
-        .interval(args.interval)
-        .duration(args.duration)
-        .agent(args.agent);
+    let mut watch = watch.duration(args.duration).agent(args.agent);
+    if let Some(interval) = args.interval {
+        watch = watch.interval(interval);
+    }
     if let Some(bytes) = args.max_rss {
         watch = watch.max_rss(bytes);
     }
     if let Some(fds) = args.max_fds {
         watch = watch.max_fds(fds);
     }
-    let planned = (args.duration.as_secs_f64() / args.interval.as_secs_f64().max(1e-9)) as u64 + 1;
-    let mut progress = Progress::new("sample", planned);
+    let plan = watch.plan();
+    if let Some(warning) = plan.too_few_samples() {
+        eprintln!("leakproof: warning: {warning}");
+    }
+    let mut progress = Progress::new("sample", plan.samples as u64);
     let result = watch
         .run_with_progress(|p| progress.update(p.iteration as u64, p.planned as u64, &p.summary()));
     progress.finish();

@@ -49,4 +49,4 @@ pub use in_process::{
     DEFAULT_ITERATIONS, DEFAULT_TIME_BUDGET,
 };
 pub use leakproof_agents::{AgentChoice, AgentError};
-pub use watch::{Watch, WatchError};
+pub use watch::{Watch, WatchError, WatchPlan};

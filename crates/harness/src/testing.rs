@@ -411,9 +411,10 @@ fn leak_test_result(
     }
 }
 
-/// Pass a Stable report; fail anything else with the rendered report.
+/// Pass a Stable report; fail anything else with the rendered report. A workload that failed is
+/// called out as such, unless a leak proven before the failure leads the report.
 fn judge(report: &Report) -> Result<(), String> {
-    if report.failure.is_some() {
+    if report.failure.is_some() && report.leak_before_failure.is_none() {
         // What the samples before the failure showed: a leak that exhausted a limit is named.
         let mut message = workload_failure(report);
         let before = report.render_before_failure();

@@ -27,6 +27,10 @@ use crate::samplers::tree::ProcessTree;
 use leakproof_agents::{AgentChoice, Pending};
 use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
 
+mod plan;
+
+pub use plan::WatchPlan;
+
 /// How often a watched tree is searched for new descendants.
 const RESCAN: Duration = Duration::from_millis(250);
 
@@ -73,7 +77,8 @@ enum Subject {
 #[derive(Debug)]
 pub struct Watch {
     subject: Subject,
-    interval: Duration,
+    /// `None`: chosen from the duration ([`WatchPlan`]).
+    interval: Option<Duration>,
     duration: Duration,
     ceilings: Vec<(Resource, f64)>,
     agent: AgentChoice,
@@ -83,7 +88,7 @@ impl Watch {
     fn new(subject: Subject) -> Watch {
         Watch {
             subject,
-            interval: Duration::from_secs(1),
+            interval: None,
             duration: Duration::from_secs(60),
             ceilings: Vec::new(),
             agent: AgentChoice::Auto,
@@ -100,9 +105,11 @@ impl Watch {
         Watch::new(Subject::Command(command))
     }
 
-    /// Time between samples (default 1 s).
+    /// Time between samples. By default it is chosen from the duration: 1 s for a watch of a
+    /// minute or more, else a sixtieth of the duration (at least 10 ms), so that a short watch has
+    /// the 61 samples of the default one ([`WatchPlan`]).
     pub fn interval(mut self, interval: Duration) -> Watch {
-        self.interval = interval;
+        self.interval = Some(interval);
         self
     }
 
@@ -132,6 +139,12 @@ impl Watch {
         self
     }
 
+    /// How the watch will sample: its interval (given or chosen) and how many samples that gives;
+    /// [`WatchPlan::too_few_samples`] says when they cannot give a verdict.
+    pub fn plan(&self) -> WatchPlan {
+        WatchPlan::new(self.duration, self.interval)
+    }
+
     /// Runs the watch.
     pub fn run(self) -> Result<Report, WatchError> {
         self.run_with_progress(|_| {})
@@ -142,12 +155,12 @@ impl Watch {
         self,
         mut progress: impl FnMut(&Progress),
     ) -> Result<Report, WatchError> {
-        if self.interval.is_zero() {
+        let plan = self.plan();
+        if plan.interval.is_zero() {
             return Err(WatchError::ZeroInterval);
         }
-        let samples = (self.duration.as_secs_f64() / self.interval.as_secs_f64()).floor() as usize;
-        let settings = Settings::new(samples.saturating_add(1), None, 0, None, 1)?;
-        let mut notes = Vec::new();
+        let settings = Settings::new(plan.samples, None, 0, None, 1)?;
+        let mut notes: Vec<String> = plan.note().into_iter().collect();
         let (pid, mut target, pending) = match self.subject {
             Subject::Pid(pid) => (pid, None, Pending::for_running(self.agent, pid)),
             Subject::Command(mut cmd) => {
@@ -183,17 +196,17 @@ impl Watch {
             resources: engine.resources(),
             capture_sites: false,
             isolation: Isolation::Target,
-            interval_secs: Some(self.interval.as_secs_f64()),
+            interval_secs: Some(plan.interval.as_secs_f64()),
         };
         let mut ticks = Ticks {
             pid,
-            interval: self.interval,
+            interval: plan.interval,
             started: None,
             target: target.as_mut(),
         };
         let name = format!("pid {pid}");
         let mut report = engine.run(&name, config, &mut ticks, &mut progress)?;
-        report.slope_per_second(self.interval.as_secs_f64());
+        report.slope_per_second(plan.interval.as_secs_f64());
         Ok(report)
     }
 }

@@ -1,9 +1,10 @@
 //! A leak that exhausts a kernel limit before the run ends is still called a leak: the samples
-//! taken before the workload failed are judged, and the report says so beside the failure.
+//! taken before the workload failed are judged, the leak leads the report (exit code 1) and the
+//! failure follows, linked to it.
 //! Alone in its own test binary: it lowers this process's descriptor limit.
 
 use leakproof_harness::Harness;
-use leakproof_report::Resource;
+use leakproof_report::{FailureLink, Resource};
 use leakproof_trend::Verdict;
 use nix::sys::resource::{getrlimit, setrlimit, Resource as Limit};
 
@@ -20,13 +21,34 @@ fn a_descriptor_leak_that_hits_the_limit_is_judged_before_the_failure() {
         .expect("a report");
     let failure = report.failure.clone().unwrap_or_default();
     assert!(failure.contains("Too many open files"), "{failure}");
-    assert_eq!(report.exit_code(), 4, "the failure stays the outcome");
+    assert_eq!(report.exit_code(), 1, "the leak leads: {report:?}");
+    let lead = report
+        .leak_before_failure
+        .expect("the leak leads the failure");
+    assert_eq!(
+        (lead.resource, lead.link),
+        (Resource::Fds, FailureLink::Exhausted)
+    );
+    assert_eq!(lead.iteration, report.iterations + 1);
     let fds = report.resource(Resource::Fds).expect("fds judged");
     assert_eq!(fds.analysis.verdict, Verdict::Leaking, "{report:?}");
-    assert!((fds.analysis.slope - 1.0).abs() < 1e-9);
+    assert!((fds.analysis.slope.expect("an estimate") - 1.0).abs() < 1e-9);
     let text = report.render_text();
     assert!(
-        text.contains("before it failed, fds was leaking: grew 1.00 fds/iteration"),
+        text.starts_with("leak test `watcher`: LEAKING (fds)\n"),
         "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "the fds leak exhausted the descriptor limit at iteration {}; the workload failed: ",
+            lead.iteration
+        )),
+        "{text}"
+    );
+    let json = serde_json::to_value(&report).expect("serialize");
+    assert_eq!(
+        json["leak_before_failure"]["link"], "exhausted",
+        "{}",
+        json["leak_before_failure"]
     );
 }

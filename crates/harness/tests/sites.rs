@@ -17,8 +17,9 @@ fn a_growing_vec_is_leaking_and_its_line_is_named() {
     let text = report.render_text();
     assert_eq!(report.verdict, Verdict::Leaking, "{text}");
     assert_eq!(verdict_of(&report, Resource::Heap), Some(Verdict::Leaking));
-    assert!(report.slope >= 64.0, "{text}");
-    assert!(report.slope_ci.0 <= report.slope && report.slope <= report.slope_ci.1);
+    let (slope, (lo, hi)) = (report.slope.unwrap(), report.slope_ci.unwrap());
+    assert!(slope >= 64.0, "{text}");
+    assert!(lo <= slope && slope <= hi);
     assert!(text.contains("LEAKING (heap)"), "{text}");
     assert!(text.contains("B/iteration"), "{text}");
     // The second phase names this file as the user frame of the top site.

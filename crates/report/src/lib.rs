@@ -21,10 +21,12 @@
 //! # Ok::<(), leakproof_trend::TrendError>(())
 //! ```
 
+mod failure;
 mod model;
 mod render;
 mod resource;
 
+pub use failure::{FailureLink, LeakBeforeFailure};
 pub use model::{
     exit, overall, worst, Breach, Isolation, ModelChoice, Probe, Report, ResourceReport, RunConfig,
     SCHEMA_VERSION,

@@ -6,6 +6,7 @@ use leakproof_diff::StatDiff;
 use leakproof_trend::{Analysis, Verdict};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::failure::LeakBeforeFailure;
 use crate::resource::{HeapName, Resource};
 
 /// The series of one resource and its analysis.
@@ -222,10 +223,11 @@ pub struct Report {
     pub name: String,
     /// Overall verdict: the worst of the resources (Leaking > Inconclusive > Stable).
     pub verdict: Verdict,
-    /// Slope of the primary memory series, in bytes per iteration.
-    pub slope: f64,
-    /// Confidence interval of `slope`.
-    pub slope_ci: (f64, f64),
+    /// Slope of the primary memory series, in bytes per iteration (per second for a run over time);
+    /// `None` when it has no estimate (too few samples) or nothing was measured.
+    pub slope: Option<f64>,
+    /// Confidence interval of `slope` (`None` exactly when `slope` is).
+    pub slope_ci: Option<(f64, f64)>,
     /// Samples of the primary memory series.
     pub samples: Vec<f64>,
     /// Every tracked resource: memory first, then fds, then threads.
@@ -243,8 +245,13 @@ pub struct Report {
     pub sites: Vec<StatDiff>,
     /// Remarks for people: which probe and why, extensions, what was not tracked.
     pub notes: Vec<String>,
-    /// The workload (or target) failed: its panic message or exit status. The verdict is void then.
+    /// The workload (or target) failed: its panic message or exit status. The verdict is void
+    /// then, unless `leak_before_failure` says a leak was proven before it.
     pub failure: Option<String>,
+    /// A leak proven on the samples taken before the workload failed, which then leads the report
+    /// (exit code 1): which resource, and whether the failure is that resource running out.
+    #[serde(default)]
+    pub leak_before_failure: Option<LeakBeforeFailure>,
     /// A ceiling crossed, which ended the run (exit code 1 whatever the verdict).
     #[serde(default)]
     pub breach: Option<Breach>,
@@ -259,7 +266,8 @@ fn schema_version() -> u32 {
 pub mod exit {
     /// Every tracked resource Stable, or nothing grew in a diff.
     pub const STABLE: u8 = 0;
-    /// Something is Leaking, a ceiling was crossed, or a diff grew.
+    /// Something is Leaking (also when the workload then failed), a ceiling was crossed, or a diff
+    /// grew.
     pub const LEAKING: u8 = 1;
     /// Bad usage or unreadable input.
     pub const USAGE: u8 = 2;
@@ -297,8 +305,8 @@ impl Report {
             schema: SCHEMA_VERSION,
             name: name.into(),
             verdict,
-            slope: primary.map_or(0.0, |r| r.analysis.slope),
-            slope_ci: primary.map_or((0.0, 0.0), |r| r.analysis.slope_ci),
+            slope: primary.and_then(|r| r.analysis.slope),
+            slope_ci: primary.and_then(|r| r.analysis.slope_ci),
             samples: primary.map_or_else(Vec::new, |r| r.samples.clone()),
             iterations: primary.map_or(0, |r| r.samples.len()),
             warmup: primary.map_or(0, |r| r.analysis.warmup_end),
@@ -308,6 +316,7 @@ impl Report {
             sites: Vec::new(),
             notes: Vec::new(),
             failure: None,
+            leak_before_failure: None,
             breach: None,
         }
     }
@@ -344,8 +353,8 @@ impl Report {
 
     /// Makes the top-level slope per second, for samples `interval` seconds apart.
     pub fn slope_per_second(&mut self, interval: f64) {
-        self.slope /= interval;
-        self.slope_ci = (self.slope_ci.0 / interval, self.slope_ci.1 / interval);
+        self.slope = self.slope.map(|s| s / interval);
+        self.slope_ci = self.slope_ci.map(|(lo, hi)| (lo / interval, hi / interval));
     }
 
     /// A report of `iterations` that were too few to judge (no resources, verdict Inconclusive).
@@ -364,8 +373,8 @@ impl Report {
             schema: SCHEMA_VERSION,
             name: name.into(),
             verdict: Verdict::Inconclusive,
-            slope: 0.0,
-            slope_ci: (0.0, 0.0),
+            slope: None,
+            slope_ci: None,
             samples: Vec::new(),
             resources: Vec::new(),
             iterations: 0,
@@ -375,6 +384,7 @@ impl Report {
             sites: Vec::new(),
             notes: Vec::new(),
             failure: Some(failure.into()),
+            leak_before_failure: None,
             breach: None,
         }
     }
@@ -390,9 +400,12 @@ impl Report {
         self.resources.iter().find(|r| r.resource == resource)
     }
 
-    /// Process exit code for this report (see [`exit`]): the workload failed, a ceiling crossed,
-    /// or the verdict's own code.
+    /// Process exit code for this report (see [`exit`]): Leaking when a leak proven before a
+    /// failure leads it, else the workload failed, a ceiling crossed, or the verdict's own code.
     pub fn exit_code(&self) -> u8 {
+        if self.leak_before_failure.is_some() {
+            return exit::LEAKING;
+        }
         if self.failure.is_some() {
             return exit::FAILED;
         }
@@ -418,8 +431,8 @@ pub(crate) mod fixtures {
     ) -> Analysis {
         Analysis {
             verdict,
-            slope,
-            slope_ci: ci,
+            slope: Some(slope),
+            slope_ci: Some(ci),
             confidence: 0.95,
             warmup_end,
             plateau: (verdict == Verdict::Stable).then_some(Plateau {
@@ -535,7 +548,7 @@ mod tests {
         assert_eq!(worst(Verdict::Stable, Verdict::Stable), Verdict::Stable);
         let r = leaking_report();
         assert_eq!(r.verdict, Verdict::Leaking);
-        assert_eq!(r.slope, 64.0);
+        assert_eq!(r.slope, Some(64.0));
         assert_eq!(r.iterations, 40);
         assert_eq!(r.warmup, 10);
         assert_eq!(r.exit_code(), 1);

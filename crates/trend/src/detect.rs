@@ -1,10 +1,10 @@
-//! Preparing a series for the decision: fixed warm-up, noise, bursts, saw-tooth drops and cycle minima,
-//! and the fits the rules use (Mann–Kendall with Theil–Sen, the warm-up before a trend, levels).
+//! Preparing a series for the decision: fixed warm-up, noise, bursts, saw-tooth drops, cycle minima and
+//! cycle baselines. The fits the rules use are in `fits`; the decision itself in `judge`.
 
 use crate::config::{Config, NoiseModel, Warmup};
+use crate::fits::{Baselines, Points};
 use crate::judge::{judge, too_short_analysis, Input};
-use crate::outcome::Outcome;
-use crate::stats::{mad_mut, mann_kendall, median, sen_slope, theil_sen, MannKendall, SenFit};
+use crate::stats::mad_mut;
 use crate::{Analysis, TrendError};
 
 /// MAD to standard deviation for Gaussian noise.
@@ -25,15 +25,8 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
         Warmup::Auto => 0,
         Warmup::Fixed(w) => w,
     };
-    let needed = offset.saturating_add(config.min_samples);
-    if n < needed {
-        let outcome = Outcome::TooShort {
-            samples: n,
-            needed,
-            min_samples: config.min_samples,
-            offset,
-        };
-        return Ok(too_short_analysis(samples, config, offset, outcome));
+    if n < offset.saturating_add(config.min_samples) {
+        return Ok(too_short_analysis(samples, config, offset));
     }
     let raw = &samples[offset..];
     let quantum = match config.noise {
@@ -68,8 +61,8 @@ pub fn analyze(samples: &[f64], config: &Config) -> Result<Analysis, TrendError>
     let analysis = if drops.len() >= 3 {
         let pts = cycle_minima(y, &drops, offset);
         // On the raw samples: the burst filter's window straddles every drop.
-        let baselines = cycle_baselines(raw, &drops, offset);
-        let b_sigma = noise_sigma(&baselines.y, quantum);
+        let baselines = cycle_baselines(raw, &drops, offset, sigma);
+        let b_sigma = noise_sigma(&baselines.pts.y, quantum);
         let sigma = noise_sigma(&pts.y, quantum);
         let mut a = judge(&input(&pts, sigma, Some((&baselines, b_sigma))), None);
         a.cycles = Some(pts.y.len());
@@ -176,22 +169,18 @@ fn sawtooth_drops(y: &[f64], sigma: f64, lookback: usize) -> Vec<usize> {
     drops
 }
 
-/// Points to judge: each covers samples `[start[k], start[k+1])`, sits at time `t[k]` with value `y[k]`.
-pub(crate) struct Points {
-    pub t: Vec<f64>,
-    pub y: Vec<f64>,
-    pub start: Vec<usize>,
-}
-
 /// The baseline of every full cycle (between two drops): the intercept at the cycle's first sample of
-/// the least-squares line through the cycle. It averages the noise of the whole cycle, where a cycle's
-/// minimum carries the noise of one sample; the line's slope absorbs the fill.
-fn cycle_baselines(y: &[f64], drops: &[usize], offset: usize) -> Points {
+/// the least-squares line through the cycle, and its standard error for samples of noise `sigma`,
+/// σ·√(1/L + j̄²/Sxx) ≈ 2σ/√L. It averages the noise of the whole cycle, where a cycle's minimum
+/// carries the noise of one sample; the line's slope absorbs the fill (a curved fill biases every
+/// cycle's intercept alike when the cycles have the same shape).
+fn cycle_baselines(y: &[f64], drops: &[usize], offset: usize, sigma: f64) -> Baselines {
     let mut pts = Points {
         t: Vec::new(),
         y: Vec::new(),
         start: Vec::new(),
     };
+    let mut se = Vec::new();
     for w in drops.windows(2) {
         let cycle = &y[w[0]..w[1]];
         let len = cycle.len() as f64;
@@ -206,8 +195,14 @@ fn cycle_baselines(y: &[f64], drops: &[usize], offset: usize) -> Points {
         pts.t.push((offset + w[0]) as f64);
         pts.y.push(mean_y - slope * mean_j);
         pts.start.push(offset + w[0]);
+        let leverage = if sxx > 0.0 {
+            mean_j * mean_j / sxx
+        } else {
+            0.0
+        };
+        se.push(sigma * (1.0 / len + leverage).sqrt());
     }
-    pts
+    Baselines { pts, se }
 }
 
 fn cycle_minima(y: &[f64], drops: &[usize], offset: usize) -> Points {
@@ -238,137 +233,6 @@ fn cycle_minima(y: &[f64], drops: &[usize], offset: usize) -> Points {
     pts
 }
 
-/// The trend test and the slope of the same points.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Fit {
-    pub mk: MannKendall,
-    pub sen: SenFit,
-}
-
-/// Mann–Kendall runs on at most this many points: longer series are thinned systematically (every k-th
-/// point). The test stays valid (it is the test of the thinned series) and loses power only where the
-/// effect is tiny compared with the noise; the variance Sen's interval needs is scaled back by
-/// (m / m')³, the order of Var S in m (tie groups shrink by the same factor).
-pub(crate) const MK_MAX_POINTS: usize = 8192;
-
-/// Every k-th point, so that at most `max` remain.
-pub(crate) fn thin(y: &[f64], max: usize) -> std::borrow::Cow<'_, [f64]> {
-    if y.len() <= max {
-        std::borrow::Cow::Borrowed(y)
-    } else {
-        let k = y.len().div_ceil(max);
-        std::borrow::Cow::Owned(y.iter().step_by(k).copied().collect())
-    }
-}
-
-/// Mann–Kendall on at most [`MK_MAX_POINTS`] points and Theil–Sen with its interval at `confidence`.
-pub(crate) fn fit(t: &[f64], y: &[f64], confidence: f64) -> Fit {
-    let m = y.len();
-    let (mk, var_full) = if m > MK_MAX_POINTS {
-        let k = m.div_ceil(MK_MAX_POINTS);
-        let thin: Vec<f64> = y.iter().step_by(k).copied().collect();
-        let mk = mann_kendall(&thin);
-        let ratio = m as f64 / thin.len() as f64;
-        (mk, mk.var_s * ratio * ratio * ratio)
-    } else {
-        let mk = mann_kendall(y);
-        (mk, mk.var_s)
-    };
-    let sen = theil_sen(t, y, confidence, var_full);
-    Fit { mk, sen }
-}
-
-/// Point index where the warm-up ends: the earliest point after which every point stays within the band
-/// of residuals around the Theil–Sen line of the second half.
-pub(crate) fn tail_warmup(pts: &Points, sigma: f64) -> usize {
-    let m = pts.y.len();
-    if m < 8 {
-        return 0;
-    }
-    let h = m / 2;
-    let slope = sen_slope(&pts.t[h..], &pts.y[h..]);
-    let resid = |k: usize| pts.y[k] - slope * pts.t[k];
-    let tail: Vec<f64> = (h..m).map(resid).collect();
-    let c = median(&tail);
-    let spread = tail.iter().fold(0.0f64, |a, &r| a.max((r - c).abs()));
-    let scale = pts.y.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
-    let band = 1.5 * spread + 3.0 * sigma + 1e-12 * scale;
-    let coarse = (0..h)
-        .rev()
-        .find(|&k| (resid(k) - c).abs() > band)
-        .map_or(0, |k| k + 1);
-    // A warm-up that approaches the trend slowly stays inside the band while it is still biased: find the
-    // last point whose local median residual (11 points) is off the line by more than 4.5 standard errors
-    // of such a median, and accept it only when that offset has one sign over (90% of) the whole prefix,
-    // as an approach curve has (a staircase's residuals alternate in sign).
-    let mut tail_dev: Vec<f64> = tail.iter().map(|r| (r - c).abs()).collect();
-    let sigma_r = 1.4826 * median_mut_f(&mut tail_dev);
-    if sigma_r <= 0.0 || h < 2 * LOCAL_HALF + 2 {
-        return coarse;
-    }
-    let threshold = 4.5 * sigma_r * 1.2533 / ((2 * LOCAL_HALF + 1) as f64).sqrt();
-    let mut win = [0.0f64; 2 * LOCAL_HALF + 1];
-    let local = |k: usize, win: &mut [f64; 2 * LOCAL_HALF + 1]| -> f64 {
-        let a = k.saturating_sub(LOCAL_HALF);
-        let b = (a + 2 * LOCAL_HALF + 1).min(m);
-        let w = &mut win[..b - a];
-        for (slot, i) in w.iter_mut().zip(a..b) {
-            *slot = resid(i) - c;
-        }
-        let mid = w.len() / 2;
-        *w.select_nth_unstable_by(mid, f64::total_cmp).1
-    };
-    // The running mean of the same window screens candidates in O(1) each; the median decides.
-    let upto = (h + LOCAL_HALF + 1).min(m);
-    let mut prefix = Vec::with_capacity(upto + 1);
-    prefix.push(0.0);
-    let mut acc = 0.0;
-    for i in 0..upto {
-        acc += resid(i) - c;
-        prefix.push(acc);
-    }
-    let mean = |k: usize| {
-        let a = k.saturating_sub(LOCAL_HALF);
-        let b = (a + 2 * LOCAL_HALF + 1).min(upto);
-        (prefix[b] - prefix[a]) / (b - a) as f64
-    };
-    let Some(k) = (coarse..h)
-        .rev()
-        .find(|&k| mean(k).abs() > 0.5 * threshold && local(k, &mut win).abs() > threshold)
-    else {
-        return coarse;
-    };
-    let sign = local(k, &mut win).signum();
-    let agree = (0..=k).filter(|&i| (resid(i) - c).signum() == sign).count();
-    if agree * 10 >= (k + 1) * 9 {
-        k + 1
-    } else {
-        coarse
-    }
-}
-
-/// Half-width of the local-median window of the warm-up refinement.
-const LOCAL_HALF: usize = 5;
-
-fn median_mut_f(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        0.0
-    } else {
-        crate::stats::median_mut(v)
-    }
-}
-
-/// Median level, of at most 4,097 evenly spaced points (the level only scales the relative floor and is
-/// reported; an exact median of a million points would cost more than it is worth).
-pub(crate) fn level_of(y: &[f64]) -> f64 {
-    let step = y.len().div_ceil(4097).max(1);
-    if step == 1 {
-        return median(y);
-    }
-    let sample: Vec<f64> = y.iter().step_by(step).copied().collect();
-    median(&sample)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,7 +254,11 @@ mod tests {
             .collect();
         let a = analyze(&s, &Config::heap()).unwrap();
         assert_eq!(a.verdict, Verdict::Leaking, "{}", a.reason);
-        assert!(a.slope_ci.0 <= 8.0 && 8.0 <= a.slope_ci.1, "{}", a.reason);
+        assert!(
+            a.slope_ci.unwrap().0 <= 8.0 && 8.0 <= a.slope_ci.unwrap().1,
+            "{}",
+            a.reason
+        );
         assert!(a.warmup_end >= 45, "{}", a.reason);
     }
 
@@ -461,7 +329,7 @@ mod floor_and_sawtooth_tests {
             .collect();
         let a = analyze(&heap, &Config::heap()).unwrap();
         assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
-        assert!(a.slope_ci.0 > 0.0, "{:?}", a.slope_ci);
+        assert!(a.slope_ci.unwrap().0 > 0.0, "{:?}", a.slope_ci);
         assert!(
             a.reason
                 .ends_with("above zero but below the floor of 1.0 units/sample (heap model)"),
@@ -474,7 +342,7 @@ mod floor_and_sawtooth_tests {
             .collect();
         let a = analyze(&rss, &Config::rss()).unwrap();
         assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
-        assert!(a.slope_ci.0 > 0.0, "{:?}", a.slope_ci);
+        assert!(a.slope_ci.unwrap().0 > 0.0, "{:?}", a.slope_ci);
         assert!(
             a.reason.starts_with("flat within the floor at ")
                 && a.reason
@@ -513,9 +381,11 @@ mod floor_and_sawtooth_tests {
                 _ => 120.0 + 10.0 * (t - 20) as f64,
             })
             .collect();
-        let b = cycle_baselines(&y, &[10, 20, 30], 5);
-        assert_eq!(b.start, vec![15, 25]);
-        assert_eq!(b.t, vec![15.0, 25.0]);
-        assert!((b.y[0] - 100.0).abs() < 1e-9 && (b.y[1] - 120.0).abs() < 1e-9);
+        let b = cycle_baselines(&y, &[10, 20, 30], 5, 3.0);
+        assert_eq!(b.pts.start, vec![15, 25]);
+        assert_eq!(b.pts.t, vec![15.0, 25.0]);
+        assert!((b.pts.y[0] - 100.0).abs() < 1e-9 && (b.pts.y[1] - 120.0).abs() < 1e-9);
+        // σ·√(1/10 + 4.5²/82.5) for cycles of 10 samples.
+        assert!((b.se[0] - 3.0 * (0.1f64 + 20.25 / 82.5).sqrt()).abs() < 1e-12);
     }
 }

@@ -13,7 +13,9 @@
 //! 2. **Saw-tooths**: drops larger than `max(8σ√2, 5% of the range)` are detected; with three or more, each
 //!    cycle is represented by its minimum and the cycle minima are judged instead of the raw samples; when
 //!    they prove no plateau, the baselines of at least 8 full cycles (each cycle's fitted line at its
-//!    start, which averages the cycle's noise) may.
+//!    start, which averages the cycle's noise) may; with 3 to 7 full cycles, a baseline slope whose
+//!    interval (from the cycles' noise and, by Student's t, from the baselines' scatter) lies below
+//!    the floor.
 //! 3. **Levels** are segmented (runs of equal values for exact data, binary segmentation otherwise).
 //! 4. **Plateau rule**: the series is [`Verdict::Stable`] when its final flat stretch is at least
 //!    [`Config::plateau_margin`] (1.5) times as long as the growth before it and its Theil–Sen slope
@@ -45,7 +47,7 @@
 //!     .collect();
 //! let analysis = analyze(&samples, &Config::heap()).unwrap();
 //! assert_eq!(analysis.verdict, Verdict::Leaking);
-//! assert_eq!(analysis.slope, 8.0);
+//! assert_eq!(analysis.slope, Some(8.0));
 //! println!("{}", analysis.reason);
 //!
 //! // A cache that fills over 50 iterations and then stays at its bound.
@@ -55,6 +57,7 @@
 
 mod config;
 mod detect;
+mod fits;
 mod infer;
 mod judge;
 mod outcome;
@@ -136,10 +139,12 @@ pub struct Analysis {
     /// Stable, Leaking or Inconclusive.
     pub verdict: Verdict,
     /// Theil–Sen slope in units per sample, of the plateau when Stable, otherwise of the part after the
-    /// warm-up.
-    pub slope: f64,
-    /// Confidence interval of `slope` at `confidence`.
-    pub slope_ci: (f64, f64),
+    /// warm-up. A series too short to judge still has its estimate (of all its samples after a fixed
+    /// warm-up); `None` only when there are too few of them for a confidence interval (fewer than 5 at
+    /// 95%): no estimate, rather than a zero that was not measured.
+    pub slope: Option<f64>,
+    /// Confidence interval of `slope` at `confidence` (`None` exactly when `slope` is).
+    pub slope_ci: Option<(f64, f64)>,
     /// The confidence level of `slope_ci` (the trend test is one-sided at `1 - confidence`).
     pub confidence: f64,
     /// Index of the first sample after the warm-up.

@@ -29,15 +29,27 @@ pub(crate) struct Judged {
     pub warmup_end: usize,
 }
 
+/// Growth a runtime still warming up also shows: not proof of a leak (rule 10, `judge`'s
+/// `warming_evidence`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Warming {
+    /// The later half of the judged part grows at less than `judge::DECELERATION` of the earlier half.
+    Decelerating { early: f64, late: f64 },
+    /// The growth spans fewer than `judge::MIN_QUANTA` measurement quanta (pages, for RSS).
+    FewQuanta { quanta: f64 },
+}
+
 /// Why the series got its verdict: one variant per rule of docs/detection.md that can decide.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Outcome {
-    /// Fewer samples than `min_samples` after a fixed warm-up (Inconclusive).
+    /// Fewer samples than `min_samples` after a fixed warm-up (Inconclusive), with the slope of those
+    /// there are when they are enough for an interval.
     TooShort {
         samples: usize,
         needed: usize,
         min_samples: usize,
         offset: usize,
+        estimate: Option<Slope>,
     },
     /// Plateau rule: flat for long enough after `growth` samples of growth (Stable). `model` names the
     /// preset of the floor.
@@ -57,6 +69,15 @@ pub(crate) enum Outcome {
     },
     /// Plateau rule on the baselines of a saw-tooth's last `cycles` full cycles (Stable).
     BaselinesFlat {
+        plateau: Level,
+        cycles: usize,
+        slope: Slope,
+        floor: f64,
+        model: &'static str,
+    },
+    /// A measured saw-tooth of a few full cycles whose baselines, weighted by their errors, are flat
+    /// within the floor (Stable).
+    CyclesFlat {
         plateau: Level,
         cycles: usize,
         slope: Slope,
@@ -85,7 +106,7 @@ pub(crate) enum Outcome {
     /// few quanta only (Inconclusive, rule 10).
     StillWarming {
         slope: Slope,
-        evidence: crate::judge::Warming,
+        evidence: Warming,
         more: usize,
     },
     /// Flat since a late step, but not yet longer than the level that restarted the growth clock.
@@ -138,6 +159,7 @@ impl Outcome {
             Outcome::PlateauProven { .. }
             | Outcome::FlatThroughout { .. }
             | Outcome::BaselinesFlat { .. }
+            | Outcome::CyclesFlat { .. }
             | Outcome::CreepBelowFloor { .. } => Verdict::Stable,
             Outcome::GrowthProven { .. } => Verdict::Leaking,
             _ => Verdict::Inconclusive,
@@ -154,6 +176,7 @@ impl Outcome {
             Outcome::PlateauProven { .. }
             | Outcome::FlatThroughout { .. }
             | Outcome::BaselinesFlat { .. }
+            | Outcome::CyclesFlat { .. }
             | Outcome::GrowthProven { .. }
             | Outcome::CreepBelowFloor { .. } => return None,
             Outcome::PlateauAfterStep { need, .. } | Outcome::PlateauTooShort { need, .. } => need,
@@ -202,11 +225,22 @@ impl fmt::Display for Outcome {
                 needed,
                 min_samples,
                 offset,
-            } => write!(
-                f,
-                "only {samples} samples; at least {needed} are needed ({min_samples} after a warm-up of \
-                 {offset})"
-            ),
+                estimate,
+            } => {
+                write!(
+                    f,
+                    "only {samples} samples; at least {needed} are needed ({min_samples} after a warm-up \
+                     of {offset})"
+                )?;
+                match estimate {
+                    Some(slope) => write!(
+                        f,
+                        "; so far the slope is {} units/sample ({slope})",
+                        fmt_num(slope.slope)
+                    ),
+                    None => f.write_str("; too few for an estimate of the slope"),
+                }
+            }
             Outcome::BaselinesFlat {
                 plateau,
                 cycles,
@@ -220,6 +254,30 @@ impl fmt::Display for Outcome {
                      at {} units over {} samples): ",
                     fmt_num(plateau.value),
                     plateau.samples
+                )?;
+                if slope.lo > 0.0 {
+                    return below_floor(f, "the baseline grows", slope, *floor, model);
+                }
+                write!(
+                    f,
+                    "baseline slope {} units/sample ({slope}), below the floor of {}",
+                    fmt_num(slope.slope),
+                    fmt_num(*floor)
+                )
+            }
+            Outcome::CyclesFlat {
+                plateau,
+                cycles,
+                slope,
+                floor,
+                model,
+            } => {
+                write!(
+                    f,
+                    "a saw-tooth of {cycles} full cycles over {} samples whose baselines (each \
+                     cycle's fitted start) agree on a flat level at {} units: ",
+                    plateau.samples,
+                    fmt_num(plateau.value)
                 )?;
                 if slope.lo > 0.0 {
                     return below_floor(f, "the baseline grows", slope, *floor, model);
@@ -443,13 +501,9 @@ fn fmt_unproven_growth(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Re
 }
 
 /// Rule 10's reason: growth that a runtime still warming up would show.
-fn fmt_still_warming(
-    slope: &Slope,
-    evidence: &crate::judge::Warming,
-    f: &mut fmt::Formatter<'_>,
-) -> fmt::Result {
+fn fmt_still_warming(slope: &Slope, evidence: &Warming, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match evidence {
-        crate::judge::Warming::Decelerating { early, late } => write!(
+        Warming::Decelerating { early, late } => write!(
             f,
             "grows {} units/sample ({slope}) but decelerating ({} units/sample in the earlier \
              half, {} in the later): a runtime still warming up looks like this, not proof",
@@ -457,7 +511,7 @@ fn fmt_still_warming(
             fmt_num(*early),
             fmt_num(*late)
         ),
-        crate::judge::Warming::FewQuanta { quanta } => write!(
+        Warming::FewQuanta { quanta } => write!(
             f,
             "grows {} units/sample ({slope}) but only {} quanta in all: a runtime still warming \
              up looks like this, not proof",
@@ -545,6 +599,7 @@ mod tests {
             needed: 5020,
             min_samples: 20,
             offset: 5000,
+            estimate: None,
         };
         // Too short: exactly what is missing, never capped.
         assert_eq!(short.more_samples(5), Some(5015));

@@ -70,7 +70,7 @@ proptest! {
             prop_assert_eq!(c.quantum, g * k);
             prop_assert_eq!(c.config.min_slope, g * k / 100.0);
             let a = analyze(&s, &c.config).unwrap();
-            seen.push((a.verdict, a.slope / k, a.reason));
+            seen.push((a.verdict, a.slope.unwrap() / k, a.reason));
         }
         for w in seen.windows(2) {
             prop_assert_eq!(w[0].0, w[1].0, "{} / {}", w[0].2, w[1].2);

@@ -86,8 +86,8 @@ fn slope_wrong(case: &Case, a: &Analysis) -> bool {
     match (case.class, case.truth) {
         ("leak-linear", Some(truth)) => {
             a.verdict == Verdict::Leaking
-                && ((a.slope - truth).abs() > 0.01 * truth
-                    || !(a.slope_ci.0 <= truth && truth <= a.slope_ci.1))
+                && ((a.slope.unwrap() - truth).abs() > 0.01 * truth
+                    || !(a.slope_ci.unwrap().0 <= truth && truth <= a.slope_ci.unwrap().1))
         }
         _ => false,
     }

@@ -76,8 +76,8 @@ proptest! {
             .collect();
         let a = analyze(&s, &Config::heap()).unwrap();
         prop_assert_eq!(a.verdict, Verdict::Leaking, "{}", a.reason);
-        prop_assert!((a.slope - slope).abs() <= 0.01 * slope, "{}", a.reason);
-        prop_assert!(a.slope_ci.0 <= slope && slope <= a.slope_ci.1, "{}", a.reason);
+        prop_assert!((a.slope.unwrap() - slope).abs() <= 0.01 * slope, "{}", a.reason);
+        prop_assert!(a.slope_ci.unwrap().0 <= slope && slope <= a.slope_ci.unwrap().1, "{}", a.reason);
     }
 
     /// 2. Constant, or constant plus bounded white noise, is Stable.
@@ -295,7 +295,7 @@ proptest! {
         let a = analyze(&s, &base).unwrap();
         let b = analyze(&scaled, &scaled_cfg).unwrap();
         prop_assert_eq!(a.verdict, b.verdict, "{} / {}", a.reason, b.reason);
-        prop_assert!((a.slope * f - b.slope).abs() <= 1e-9 * b.slope.abs().max(1e-300));
+        prop_assert!((a.slope.unwrap() * f - b.slope.unwrap()).abs() <= 1e-9 * b.slope.unwrap().abs().max(1e-300));
     }
 
     /// 7. A decreasing series is never Leaking.
@@ -369,7 +369,10 @@ proptest! {
         let a = analyze(&s, &Config::heap()).unwrap();
         prop_assert_eq!(a.samples, s.len());
         prop_assert!(a.warmup_end <= s.len());
-        prop_assert!(a.slope_ci.0 <= a.slope_ci.1, "{:?}", a.slope_ci);
+        prop_assert_eq!(a.slope.is_some(), a.slope_ci.is_some());
+        if let (Some(slope), Some((lo, hi))) = (a.slope, a.slope_ci) {
+            prop_assert!(lo <= slope && slope <= hi, "{:?}", a.slope_ci);
+        }
         prop_assert_eq!(a.more_samples.is_some(), a.verdict == Verdict::Inconclusive);
     }
 }
@@ -379,8 +382,8 @@ fn eight_bytes_on_ten_megabytes_is_caught() {
     let s: Vec<f64> = (0..300).map(|t| 10_485_760.0 + 8.0 * t as f64).collect();
     let a = analyze(&s, &Config::heap()).unwrap();
     assert_eq!(a.verdict, Verdict::Leaking, "{}", a.reason);
-    assert_eq!(a.slope, 8.0);
-    assert_eq!(a.slope_ci, (8.0, 8.0));
+    assert_eq!(a.slope.unwrap(), 8.0);
+    assert_eq!(a.slope_ci, Some((8.0, 8.0)));
 }
 
 #[test]
@@ -389,7 +392,7 @@ fn counts_presets() {
     let s: Vec<f64> = (0..200).map(|t| 12.0 + (t / 10) as f64).collect();
     let a = analyze(&s, &Config::counts()).unwrap();
     assert_eq!(a.verdict, Verdict::Leaking, "{}", a.reason);
-    assert!((a.slope - 0.1).abs() < 0.01, "{}", a.reason);
+    assert!((a.slope.unwrap() - 0.1).abs() < 0.01, "{}", a.reason);
     // A pool of 8 connections opened during the first 20 samples, then flat: Stable once proven.
     let pool =
         |n: usize| -> Vec<f64> { (0..n).map(|t| 5.0 + (t.min(20) * 8 / 20) as f64).collect() };
@@ -487,10 +490,18 @@ fn long_series_use_the_sampled_paths_correctly() {
         .collect();
     let a = analyze(&leak, &Config::heap()).unwrap();
     assert_eq!(a.verdict, Verdict::Leaking, "{}", a.reason);
-    assert!(a.slope_ci.0 <= 3.0 && 3.0 <= a.slope_ci.1, "{}", a.reason);
-    assert!((a.slope - 3.0).abs() < 0.03, "{}", a.reason);
+    assert!(
+        a.slope_ci.unwrap().0 <= 3.0 && 3.0 <= a.slope_ci.unwrap().1,
+        "{}",
+        a.reason
+    );
+    assert!((a.slope.unwrap() - 3.0).abs() < 0.03, "{}", a.reason);
     let flat: Vec<f64> = (0..20_000).map(|_| 1e7 + jitter()).collect();
     let a = analyze(&flat, &Config::heap()).unwrap();
     assert_eq!(a.verdict, Verdict::Stable, "{}", a.reason);
-    assert!(a.slope_ci.0 <= 0.0 && 0.0 <= a.slope_ci.1, "{}", a.reason);
+    assert!(
+        a.slope_ci.unwrap().0 <= 0.0 && 0.0 <= a.slope_ci.unwrap().1,
+        "{}",
+        a.reason
+    );
 }

@@ -203,7 +203,7 @@ fn growth_per_request(agent: &Agent, port: u16, n: usize) -> f64 {
         .with_min_samples(3)
         .with_warmup(leakproof_trend::Warmup::Fixed(0));
     let fit = leakproof_trend::analyze(&samples, &config).expect("analyze");
-    fit.slope / (n / 10) as f64
+    fit.slope.expect("11 samples have an estimate") / (n / 10) as f64
 }
 
 /// The user frame (`file:line`) of the site that grew most over `n` requests.

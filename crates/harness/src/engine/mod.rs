@@ -4,6 +4,7 @@
 //! the [`Sampler`]s (heap, RSS, fds, threads of this process or of a process tree, runtime agents).
 //! [`crate::Harness`], [`crate::Drive`] and [`crate::Watch`] are thin adapters over it.
 
+mod failure_link;
 mod locate;
 mod notes;
 mod settings;
@@ -563,6 +564,7 @@ impl<'s> Engine<'s> {
         }
         cross_resource_notes(&mut report);
         outside_the_traced_heap(&mut report);
+        report.leak_before_failure = failure_link::leak_before_failure(&report);
         report
     }
 }

@@ -47,14 +47,23 @@ pub(super) fn outside_the_traced_heap(report: &mut Report) {
     };
     rss.advisory = true;
     let a = &rss.analysis;
+    let size = |v: f64| leakproof_diff::format_size(v, true);
+    let estimate = match (a.slope, a.slope_ci) {
+        (Some(slope), Some((lo, hi))) => {
+            format!(
+                "{}/iteration, 95% CI {} .. {}",
+                size(slope),
+                size(lo),
+                size(hi)
+            )
+        }
+        _ => "no estimate yet".to_owned(),
+    };
     let note = format!(
-        "rss is {} ({}/iteration, 95% CI {} .. {}) while {heap} is proven stable: the growth is \
-         outside the traced heap (runtime arenas, native memory, fragmentation); rss is reported \
-         but not counted in the verdict (--agent none judges rss alone)",
+        "rss is {} ({estimate}) while {heap} is proven stable: the growth is outside the traced \
+         heap (runtime arenas, native memory, fragmentation); rss is reported but not counted in \
+         the verdict (--agent none judges rss alone)",
         a.verdict,
-        leakproof_diff::format_size(a.slope, true),
-        leakproof_diff::format_size(a.slope_ci.0, true),
-        leakproof_diff::format_size(a.slope_ci.1, true),
     );
     report.notes.push(note);
     report.verdict = leakproof_report::overall(&report.resources);

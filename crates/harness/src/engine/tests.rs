@@ -268,7 +268,13 @@ fn a_failing_workload_is_still_judged_on_what_was_sampled() {
     assert_eq!(report.failure.as_deref(), Some("boom at 130"));
     assert_eq!(report.iterations, 129);
     assert_eq!(report.verdict, Verdict::Leaking, "{report:?}");
-    assert_eq!(report.exit_code(), 4, "the failure is the outcome");
+    // The leak proven before the failure leads; the error names no descriptor limit.
+    let lead = report.leak_before_failure.expect("the leak leads");
+    assert_eq!(
+        (lead.resource, lead.link, lead.iteration),
+        (Resource::Fds, leakproof_report::FailureLink::AfterLeak, 130)
+    );
+    assert_eq!(report.exit_code(), 1, "the leak is the outcome");
     // Too few samples: no verdict at all.
     let mut engine = Engine::new(settings(200, 200));
     engine.sampler(
@@ -283,6 +289,7 @@ fn a_failing_workload_is_still_judged_on_what_was_sampled() {
         },
     );
     assert!(report.resources.is_empty());
+    assert_eq!(report.leak_before_failure, None);
     assert_eq!(report.exit_code(), 4);
 }
 

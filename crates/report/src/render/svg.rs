@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use leakproof_trend::Verdict;
 
-use super::units::format_slope;
+use super::units::format_estimate;
 use crate::model::{Report, ResourceReport};
 
 const WIDTH: f64 = 640.0;
@@ -68,13 +68,11 @@ fn heading(out: &mut String, r: &ResourceReport, y0: f64, colour: &str) {
     let a = &r.analysis;
     let _ = writeln!(
         out,
-        r#"<text x="8" y="{:.1}" fill="{colour}">{} — {}: {}/iteration (95% CI {} .. {}) [{}]</text>"#,
+        r#"<text x="8" y="{:.1}" fill="{colour}">{} — {}: {} [{}]</text>"#,
         y0 + 16.0,
         r.resource,
         Verdict::as_str(a.verdict),
-        escape(&format_slope(r.resource, a.slope)),
-        escape(&format_slope(r.resource, a.slope_ci.0)),
-        escape(&format_slope(r.resource, a.slope_ci.1)),
+        escape(&format_estimate(r.resource, a, 1.0, "iteration", true)),
         escape(&r.source)
     );
 }
@@ -189,11 +187,14 @@ impl Plot {
     fn fitted(&self, out: &mut String, r: &ResourceReport, colour: &str) {
         let a = &r.analysis;
         let warm = a.warmup_end.min(self.n);
-        let Some(intercept) = intercept(&r.samples, warm, a.slope) else {
+        let Some(slope) = a.slope else {
+            return;
+        };
+        let Some(intercept) = intercept(&r.samples, warm, slope) else {
             return;
         };
         let (x1, x2) = (warm as f64, (self.n - 1) as f64);
-        let (v1, v2) = (intercept + a.slope * x1, intercept + a.slope * x2);
+        let (v1, v2) = (intercept + slope * x1, intercept + slope * x2);
         let clamp = |y: f64| y.clamp(self.top, self.bottom);
         let _ = writeln!(
             out,

@@ -7,16 +7,19 @@ use leakproof_diff::StatDiff;
 use leakproof_trend::Verdict;
 
 use super::chart::text_chart;
-use super::units::{format_rate, format_slope};
+use super::units::{format_estimate, format_rate};
+use crate::failure::FailureLink;
 use crate::model::{Isolation, Report, ResourceReport, RunConfig};
+use crate::resource::Resource;
 
 impl Report {
     /// The report for people: verdict, per-resource slopes with confidence intervals, iterations and
     /// warm-up, a text chart of every resource that is not stable (or of memory when all are), the
-    /// growing allocation sites, and notes.
+    /// growing allocation sites, and notes. A leak proven before the workload failed leads the
+    /// report, the failure after it, linked to the leak.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
-        if let Some(failure) = &self.failure {
+        if let (Some(failure), None) = (&self.failure, &self.leak_before_failure) {
             let _ = writeln!(out, "{}: the workload failed: {failure}", self.subject());
             out.push_str(&self.render_before_failure());
             for note in &self.notes {
@@ -25,9 +28,34 @@ impl Report {
             return out;
         }
         self.render_summary(&mut out);
+        self.render_failure_after_leak(&mut out);
         self.render_charts(&mut out);
         self.render_sites_and_notes(&mut out);
         out
+    }
+
+    /// The failure that followed a proven leak, linked to it: "the leak exhausted the descriptor
+    /// limit at iteration 129; the workload failed: ..." when the error is the leaked resource
+    /// running out, else that it failed after the leak was proven.
+    fn render_failure_after_leak(&self, out: &mut String) {
+        let (Some(failure), Some(lead)) = (&self.failure, &self.leak_before_failure) else {
+            return;
+        };
+        let _ = match lead.link {
+            FailureLink::Exhausted => writeln!(
+                out,
+                "  the {} leak exhausted the {} at iteration {}; the workload failed: {failure}",
+                lead.resource,
+                limit_of(lead.resource),
+                lead.iteration
+            ),
+            // The headline names every leak; none of them is known to have caused this.
+            _ => writeln!(
+                out,
+                "  after the leak was proven, the workload failed at iteration {}: {failure}",
+                lead.iteration
+            ),
+        };
     }
 
     /// The verdict line, a line per resource, iterations, why, and how to decide.
@@ -63,13 +91,10 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "  {:<width$}  {:<12}  {}/{} (95% CI {} .. {})  [{}]",
+                "  {:<width$}  {:<12}  {}  [{}]",
                 r.resource.name(),
                 verdict,
-                format_slope(r.resource, a.slope / steps.scale),
-                steps.per,
-                format_slope(r.resource, a.slope_ci.0 / steps.scale),
-                format_slope(r.resource, a.slope_ci.1 / steps.scale),
+                format_estimate(r.resource, a, steps.scale, steps.per, true),
                 r.source,
             );
         }
@@ -90,7 +115,7 @@ impl Report {
         for r in &self.resources {
             if r.analysis.verdict != Verdict::Stable {
                 let _ = writeln!(out, "  why ({}): {}", r.resource, why(r, steps));
-            } else if r.analysis.slope_ci.0 > 0.0 {
+            } else if r.analysis.slope_ci.is_some_and(|(lo, _)| lo > 0.0) {
                 let _ = writeln!(out, "  why ({}): {}", r.resource, below_floor(r, steps));
             } else if self.config.isolation == Isolation::Recorded {
                 // No run to read the plateau off: the trend's own words say what was proven.
@@ -185,6 +210,10 @@ impl Report {
     /// What would decide an Inconclusive report.
     fn how_to_decide(&self) -> &'static str {
         match self.config.isolation {
+            Isolation::Target if self.config.interval_secs.is_some() => {
+                "watch longer or sample more often (`--duration` / `--interval`, or \
+                 `Watch::duration` / `Watch::interval`)"
+            }
             Isolation::Target => {
                 "run more iterations (`-n N` / `--max-iterations M`, or `Drive::iterations` / \
                  `Drive::max_iterations`), or make each iteration's work steadier"
@@ -197,6 +226,15 @@ impl Report {
                  `max_iterations = N` on the test), or make each iteration's work steadier"
             }
         }
+    }
+}
+
+/// What a resource's leak exhausts, for people.
+fn limit_of(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Fds => "descriptor limit",
+        Resource::Threads => "thread limit",
+        _ => "memory available",
     }
 }
 
@@ -237,19 +275,17 @@ impl Steps {
 /// `reason` speaks of unit-neutral samples): the rate with its interval over the judged
 /// iterations, the warm-up, and for an Inconclusive series the plateau seen and what would decide.
 fn why(r: &ResourceReport, steps: Steps) -> String {
+    if let Some(missing) = r.no_estimate() {
+        return missing;
+    }
     let a = &r.analysis;
     let leaking = a.verdict == Verdict::Leaking;
-    let rate = |v: f64| format_rate(r.resource, v / steps.scale, !leaking);
     let judged = a.samples.saturating_sub(a.warmup_end);
     let noun = steps.noun;
     let mut out = format!(
-        "{}{}/{} ({:.0}% CI {} .. {}) over {judged} {noun}{}",
+        "{}{} over {judged} {noun}{}",
         if leaking { "grew " } else { "" },
-        rate(a.slope),
-        steps.per,
-        a.confidence * 100.0,
-        rate(a.slope_ci.0),
-        rate(a.slope_ci.1),
+        format_estimate(r.resource, a, steps.scale, steps.per, !leaking),
         if judged == 1 { "" } else { "s" },
     );
     if a.warmup_end > 0 {
@@ -283,13 +319,8 @@ fn below_floor(r: &ResourceReport, steps: Steps) -> String {
     let a = &r.analysis;
     let rate = |v: f64| format_rate(r.resource, v / steps.scale, false);
     format!(
-        "stable: grows {}/{} ({:.0}% CI {} .. {}), above zero but below the floor of {}/{} \
-         ({} model)",
-        rate(a.slope),
-        steps.per,
-        a.confidence * 100.0,
-        rate(a.slope_ci.0),
-        rate(a.slope_ci.1),
+        "stable: grows {}, above zero but below the floor of {}/{} ({} model)",
+        format_estimate(r.resource, a, steps.scale, steps.per, false),
         rate(a.floor),
         steps.per,
         r.model
@@ -423,6 +454,7 @@ fn labelled_chart(r: &ResourceReport, width: usize, height: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::failure::{FailureLink, LeakBeforeFailure};
     use crate::model::fixtures::{analysis, leaking_report};
     use crate::model::*;
     use crate::resource::Resource;
@@ -456,12 +488,50 @@ mod tests {
             0.5,
         );
         r.failure = Some("panicked in iteration 129: Too many open files (os error 24)".into());
+        r.leak_before_failure = Some(LeakBeforeFailure {
+            resource: Resource::Fds,
+            link: FailureLink::Exhausted,
+            iteration: 129,
+        });
         let text = r.render_text();
         assert!(
-            text.contains("before it failed, fds was leaking: grew 1.00 fds/iteration"),
+            text.starts_with("leak test `tests::watcher`: LEAKING (fds)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "\n  the fds leak exhausted the descriptor limit at iteration 129; the workload \
+                 failed: panicked in iteration 129: Too many open files (os error 24)\n"
+            ),
             "{text}"
         );
         insta::assert_snapshot!(text);
+        // Another error after the leak: linked to it, but not as its cause.
+        r.failure = Some("panicked in iteration 129: boom".into());
+        r.leak_before_failure = Some(LeakBeforeFailure {
+            link: FailureLink::AfterLeak,
+            ..r.leak_before_failure.unwrap()
+        });
+        let text = r.render_text();
+        assert!(
+            text.contains(
+                "\n  after the leak was proven, the workload failed at iteration 129: panicked in \
+                 iteration 129: boom\n"
+            ),
+            "{text}"
+        );
+        // Nothing proven before the failure: the failure leads, with what the samples showed.
+        r.leak_before_failure = None;
+        r.resources[0].analysis.verdict = Verdict::Inconclusive;
+        let text = r.render_text();
+        assert!(
+            text.starts_with("leak test `tests::watcher`: the workload failed: panicked"),
+            "{text}"
+        );
+        assert!(
+            text.contains("before it failed, fds was inconclusive"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -515,6 +585,50 @@ mod tests {
         let mut r = Report::from_resources("./server --port 8080", resources, 2.0);
         r.config.isolation = Isolation::Target;
         insta::assert_snapshot!(r.render_text());
+    }
+
+    /// A watch too short for a verdict: each series gives its slope so far with its interval, and
+    /// one with too few samples for any estimate says so; neither prints a zero.
+    #[test]
+    fn render_text_too_short_gives_the_estimate_so_far() {
+        use leakproof_trend::{Config, NoiseModel};
+        // The presets the engine and the agents' table judge these with.
+        let preset = |resource: Resource| match resource {
+            Resource::Rss => Config::rss(),
+            Resource::Fds => Config::counts(),
+            _ => Config::heap()
+                .with_noise(NoiseModel::Noisy { quantum: 0.0 })
+                .with_min_slope(64.0)
+                .with_min_samples(30)
+                .with_warming(true),
+        };
+        let judged = |resource: Resource, samples: Vec<f64>| {
+            let analysis = leakproof_trend::analyze(&samples, &preset(resource)).unwrap();
+            ResourceReport::new(resource, format!("{resource} of pid 42"), samples, analysis)
+        };
+        let heap: Vec<f64> = (0..21).map(|i| 36_000.0 + 230_000.0 * i as f64).collect();
+        let rss: Vec<f64> = (0..21)
+            .map(|i| 4096.0 * (3600 + 50 * i + [0, 2, 1][i % 3]) as f64)
+            .collect();
+        let mut r = Report::from_resources(
+            "pid 42",
+            vec![
+                judged(Resource::agent_heap("python"), heap),
+                judged(Resource::Rss, rss),
+                judged(Resource::Fds, vec![6.0; 4]),
+            ],
+            20.0,
+        );
+        r.config.isolation = Isolation::Target;
+        r.config.interval_secs = Some(1.0);
+        r.slope_per_second(1.0);
+        let text = r.render_text();
+        assert!(!text.contains(" 0 B/s"), "{text}");
+        assert!(
+            text.contains("no estimate yet (4 samples, 20 needed)"),
+            "{text}"
+        );
+        insta::assert_snapshot!(text);
     }
 
     #[test]

@@ -138,6 +138,16 @@ pub const CLASSES: &[(&str, &str, usize)] = &[
         100,
     ),
     (
+        "rss-sawtooth-few",
+        "RSS: GC-like saw-tooth of 3..7 full cycles of 40..80 samples (+-20% each), linear, concave or convex fill, +-4..16 KiB noise, flat baseline",
+        100,
+    ),
+    (
+        "rss-sawtooth-few-leak",
+        "RSS: the same few cycles whose baseline rises visibly (floor + 4h .. 8x that, h of the baselines' slope from their cycles' noise)",
+        100,
+    ),
+    (
         "counts-leak",
         "fds: +1 every k-th sample (k 1..10), 100..400 samples",
         100,
@@ -578,6 +588,7 @@ pub fn generate(class: &'static str, i: usize) -> Case {
                 truth: Some(leak),
             }
         }
+        "rss-sawtooth-few" | "rss-sawtooth-few-leak" => few_cycles(class, r),
         "counts-leak" => {
             let k = r.gen_range(1..=10usize);
             let base = r.gen_range(3..50) as f64;
@@ -640,6 +651,62 @@ pub fn generate(class: &'static str, i: usize) -> Case {
             }
         }
         other => panic!("unknown class {other}"),
+    }
+}
+
+/// A GC-like RSS saw-tooth of a few full cycles: each cycle 40..80 samples (+-20% from cycle to
+/// cycle), the same amplitude each time, filled linearly, concavely (a heap touching fresh pages
+/// fast first) or convexly, under uniform noise and page rounding; flat, or with a baseline rising
+/// visibly: floor + 4h .. 8x that, h the 95% half-width of the slope of the baselines from their
+/// cycles' noise alone (each baseline the intercept of a cycle's line, standard error about
+/// 2σ/√period): the most a few cycles could show.
+fn few_cycles(class: &'static str, r: &mut StdRng) -> Case {
+    let period = r.gen_range(40..=80usize);
+    let full = r.gen_range(3..=7usize);
+    let noise = r.gen_range(4096.0..16384.0f64);
+    let amp = log_uniform(r, 512.0 * 1024.0, 8.0 * 1_048_576.0);
+    let base = log_uniform(r, 2e7, 2e8);
+    let shape = [1.0, 0.5, 2.0][r.gen_range(0..3)];
+    // A partial cycle before the first drop and after the last.
+    let mut lengths = vec![r.gen_range(1..period)];
+    lengths.extend((0..full).map(|_| (period as f64 * r.gen_range(0.8..1.2)).round() as usize));
+    lengths.push(r.gen_range(1..period));
+    let cfg = Config::rss();
+    let sigma = (noise * noise / 3.0 + PAGE * PAGE / 12.0).sqrt();
+    let k = full as f64;
+    let hw = 1.96 * (2.0 * sigma / (period as f64).sqrt())
+        / (period as f64 * (k * (k * k - 1.0) / 12.0).sqrt());
+    let floor = cfg.min_slope.max(cfg.min_relative_slope * base);
+    let leak = if class == "rss-sawtooth-few" {
+        0.0
+    } else {
+        log_uniform(r, floor + 4.0 * hw, 8.0 * (floor + 4.0 * hw))
+    };
+    let mut series = Vec::new();
+    for (c, &len) in lengths.iter().enumerate() {
+        // The first partial cycle is the end of a tooth; the others start at the baseline.
+        let skip = if c == 0 { period - len } else { 0 };
+        let span = if c == 0 { period } else { len };
+        for j in 0..len {
+            let x = ((j + skip) as f64 / span as f64).powf(shape);
+            let t = series.len() as f64;
+            let v = base + amp * x + leak * t + r.gen_range(-noise..=noise);
+            series.push((v / PAGE).round() * PAGE);
+        }
+    }
+    Case {
+        class,
+        series,
+        config: cfg,
+        expect: if leak == 0.0 {
+            Expect::Stable
+        } else {
+            Expect::Leak {
+                must_leak: false,
+                visible: true,
+            }
+        },
+        truth: Some(leak),
     }
 }
 
