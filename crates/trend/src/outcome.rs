@@ -255,15 +255,7 @@ impl fmt::Display for Outcome {
                     fmt_num(plateau.value),
                     plateau.samples
                 )?;
-                if slope.lo > 0.0 {
-                    return below_floor(f, "the baseline grows", slope, *floor, model);
-                }
-                write!(
-                    f,
-                    "baseline slope {} units/sample ({slope}), below the floor of {}",
-                    fmt_num(slope.slope),
-                    fmt_num(*floor)
-                )
+                baseline_slope(f, slope, *floor, model)
             }
             Outcome::CyclesFlat {
                 plateau,
@@ -279,15 +271,7 @@ impl fmt::Display for Outcome {
                     plateau.samples,
                     fmt_num(plateau.value)
                 )?;
-                if slope.lo > 0.0 {
-                    return below_floor(f, "the baseline grows", slope, *floor, model);
-                }
-                write!(
-                    f,
-                    "baseline slope {} units/sample ({slope}), below the floor of {}",
-                    fmt_num(slope.slope),
-                    fmt_num(*floor)
-                )
+                baseline_slope(f, slope, *floor, model)
             }
             Outcome::GrowthProven { slope, judged } => write!(
                 f,
@@ -362,6 +346,25 @@ fn fmt_plateau(outcome: &Outcome, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not reached: `Outcome::fmt` sends only the outcomes above here.
         other => write!(f, "{other}"),
     }
+}
+
+/// The rest of a saw-tooth's reason: its baselines' slope, below the floor, or above zero but
+/// below it.
+fn baseline_slope(
+    f: &mut fmt::Formatter<'_>,
+    slope: &Slope,
+    floor: f64,
+    model: &str,
+) -> fmt::Result {
+    if slope.lo > 0.0 {
+        return below_floor(f, "the baseline grows", slope, floor, model);
+    }
+    write!(
+        f,
+        "baseline slope {} units/sample ({slope}), below the floor of {}",
+        fmt_num(slope.slope),
+        fmt_num(floor)
+    )
 }
 
 /// `"<what> 22.2 units/sample (95% CI 18.8..25.5), above zero but below the floor of 41.0 units/sample

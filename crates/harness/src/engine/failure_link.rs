@@ -74,46 +74,21 @@ fn exhausts(failure: &str, resource: Resource) -> bool {
 mod tests {
     use super::*;
     use leakproof_report::ResourceReport;
-    use leakproof_trend::{Analysis, TrendTest};
-
-    fn analysis(
-        verdict: Verdict,
-        slope: f64,
-        ci: (f64, f64),
-        warmup_end: usize,
-        n: usize,
-    ) -> Analysis {
-        Analysis {
-            verdict,
-            slope: Some(slope),
-            slope_ci: Some(ci),
-            confidence: 0.95,
-            warmup_end,
-            plateau: None,
-            trend: TrendTest {
-                statistic: 0.0,
-                p_value: 0.5,
-            },
-            total_growth: slope * n as f64,
-            samples: n,
-            more_samples: None,
-            floor: 8.0,
-            cycles: None,
-            reason: String::new(),
-        }
-    }
+    use leakproof_trend::{analyze, Config};
 
     fn report(leaking: &[Resource], failure: Option<&str>) -> Report {
         let resources = [Resource::Heap, Resource::Fds, Resource::Threads]
             .into_iter()
             .map(|resource| {
-                let verdict = if leaking.contains(&resource) {
-                    Verdict::Leaking
+                // One more of it per iteration, or none.
+                let step = if leaking.contains(&resource) {
+                    1.0
                 } else {
-                    Verdict::Stable
+                    0.0
                 };
-                let a = analysis(verdict, 1.0, (1.0, 1.0), 0, 128);
-                ResourceReport::new(resource, "test", vec![0.0; 128], a)
+                let samples: Vec<f64> = (0..128).map(|i| 5.0 + step * i as f64).collect();
+                let a = analyze(&samples, &Config::counts()).expect("finite samples");
+                ResourceReport::new(resource, "test", samples, a)
             })
             .collect();
         let mut r = Report::from_resources("t", resources, 1.0);
