@@ -3,7 +3,8 @@
 
 use crate::config::{Config, NoiseModel, Warmup};
 use crate::fits::{Baselines, Points};
-use crate::judge::{judge, too_short_analysis, Input};
+use crate::judge::{judge, Input};
+use crate::short::too_short_analysis;
 use crate::stats::mad_mut;
 use crate::{Analysis, TrendError};
 

@@ -200,6 +200,16 @@ pub(crate) fn baseline_slope(b: &Baselines, confidence: f64) -> Option<(f64, f64
     Some((slope, half / sxx.sqrt()))
 }
 
+/// Level at the end minus level at the start: medians of the first and last 5% (1 to 50 samples each).
+pub(crate) fn total_growth(y: &[f64]) -> f64 {
+    let n = y.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let k = (n / 20).clamp(1, 50);
+    median(&y[n - k..]) - median(&y[..k])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

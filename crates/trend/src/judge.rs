@@ -3,12 +3,12 @@
 //! rules of docs/detection.md (one function each), and writing the [`Analysis`] with the outcome's reason.
 
 use crate::config::{Config, NoiseModel};
-use crate::fits::{
-    baseline_slope, fit, level_of, min_estimate_points, tail_warmup, thin, Baselines, Fit, Points,
-};
-use crate::outcome::{Judged, Level, Outcome, Slope, Warming};
+pub(crate) use crate::fits::total_growth;
+use crate::fits::{baseline_slope, fit, level_of, tail_warmup, thin, Baselines, Fit, Points};
+use crate::outcome::{slope_of, Judged, Level, Outcome, Slope, Warming};
 use crate::segment::{segments, Segment};
-use crate::stats::{mann_kendall, median, SenFit};
+use crate::short::too_short_analysis;
+use crate::stats::{mann_kendall, SenFit};
 use crate::{Analysis, Plateau, TrendTest, Verdict};
 
 /// The persistence check (is the later half still growing?) looks at no more than this many points.
@@ -135,50 +135,6 @@ pub(crate) fn judge(input: &Input, minima_rise: Option<bool>) -> Analysis {
         }
     }
     trend_analysis(input, &plateau, &trend, outcome)
-}
-
-/// The analysis of a series too short to judge (`samples` are all the samples given, the first
-/// `offset` a fixed warm-up): Inconclusive, with the slope of the samples after the warm-up and its
-/// interval when there are enough of them for one ([`min_estimate_points`]), never a zero that was
-/// not measured.
-pub(crate) fn too_short_analysis(samples: &[f64], config: &Config, offset: usize) -> Analysis {
-    let n = samples.len();
-    let judged = samples.get(offset..).unwrap_or(&[]);
-    let estimate = (judged.len() >= min_estimate_points(config.confidence)).then(|| {
-        let t: Vec<f64> = (offset..n).map(|i| i as f64).collect();
-        fit(&t, judged, config.confidence)
-    });
-    let outcome = Outcome::TooShort {
-        samples: n,
-        needed: offset.saturating_add(config.min_samples),
-        min_samples: config.min_samples,
-        offset,
-        estimate: estimate.map(|e| slope_of(e.sen, config.confidence)),
-    };
-    Analysis {
-        verdict: outcome.verdict(),
-        slope: estimate.map(|e| e.sen.slope),
-        slope_ci: estimate.map(|e| (e.sen.lo, e.sen.hi)),
-        confidence: config.confidence,
-        warmup_end: offset.min(n),
-        plateau: None,
-        trend: estimate.map_or(
-            TrendTest {
-                statistic: 0.0,
-                p_value: 1.0,
-            },
-            |e| TrendTest {
-                statistic: e.mk.z,
-                p_value: e.mk.p_increasing,
-            },
-        ),
-        total_growth: total_growth(judged),
-        samples: n,
-        more_samples: outcome.more_samples(n),
-        floor: config.min_slope,
-        cycles: None,
-        reason: outcome.to_string(),
-    }
 }
 
 // ---- Gathering the evidence ----
@@ -587,15 +543,6 @@ fn more_to_clear_floor(slope: Slope, floor: f64, judged: usize, n: usize) -> usi
     }
 }
 
-fn slope_of(sen: SenFit, confidence: f64) -> Slope {
-    Slope {
-        slope: sen.slope,
-        lo: sen.lo,
-        hi: sen.hi,
-        confidence,
-    }
-}
-
 /// Rule 3, saw-tooth baselines: the plateau rule on the baselines of a saw-tooth's full cycles, whose
 /// final level must hold at least `BASELINE_MIN_CYCLES` of them. A cycle's minimum carries the noise of
 /// one sample; its baseline, that of the whole cycle averaged.
@@ -720,16 +667,6 @@ fn analysis(
         cycles: None,
         reason: outcome.to_string(),
     }
-}
-
-/// Level at the end minus level at the start: medians of the first and last 5% (1 to 50 samples each).
-pub(crate) fn total_growth(y: &[f64]) -> f64 {
-    let n = y.len();
-    if n == 0 {
-        return 0.0;
-    }
-    let k = (n / 20).clamp(1, 50);
-    median(&y[n - k..]) - median(&y[..k])
 }
 
 #[cfg(test)]

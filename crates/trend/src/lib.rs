@@ -62,6 +62,7 @@ mod infer;
 mod judge;
 mod outcome;
 mod segment;
+mod short;
 mod stats;
 
 use serde::{Deserialize, Serialize};

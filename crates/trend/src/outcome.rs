@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::stats::SenFit;
 use crate::Verdict;
 
 /// A slope with its confidence interval, in units per sample.
@@ -555,6 +556,15 @@ fn fmt_p(p: f64) -> String {
         format!("{p:.1e}")
     } else {
         format!("{p:.4}")
+    }
+}
+
+pub(crate) fn slope_of(sen: SenFit, confidence: f64) -> Slope {
+    Slope {
+        slope: sen.slope,
+        lo: sen.lo,
+        hi: sen.hi,
+        confidence,
     }
 }
 
