@@ -8,15 +8,10 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+mod common;
+
 fn cfg() -> ProptestConfig {
-    ProptestConfig {
-        // PROPTEST_CASES overrides (e.g. 2000 for a long run).
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(96),
-        ..ProptestConfig::default()
-    }
+    common::cases(96)
 }
 
 /// The median of all pairwise slopes of `y` against its index: the Theil–Sen slope, computed here

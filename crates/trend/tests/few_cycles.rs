@@ -10,17 +10,12 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+mod common;
+
 const PAGE: f64 = 4096.0;
 
 fn cfg() -> ProptestConfig {
-    ProptestConfig {
-        // PROPTEST_CASES overrides (e.g. 2000 for a long run).
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(96),
-        ..ProptestConfig::default()
-    }
+    common::cases(96)
 }
 
 /// A GC-like RSS saw-tooth: `full` whole cycles of `period` samples between a partial first and last

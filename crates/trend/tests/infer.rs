@@ -12,14 +12,10 @@ use corpus::{corpus, violates, Expect, CLASSES};
 use leakproof_trend::{analyze, infer_model, NoiseModel, Verdict};
 use proptest::prelude::*;
 
+mod common;
+
 fn cfg() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(64),
-        ..ProptestConfig::default()
-    }
+    common::cases(64)
 }
 
 /// RSS in pages: a base, noise of a few pages, bursts of 32 pages returned, an optional leak in pages

@@ -4,15 +4,10 @@
 use leakproof_trend::{analyze, Config, NoiseModel, TrendError, Verdict, Warmup};
 use proptest::prelude::*;
 
+mod common;
+
 fn cfg() -> ProptestConfig {
-    ProptestConfig {
-        // PROPTEST_CASES overrides (e.g. 2000 for a long run).
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(96),
-        ..ProptestConfig::default()
-    }
+    common::cases(96)
 }
 
 /// Exact warm-up: rises by `height` over about `len` samples, then joins the trend.

@@ -5,14 +5,10 @@
 use leakproof_trend::{analyze, Config, Verdict};
 use proptest::prelude::*;
 
+mod common;
+
 fn cfg() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(96),
-        ..ProptestConfig::default()
-    }
+    common::cases(96)
 }
 
 /// A runtime heap's warm-up: `total` bytes over `n` samples, rising like a square root (most of
