@@ -764,16 +764,22 @@ fn drive_a_socket_leak_with_flat_rss_is_exit_1_and_says_so() {
     assert_group_gone(&pid_file);
 }
 
+/// The shell line that runs examples/leaky_server.py on `port` with `args`, after `setup`, writing
+/// its pid (the process group's) to `pid_file`.
+fn python_server_line(pid_file: &Path, setup: &str, port: u16, args: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/leaky_server.py");
+    format!(
+        "echo $$ > '{}'; {setup}exec python3 '{}' --port {port} {args}",
+        pid_file.display(),
+        script.display()
+    )
+}
+
 #[test]
 fn drive_the_python_server_leaking_sockets_is_exit_1() {
     let port = free_port();
     let pid_file = temp_path("python.pid");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/leaky_server.py");
-    let target = format!(
-        "echo $$ > '{}'; exec python3 '{}' --port {port} --cache 4 --entry-bytes 64 --leak-fds",
-        pid_file.display(),
-        script.display()
-    );
+    let target = python_server_line(&pid_file, "", port, "--cache 4 --entry-bytes 64 --leak-fds");
     let url = format!("http://127.0.0.1:{port}/item");
     let out = leakproof(&[
         "drive",
@@ -808,12 +814,7 @@ fn drive_the_python_server_leaking_sockets_is_exit_1() {
 fn drive_a_target_killed_by_its_descriptor_leak_is_leaking_exit_1() {
     let port = free_port();
     let pid_file = temp_path("python-emfile.pid");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/leaky_server.py");
-    let target = format!(
-        "echo $$ > '{}'; ulimit -n 64; exec python3 '{}' --port {port} --leak-fds",
-        pid_file.display(),
-        script.display()
-    );
+    let target = python_server_line(&pid_file, "ulimit -n 64; ", port, "--leak-fds");
     let url = format!("http://127.0.0.1:{port}/item");
     let run = |json: bool| {
         let mut args = vec![
