@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use leakproof_diff::Snapshot;
+use leakproof_diff::{Holder, Snapshot, StatDiff};
 
 use crate::{AgentError, Descriptor};
 
@@ -37,6 +37,45 @@ pub trait Agent {
     /// The live allocation sites (or classes) of every process, merged, frames innermost first,
     /// without the agent's own: taken now, or the one last requested, waiting up to `wait` for it.
     fn picture(&mut self, wait: Duration) -> Result<Snapshot, AgentError>;
+    /// What keeps the objects of the growing `sites` alive (found in this same locate phase),
+    /// searched for at most about `budget`; called after the last [`Agent::picture`] and before
+    /// [`Agent::stop_pictures`]. `Err(AgentError::Unsupported)` says in one line why the runtime
+    /// has none (native heaps have no references to follow), which the report notes.
+    fn holders(&mut self, sites: &[StatDiff], budget: Duration) -> Result<Vec<Holder>, AgentError> {
+        let _ = (sites, budget);
+        Err(AgentError::Unsupported(format!(
+            "{} objects' holders are not searched",
+            self.descriptor().title
+        )))
+    }
+    /// Where the descriptors and threads opened or started since [`Agent::start_pictures`] and
+    /// still open or alive were opened: one block per descriptor or thread (size 1), by the stack
+    /// that opened it, innermost first; called after the last [`Agent::picture`].
+    /// `Err(AgentError::Unsupported)` when the agent does not trace them.
+    fn open_sites(&mut self, wait: Duration) -> Result<OpenSites, AgentError> {
+        let _ = wait;
+        Err(AgentError::Unsupported(format!(
+            "{} does not trace where descriptors are opened",
+            self.descriptor().title
+        )))
+    }
     /// The locate phase is over: stop what [`Agent::start_pictures`] started.
     fn stop_pictures(&mut self) {}
+}
+
+/// Where a target's open descriptors and live threads were opened and started ([`Agent::open_sites`]).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct OpenSites {
+    /// Descriptors still open, one block each, by the stack that opened them.
+    pub fds: Snapshot,
+    /// Threads still alive, one block each, by the stack that started them.
+    pub threads: Snapshot,
+}
+
+impl OpenSites {
+    /// The open descriptors and live threads of one picture.
+    pub fn new(fds: Snapshot, threads: Snapshot) -> OpenSites {
+        OpenSites { fds, threads }
+    }
 }

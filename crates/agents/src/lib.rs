@@ -39,7 +39,7 @@ mod registry;
 mod runtime;
 mod table;
 
-pub use agent::{Agent, Pictures};
+pub use agent::{Agent, OpenSites, Pictures};
 pub use error::AgentError;
 pub use jvm::JvmError;
 #[cfg(target_os = "linux")]

@@ -8,6 +8,7 @@
 //!   frame outside std, the allocator, leakproof and, by default, cargo dependencies).
 //! - [`Filter`]: include / exclude sites by file glob or function.
 //! - [`render_table`], [`render_traceback`], [`format_size`]: text output.
+//! - [`Holder`]: what keeps a growing site's objects alive (found by a runtime's agent).
 //! - [`ForeignSymbolizer`]: the same for another process, from its `/proc/PID/maps` text.
 //! - [`smaps`]: `/proc/PID/smaps` of any process, diffed by kind of mapping.
 //!
@@ -66,6 +67,7 @@ mod compare;
 mod error;
 mod filter;
 mod foreign;
+mod holder;
 mod model;
 mod render;
 pub mod smaps;
@@ -77,6 +79,7 @@ pub use compare::{compare, compare_with, growing, sort_diffs, top, GroupBy, Stat
 pub use error::DiffError;
 pub use filter::{Filter, FilterTarget};
 pub use foreign::ForeignSymbolizer;
+pub use holder::Holder;
 pub use model::{Frame, Site, Snapshot, FORMAT_VERSION};
 pub use render::{
     format_bytes, format_bytes_signed, format_count_signed, format_size, label, render_line,

@@ -2,7 +2,7 @@
 //! data model only (serde, the serialized boundary between the harness, the test runner and the
 //! CLI); its renderings (text, SVG) live in `crate::render`.
 
-use leakproof_diff::StatDiff;
+use leakproof_diff::{Holder, StatDiff};
 use leakproof_trend::{Analysis, Verdict};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -30,6 +30,11 @@ pub struct ResourceReport {
     /// resources leave it out (their model is [`Resource::model_name`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelChoice>,
+    /// Where the descriptors or threads that grew were opened or started, one site per user
+    /// line (`count` is how many are still open or alive), biggest first, when an agent traced
+    /// them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<StatDiff>,
 }
 
 impl ResourceReport {
@@ -48,6 +53,7 @@ impl ResourceReport {
             detail: None,
             advisory: false,
             model: None,
+            sites: Vec::new(),
         }
     }
 }
@@ -211,7 +217,9 @@ pub struct Breach {
 }
 
 /// The version of the report's JSON shape, in its `schema` field.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 added `holders` and each resource's `sites`; version 1 reports read as version 2
+/// reports without them.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What a leak run found. Serialized as JSON by the CLI, the report directory and the re-exec child.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -243,6 +251,9 @@ pub struct Report {
     pub config: RunConfig,
     /// Growing allocation sites, biggest first, when they were captured.
     pub sites: Vec<StatDiff>,
+    /// What keeps the growing sites' objects alive, when the heap's agent could say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holders: Vec<Holder>,
     /// Remarks for people: which probe and why, extensions, what was not tracked.
     pub notes: Vec<String>,
     /// The workload (or target) failed: its panic message or exit status. The verdict is void
@@ -314,6 +325,7 @@ impl Report {
             duration_secs,
             config: RunConfig::default(),
             sites: Vec::new(),
+            holders: Vec::new(),
             notes: Vec::new(),
             failure: None,
             leak_before_failure: None,
@@ -382,6 +394,7 @@ impl Report {
             duration_secs: 0.0,
             config: RunConfig::default(),
             sites: Vec::new(),
+            holders: Vec::new(),
             notes: Vec::new(),
             failure: Some(failure.into()),
             leak_before_failure: None,
@@ -479,6 +492,7 @@ pub(crate) mod fixtures {
                 detail: None,
                 advisory: false,
                 model: None,
+                sites: vec![],
             },
             ResourceReport {
                 resource: Resource::Fds,
@@ -492,6 +506,7 @@ pub(crate) mod fixtures {
                 ),
                 advisory: false,
                 model: None,
+                sites: vec![],
             },
             ResourceReport {
                 resource: Resource::Threads,
@@ -501,6 +516,7 @@ pub(crate) mod fixtures {
                 detail: None,
                 advisory: false,
                 model: None,
+                sites: vec![],
             },
         ];
         let mut report = Report::from_resources("tests::cache_grows", resources, 0.25);

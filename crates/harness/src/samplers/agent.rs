@@ -47,7 +47,16 @@ pub(crate) struct AgentSampler<'a> {
     locate: Locate,
     /// Why pictures could not start, for the report.
     failed: Option<String>,
+    /// Whether this locate phase is for the heap (it grew).
+    heap_grew: bool,
+    /// The handle resources (fds, threads) that grew, whose open sites are asked for.
+    handles_grew: Vec<Resource>,
 }
+
+/// The resources whose open sites an agent may trace.
+const HANDLES: [Resource; 2] = [Resource::Fds, Resource::Threads];
+/// About how long an agent may search for holders.
+const HOLDER_BUDGET: Duration = Duration::from_secs(1);
 
 impl<'a> AgentSampler<'a> {
     /// Samples `agent`'s heap.
@@ -58,6 +67,8 @@ impl<'a> AgentSampler<'a> {
             resource,
             locate: Locate::Off,
             failed: None,
+            heap_grew: false,
+            handles_grew: Vec::new(),
         }
     }
 
@@ -110,6 +121,57 @@ impl<'a> AgentSampler<'a> {
     }
 }
 
+impl AgentSampler<'_> {
+    /// The heap sites that grew from `before` to `after`, and what holds them.
+    fn report_sites(&mut self, report: &mut Report, before: Snapshot, after: Snapshot, span: &str) {
+        let sites = growing_sites(before, after);
+        let d = self.agent.descriptor();
+        let by = if d.pictured_by.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", d.pictured_by)
+        };
+        report.notes.push(if sites.is_empty() {
+            format!("no {} site grew ({span})", self.resource)
+        } else {
+            format!("{} sites: {span}{by}", self.resource)
+        });
+        if sites.is_empty() {
+            return;
+        }
+        match self.agent.holders(&sites, HOLDER_BUDGET) {
+            Ok(holders) => report.holders.extend(holders),
+            Err(AgentError::Unsupported(why)) => report.notes.push(why),
+            Err(e) => report.notes.push(format!("holders unknown: {e}")),
+        }
+        if report.sites.is_empty() {
+            report.sites = sites;
+        }
+    }
+
+    /// Where the descriptors and threads that grew were opened, when the agent traced them.
+    fn report_open_sites(&mut self, report: &mut Report) {
+        if self.handles_grew.is_empty() {
+            return;
+        }
+        let open = match self.agent.open_sites(LAST_WAIT) {
+            Ok(open) => open,
+            Err(AgentError::Unsupported(_)) => return,
+            Err(e) => return report.notes.push(format!("open sites unknown: {e}")),
+        };
+        for resource in std::mem::take(&mut self.handles_grew) {
+            let picture = match resource {
+                Resource::Threads => &open.threads,
+                _ => &open.fds,
+            };
+            let sites = growing_sites(Snapshot::empty(), picture.clone());
+            if let Some(r) = report.resources.iter_mut().find(|r| r.resource == resource) {
+                r.sites = sites;
+            }
+        }
+    }
+}
+
 /// The pictures to compare: `before` and `after`, or when the target wrote no later picture, the
 /// blocks of `before` alone (allocated over the lead-in), said so.
 fn fallback(
@@ -147,7 +209,9 @@ impl Sampler for AgentSampler<'_> {
     }
 
     fn locate_start(&mut self, report: &Report) -> bool {
-        if !grew(report, self.resource) {
+        self.heap_grew = grew(report, self.resource);
+        self.handles_grew = HANDLES.into_iter().filter(|r| grew(report, *r)).collect();
+        if !self.heap_grew && self.handles_grew.is_empty() {
             return false;
         }
         match self.agent.start_pictures() {
@@ -190,26 +254,17 @@ impl Sampler for AgentSampler<'_> {
         if matches!(self.locate, Locate::Off) {
             return;
         }
-        let result = self.pictures(iterations.saturating_sub(LEAD_IN));
-        self.agent.stop_pictures();
-        let (before, after, span) = match result {
+        let (before, after, span) = match self.pictures(iterations.saturating_sub(LEAD_IN)) {
             Ok(pictures) => pictures,
-            Err(e) => return report.notes.push(self.unknown(e)),
+            Err(e) => {
+                self.agent.stop_pictures();
+                return report.notes.push(self.unknown(e));
+            }
         };
-        let sites = growing_sites(before, after);
-        let d = self.agent.descriptor();
-        let by = if d.pictured_by.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", d.pictured_by)
-        };
-        report.notes.push(if sites.is_empty() {
-            format!("no {} site grew ({span})", self.resource)
-        } else {
-            format!("{} sites: {span}{by}", self.resource)
-        });
-        if report.sites.is_empty() {
-            report.sites = sites;
+        if self.heap_grew {
+            self.report_sites(report, before, after, &span);
         }
+        self.report_open_sites(report);
+        self.agent.stop_pictures();
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use leakproof_diff::StatDiff;
+use leakproof_diff::{Holder, StatDiff};
 use leakproof_trend::Verdict;
 
 use super::chart::text_chart;
@@ -157,6 +157,7 @@ impl Report {
                 out.push_str(detail.trim_end());
                 out.push('\n');
             }
+            render_open_sites(out, r);
         }
     }
 
@@ -166,14 +167,56 @@ impl Report {
             out.push('\n');
             let _ = writeln!(out, "growing allocation sites (user frame first):");
             for (i, site) in self.sites.iter().enumerate() {
-                render_site(out, i + 1, site);
+                render_site(out, i + 1, site, SiteUnit::Blocks, &self.holders_of(site));
             }
         }
+        self.render_unplaced_holders(out);
         if !self.notes.is_empty() {
             out.push('\n');
             for note in &self.notes {
                 let _ = writeln!(out, "note: {note}");
             }
+        }
+    }
+
+    /// The holders of the objects allocated at `site` (matched by its user line), for people.
+    fn holders_of(&self, site: &StatDiff) -> Vec<String> {
+        let line = site
+            .user_frame
+            .and_then(|u| site.traceback.get(u))
+            .map(|f| f.location());
+        self.holders
+            .iter()
+            .filter(|h| line.is_some() && h.site == line)
+            .map(|h| format!("held by {}", holder_line(h)))
+            .collect()
+    }
+
+    /// Holders of objects known by type only, or whose site is not among those listed.
+    fn render_unplaced_holders(&self, out: &mut String) {
+        let listed: Vec<String> = self
+            .sites
+            .iter()
+            .filter_map(|s| s.user_frame.and_then(|u| s.traceback.get(u)))
+            .map(|f| f.location())
+            .collect();
+        let unplaced: Vec<&Holder> = self
+            .holders
+            .iter()
+            .filter(|h| h.site.as_ref().is_none_or(|s| !listed.contains(s)))
+            .collect();
+        if unplaced.is_empty() {
+            return;
+        }
+        out.push('\n');
+        let _ = writeln!(out, "what keeps the growth alive:");
+        for h in unplaced {
+            let at = h
+                .site
+                .as_deref()
+                .map(|s| format!(" (from {s})"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {}{at}: held by {}", h.object, holder_line(h));
         }
     }
 
@@ -334,29 +377,76 @@ const FRAMES_AFTER_USER: usize = 6;
 /// Frames shown before (inside) the user frame, at most: the library call that allocated.
 const FRAMES_BEFORE_USER: usize = 2;
 
-/// One growing site: the user frame's `file:LINE` first, then the part of the traceback around it
-/// (from the allocating library call out to the harness's closure call).
-fn render_site(out: &mut String, rank: usize, site: &StatDiff) {
-    let frames = &site.traceback;
-    let place = site
-        .user_frame
-        .and_then(|u| frames.get(u))
-        .map(display_location)
-        .unwrap_or_else(|| site.key.clone());
-    let each = if site.count_diff > 0 {
-        format!(
-            ", ~{} each",
-            leakproof_diff::format_size((site.size_diff / site.count_diff).max(0) as f64, false)
-        )
-    } else {
-        String::new()
+/// Where the descriptors or threads of `r` that grew were opened or started.
+fn render_open_sites(out: &mut String, r: &ResourceReport) {
+    if r.sites.is_empty() {
+        return;
+    }
+    let (opened, still) = match r.resource {
+        Resource::Threads => ("started", "still running"),
+        _ => ("opened", "still open"),
     };
+    out.push('\n');
     let _ = writeln!(
         out,
-        "  #{rank} {place}  {} in {:+} blocks{each}",
-        leakproof_diff::format_bytes_signed(site.size_diff),
-        site.count_diff,
+        "where the new {} were {opened} (user frame first):",
+        r.resource
     );
+    for (i, site) in r.sites.iter().enumerate() {
+        render_site(out, i + 1, site, SiteUnit::Handles(still), &[]);
+    }
+}
+
+/// One growing site: the user frame's `file:LINE` first, then the part of the traceback around it
+/// (from the allocating library call out to the harness's closure call).
+/// What a site counts: heap blocks, or descriptors and threads still open.
+#[derive(Clone, Copy)]
+enum SiteUnit {
+    /// Allocated bytes in blocks.
+    Blocks,
+    /// Descriptors still open (or threads still running): the adjective.
+    Handles(&'static str),
+}
+
+/// One growing site: its user line, what grew there, `extra` lines (its holders), and its
+/// traceback around the user frame.
+fn render_site(out: &mut String, rank: usize, site: &StatDiff, unit: SiteUnit, extra: &[String]) {
+    let place = site
+        .user_frame
+        .and_then(|u| site.traceback.get(u))
+        .map(display_location)
+        .unwrap_or_else(|| site.key.clone());
+    let what = match unit {
+        SiteUnit::Blocks => {
+            let each = if site.count_diff > 0 {
+                format!(
+                    ", ~{} each",
+                    leakproof_diff::format_size(
+                        (site.size_diff / site.count_diff).max(0) as f64,
+                        false
+                    )
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{} in {:+} blocks{each}",
+                leakproof_diff::format_bytes_signed(site.size_diff),
+                site.count_diff,
+            )
+        }
+        SiteUnit::Handles(still) => format!("{:+} {still}", site.count_diff),
+    };
+    let _ = writeln!(out, "  #{rank} {place}  {what}");
+    for line in extra {
+        let _ = writeln!(out, "     {line}");
+    }
+    render_traceback(out, site);
+}
+
+/// The frames of a site's traceback around its user frame, the user frame marked `->`.
+fn render_traceback(out: &mut String, site: &StatDiff) {
+    let frames = &site.traceback;
     let (start, end) = match site.user_frame {
         Some(u) => {
             // Outward from the user frame, keep the user's own callers; stop at the first frame
@@ -395,6 +485,14 @@ fn render_site(out: &mut String, rank: usize, site: &StatDiff) {
     }
     if end < frames.len() {
         let _ = writeln!(out, "        ... {} outer frames", frames.len() - end);
+    }
+}
+
+/// A holder for people: its name, and how many new objects it holds when counted.
+fn holder_line(h: &Holder) -> String {
+    match h.count {
+        Some(n) => format!("{}  ({n} new {})", h.name, h.object),
+        None => h.name.clone(),
     }
 }
 
@@ -466,6 +564,43 @@ mod tests {
     }
 
     #[test]
+    fn render_text_names_holders_and_open_sites() {
+        use leakproof_diff::{Frame, Holder, StatDiff};
+        let mut report = leaking_report();
+        report.holders = vec![
+            Holder {
+                site: Some("src/cache.rs:42".into()),
+                object: "String".into(),
+                count: Some(40),
+                name: "app.HISTORY (list) ← module app".into(),
+                path: vec!["module app".into(), ".HISTORY (list)".into()],
+            },
+            Holder {
+                site: None,
+                object: "byte[]".into(),
+                count: None,
+                name: "static Server.HISTORY (ArrayList)".into(),
+                path: vec![],
+            },
+        ];
+        report.resources[1].sites = vec![StatDiff {
+            key: "src/files.rs:9".into(),
+            size: 10,
+            size_diff: 10,
+            count: 10,
+            count_diff: 10,
+            traceback: vec![
+                Frame::at("open64", "libc.so.6", 0),
+                Frame::at("std::fs::File::open", "library/std/src/fs.rs", 370),
+                Frame::at("myapp::files::keep", "src/files.rs", 9),
+                Frame::at("main", "src/main.rs", 3),
+            ],
+            user_frame: Some(2),
+        }];
+        insta::assert_snapshot!(report.render_text());
+    }
+
+    #[test]
     fn render_text_failed_workload() {
         let mut r = Report::failed("tests::parse", "panicked in iteration 3: bad input");
         r.notes.push("fds not tracked".into());
@@ -484,6 +619,7 @@ mod tests {
                 detail: None,
                 advisory: false,
                 model: None,
+                sites: vec![],
             }],
             0.5,
         );
@@ -581,6 +717,7 @@ mod tests {
             detail: None,
             advisory: false,
             model: None,
+            sites: vec![],
         }];
         let mut r = Report::from_resources("./server --port 8080", resources, 2.0);
         r.config.isolation = Isolation::Target;
