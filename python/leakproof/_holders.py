@@ -335,8 +335,10 @@ def _holder(site: str, named: Named, holder: Any, via: Any, step: str, item: Any
         # Found among the new objects: the object's own referrer holds it.
         steps, last = steps[:-1], steps[-1]
         step = last[0]
-        if not steps:
-            steps = [(root.split(" ", 1)[-1], "?")]
+        if not steps:  # a root holds it directly: a thread's local variable
+            name = "local %s (%s) of %s" % (step, type(item).__name__, root)
+            return {"site": site, "object": type(item).__name__, "count": count, "name": name,
+                    "path": [root, "%s (%s)" % (step, type(item).__name__)]}
     spelled = "".join(s for s, _ in steps)
     kind = steps[-1][1]
     name = "%s (%s) \u2190 %s" % (spelled, kind, root) if spelled != root.split(" ", 1)[-1] else root
