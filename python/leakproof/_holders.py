@@ -94,12 +94,14 @@ class _Search:
         self.kept.append(obj)
         return entry
 
-    def index_roots(self) -> None:
-        """Names what the roots hold, two steps deep: loggers first (they read best as
-        ``logging.getLogger('x')``), then the user's modules, then the others."""
-        self._index_loggers()
+    def index_roots(self, libraries: bool) -> None:
+        """Names what the roots hold, two steps deep: loggers, the user's modules and the live
+        threads' frames; or (``libraries``) the other modules."""
+        if not libraries:
+            self._index_loggers()
         modules = [(n, m) for n, m in list(sys.modules.items()) if isinstance(m, types.ModuleType)]
-        modules.sort(key=lambda nm: (nm[0] != "__main__", _is_library(nm[1])))
+        modules = [nm for nm in modules if _is_library(nm[1]) == libraries]
+        modules.sort(key=lambda nm: nm[0] != "__main__")
         for name, module in modules:
             if self.late():
                 return
@@ -107,7 +109,8 @@ class _Search:
                 self.ignore.update((id(module), id(module.__dict__)))
                 continue
             self._index_module(name, module)
-        self._index_threads()
+        if not libraries:
+            self._index_threads()
 
     def _index_module(self, name: str, module: types.ModuleType) -> None:
         spelled = _spelled(name, module)
@@ -179,15 +182,18 @@ class _Search:
         return entry[1], steps
 
     def _index_threads(self) -> None:
+        """Names the locals of the other live threads' frames (since 3.11 a running frame is not
+        among its locals' referrers)."""
         me = threading.get_ident()
         threads = {t.ident: t.name for t in threading.enumerate()}
         for ident, frame in list(sys._current_frames().items()):
-            if ident == me:
-                continue
-            while frame is not None:
+            while frame is not None and ident != me and not self.late():
                 where = "%s (%s:%d)" % (frame.f_code.co_name, _base(frame), frame.f_lineno)
-                self.frames[id(frame)] = "thread %s, frame %s" % (threads.get(ident, ident), where)
+                root = (None, "thread %s, frame %s" % (threads.get(ident, ident), where), "", "frame")
+                self.frames[id(frame)] = root[1]
                 self.kept.append(frame)
+                for key, value in list(frame.f_locals.items()):
+                    self.name(value, root, "%s", key)
                 frame = frame.f_back
 
     # -- the objects of a site ---------------------------------------------------------------
@@ -307,9 +313,12 @@ def _holders(search: _Search, sites: List[Dict[str, Any]]) -> Dict[str, Any]:
     wanted = {(s["file"], int(s["line"])): i for i, s in enumerate(sites)}
     if not wanted or not tracemalloc.is_tracing():
         return {"holders": [], "missed": "tracemalloc is not tracing"}
-    search.index_roots()
+    search.index_roots(libraries=False)
     objects = search.own(gc.get_objects())
     found = search.in_containers(wanted, objects)
+    if len(found) < len(wanted) and not search.late():
+        search.index_roots(libraries=True)
+        found.update((k, v) for k, v in search.in_containers(wanted, []).items() if k not in found)
     if len(found) < len(wanted):
         search.in_new_objects(wanted, objects, found)
     out = []

@@ -26,7 +26,9 @@ _RAW = ("open", "pipe", "pipe2", "dup", "dup2", "openpty", "eventfd", "memfd_cre
 # Frames kept of a raw descriptor's stack.
 _DEPTH = 32
 
-_state: Dict[str, Any] = {"on": False, "fds": set(), "threads": set(), "raw": {}, "saved": {}}
+_state: Dict[str, Any] = {
+    "on": False, "fds": set(), "threads": set(), "raw": {}, "started": {}, "saved": {}
+}
 
 
 def start() -> None:
@@ -35,7 +37,9 @@ def start() -> None:
         return
     _state["fds"] = _open_fds()
     _state["threads"] = {t.ident for t in threading.enumerate()}
-    _state["raw"] = {}
+    _state["raw"], _state["started"] = {}, {}
+    _state["start"] = threading.Thread.start
+    threading.Thread.start = _recording_start  # type: ignore[method-assign]
     for name in _RAW:
         original = getattr(os, name, None)
         if original is not None and name not in _state["saved"]:
@@ -47,6 +51,8 @@ def start() -> None:
 def stop() -> None:
     """Puts the ``os`` functions back and forgets the stacks."""
     _state["on"] = False
+    if "start" in _state:
+        threading.Thread.start = _state.pop("start")  # type: ignore[method-assign]
     for name, original in _state["saved"].items():
         setattr(os, name, original)
     _state["saved"] = {}
@@ -66,6 +72,12 @@ def _recording(original: Callable[..., Any]) -> Callable[..., Any]:
     recording.__name__ = getattr(original, "__name__", "recording")
     recording.__doc__ = getattr(original, "__doc__", None)
     return recording
+
+
+def _recording_start(thread: threading.Thread) -> None:
+    _state["start"](thread)
+    if _state["on"]:
+        _state["started"][thread.ident] = _stack(sys._getframe(1))
 
 
 def fd_sites(function: Callable[[str, int], str]) -> List[List[Any]]:
@@ -95,7 +107,7 @@ def thread_sites(function: Callable[[str, int], str]) -> List[List[Any]]:
     for thread in threading.enumerate():
         if thread.ident in _state["threads"] or thread.name == "leakproof-agent":
             continue
-        frames = _object_frames(thread, function)
+        frames = _state["started"].get(thread.ident) or _object_frames(thread, function)
         if frames:
             sites.append([frames, 1, 1])
     return sites
@@ -135,7 +147,16 @@ def _stack(frame: Any) -> Frames:
 def _open_fds() -> Set[int]:
     for where in ("/proc/self/fd", "/dev/fd"):
         try:
-            return {int(n) for n in os.listdir(where)}
+            listed = {int(n) for n in os.listdir(where)}
         except (OSError, ValueError):
             continue
+        return {fd for fd in listed if _is_open(fd)}  # not the listing's own descriptor
     return set()
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
