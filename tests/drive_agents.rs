@@ -53,9 +53,14 @@ fn a_leaking_python_service_is_leaking_with_its_line_named() {
         .iter()
         .find(|h| h["name"] == "py_service.HISTORY (deque) \u{2190} module py_service")
         .unwrap_or_else(|| panic!("HISTORY not named in {holders:?}"));
-    assert!(history["site"].as_str().is_some_and(|s| s.ends_with("py_service.py:24")));
+    assert!(history["site"]
+        .as_str()
+        .is_some_and(|s| s.ends_with("py_service.py:24")));
     assert_eq!(history["object"], "str");
-    assert!(history["count"].as_u64().is_some_and(|n| n >= 100), "{history}");
+    assert!(
+        history["count"].as_u64().is_some_and(|n| n >= 100),
+        "{history}"
+    );
 }
 
 #[test]
@@ -69,7 +74,10 @@ fn a_bounded_python_service_is_stable() {
         "stable"
     );
     // Nothing grew: no locate phase, no holder search.
-    assert!(report["holders"].as_array().is_none_or(Vec::is_empty), "{report}");
+    assert!(
+        report["holders"].as_array().is_none_or(Vec::is_empty),
+        "{report}"
+    );
 }
 
 #[test]

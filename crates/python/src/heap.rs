@@ -6,8 +6,7 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use leakproof_agents::{
-    holder_sites_json, holders_from_json, sites_from_json, Agent, AgentError, Descriptor,
-    OpenSites,
+    holder_sites_json, holders_from_json, sites_from_json, Agent, AgentError, Descriptor, OpenSites,
 };
 use leakproof_diff::{Holder, Snapshot, StatDiff};
 use leakproof_trend::Config;
@@ -101,7 +100,11 @@ impl Agent for PyHeap<'_, '_> {
 
 impl<'py> PyHeap<'py, '_> {
     /// The string `method(args)` returned.
-    fn text(&self, method: &str, args: impl pyo3::call::PyCallArgs<'py>) -> Result<String, AgentError> {
+    fn text(
+        &self,
+        method: &str,
+        args: impl pyo3::call::PyCallArgs<'py>,
+    ) -> Result<String, AgentError> {
         let value = self.call_with(method, args)?;
         value.extract().map_err(|_| Self::bad_value(method, &value))
     }
