@@ -204,6 +204,8 @@ class _Search:
         found: Dict[int, Any] = self.own({})
         candidates = self.own([self.kept, objects])
         for group in candidates:
+            if len(found) == len(wanted):
+                break  # every site's holder is named by a root: the rest of the heap can wait
             for i in range(len(group) - 1, -1, -1):
                 if i % 1024 == 0 and self.late():
                     return found
