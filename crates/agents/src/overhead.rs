@@ -17,7 +17,7 @@ struct Spent {
 
 impl Overhead {
     /// Counts one sample that kept the target busy for `secs`.
-    pub(crate) fn record(&self, secs: f64) {
+    pub fn record(&self, secs: f64) {
         let mut spent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         spent.total += secs;
         spent.samples += 1;
