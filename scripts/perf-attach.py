@@ -32,7 +32,10 @@ RATE = 40.0
 WARM = 2000
 RUNTIMES = [
     ("python 3.8 (pyenv)", ["/root/.pyenv/versions/3.8.18/bin/python3.8", "examples/py_service.py"]),
-    ("python 3.13 (pyenv)", ["/root/.pyenv/versions/3.13.0/bin/python3.13", "examples/py_service.py"]),
+    (
+        "python 3.13 (pyenv)",
+        ["/root/.pyenv/versions/3.13.0/bin/python3.13", "examples/py_service.py"],
+    ),
     ("python 3.11 (Debian, stripped)", ["/usr/bin/python3", "examples/py_service.py"]),
     ("node 20", ["node", "--inspect-port=0", "examples/node_service.js"]),
 ]
@@ -49,7 +52,9 @@ def get(port: int) -> float:
 
 
 def measure(name: str, command: list, secs: int) -> None:
-    service = subprocess.Popen(command + ["--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    service = subprocess.Popen(
+        command + ["--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     port = int(service.stdout.readline().split()[-1])
     try:
         for _ in range(WARM):
@@ -88,8 +93,8 @@ def measure(name: str, command: list, secs: int) -> None:
             r"([0-9.]+) ms per sample, one every ([0-9]+) ms",
             notes,
         )
-        print("| %s | %.2f s | %.1f ms (median %.1f ms) | %s ms | %s%% | %s ms |" % (
-            name, attach_s, during * 1e3, before * 1e3, spent.group(4), spent.group(3), spent.group(5)))
+        row = (name, attach_s, during * 1e3, before * 1e3) + spent.group(4, 3, 5)
+        print("| %s | %.2f s | %.1f ms (median %.1f ms) | %s ms | %s%% | %s ms |" % row)
     finally:
         service.kill()
         service.wait()
