@@ -31,7 +31,10 @@ LEAKPROOF = os.environ.get("LEAKPROOF", os.path.join(ROOT, "target/release/leakp
 RATE = 40.0
 WARM = 2000
 RUNTIMES = [
-    ("python 3.8 (pyenv)", ["/root/.pyenv/versions/3.8.18/bin/python3.8", "examples/py_service.py"]),
+    (
+        "python 3.8 (pyenv)",
+        ["/root/.pyenv/versions/3.8.18/bin/python3.8", "examples/py_service.py"],
+    ),
     (
         "python 3.13 (pyenv)",
         ["/root/.pyenv/versions/3.13.0/bin/python3.13", "examples/py_service.py"],
