@@ -16,6 +16,8 @@ mod error;
 mod gdb;
 mod node;
 mod python;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
