@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Agent, AgentChoice, Pending};
+use crate::{AgentChoice, Pending};
 
 /// A loop that writes, every 20 ms, whether tracemalloc traces (and at what depth), whether the
 /// agent's thread runs and whether its modules are loaded; `traced` starts tracemalloc at 5 frames.
