@@ -30,32 +30,39 @@ def _bootstrap(watcher):
         return "busy: another leakproof agent already runs in this process"
     if any(name.startswith("_leakproof_") for name in sys.modules):
         return "busy: another leakproof agent is loaded in this process"
-    # The agent's helpers (the `_leakproof_*.py` files beside it, which it imports by name) go
-    # into sys.modules for as long as it is attached, without touching sys.path.
+    import importlib
+    import importlib.util
+
+    # The agent's helpers (the `_leakproof_*.py` files beside it, which it and each other import
+    # by name) are imported with this directory on sys.path for a moment, and stay in sys.modules
+    # for as long as the agent is attached; detaching takes them out again.
     helpers = sorted(
         name[:-3]
         for name in os.listdir(_HERE)
         if name.startswith("_leakproof_") and name.endswith(".py")
     )
-    for name in helpers:
-        sys.modules[name] = _load(name, os.path.join(_HERE, name + ".py"))
+    sys.path.insert(0, _HERE)
     try:
-        module = _load("leakproof_agent", os.path.join(_HERE, "sitecustomize.py"))
-        module.attach(_HERE, watcher, helpers)
-    except BaseException:
         for name in helpers:
+            importlib.import_module(name)
+        spec = importlib.util.spec_from_file_location(
+            "leakproof_agent", os.path.join(_HERE, "sitecustomize.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.attach(_HERE, watcher, [n for n, m in list(sys.modules.items()) if _is_ours(m)])
+    except BaseException:
+        for name in [n for n, m in list(sys.modules.items()) if _is_ours(m)]:
             sys.modules.pop(name, None)
         raise
+    finally:
+        sys.path.remove(_HERE)
     return "ok"
 
 
-def _load(name, path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _is_ours(module):
+    path = getattr(module, "__file__", None)
+    return isinstance(path, str) and os.path.dirname(os.path.abspath(path)) == _HERE
 
 
 try:
