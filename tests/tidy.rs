@@ -408,6 +408,10 @@ const SPAWNERS: &[(&str, &str)] = &[
         "crates/harness/src/testing/reexec.rs",
         "re-executes the test binary for one leak test",
     ),
+    (
+        "crates/agents/src/attach/gdb.rs",
+        "runs gdb to load the Python agent into a running interpreter",
+    ),
 ];
 
 #[test]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use leakproof_diff::{Holder, Snapshot, StatDiff};
 
-use crate::{AgentError, Descriptor};
+use crate::{AgentError, Descriptor, Overhead};
 
 /// When an agent's picture exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +61,16 @@ pub trait Agent {
     }
     /// The locate phase is over: stop what [`Agent::start_pictures`] started.
     fn stop_pictures(&mut self) {}
+    /// The time the target spent in this agent's samples, when it says (an agent attached to a
+    /// running process: its watch paces samples by it and reports it); `None` otherwise.
+    fn overhead(&self) -> Option<Overhead> {
+        None
+    }
+    /// Lines for the report on how the agent reached its target (into which processes it was
+    /// loaded, and how long that took), said once: the next call gives none.
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Where a target's open descriptors and live threads were opened and started ([`Agent::open_sites`]).

@@ -64,6 +64,9 @@ pub enum AgentError {
     /// The agent cannot work on this platform or for this target.
     #[error("{0}")]
     Unsupported(String),
+    /// The Python or node agent could not be loaded into a running process.
+    #[error(transparent)]
+    Attach(#[from] crate::attach::AttachError),
     /// The JVM agent failed (attach or a diagnostic command).
     #[error(transparent)]
     Jvm(#[from] crate::jvm::JvmError),

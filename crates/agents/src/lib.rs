@@ -29,23 +29,27 @@
 //! ```
 
 mod agent;
+mod attach;
 mod detect;
 mod error;
 mod jvm;
 #[cfg(target_os = "linux")]
 mod native;
+mod overhead;
 mod pending;
 mod registry;
 mod runtime;
 mod table;
 
 pub use agent::{Agent, OpenSites, Pictures};
+pub use attach::AttachError;
 pub use error::AgentError;
 pub use jvm::JvmError;
 #[cfg(target_os = "linux")]
 pub use native::{
     is_native_target, NativeAgent, NativeError, SitesRequest, LIBRARY_NAME, PRELOAD_VAR,
 };
+pub use overhead::Overhead;
 pub use pending::Pending;
 pub use registry::cleanup_all;
 pub use runtime::{holder_sites_json, holders_from_json, sites_from_json};

@@ -31,6 +31,8 @@ impl Prepared for AttachLater {
 pub struct Pending {
     descriptor: &'static Descriptor,
     prepared: Box<dyn Prepared>,
+    /// Attaching to a process that runs (said so when it fails).
+    attaching: bool,
 }
 
 impl Pending {
@@ -58,6 +60,7 @@ impl Pending {
             Ok(prepared) => Some(Pending {
                 descriptor,
                 prepared,
+                attaching: descriptor.reach == Reach::Attach,
             }),
             Err(e) => {
                 notes.push(format!("{e}; judged on RSS"));
@@ -67,7 +70,8 @@ impl Pending {
     }
 
     /// The agent for a process that is already running (`watch --pid`): one that can attach
-    /// from outside, chosen by name or, for `auto`, by the runtime `pid` runs.
+    /// from outside (Python through gdb, node through its inspector, a JVM), chosen by name or,
+    /// for `auto`, by the runtime a process of `pid`'s tree runs (the JVM: `pid` itself).
     pub fn for_running(choice: AgentChoice, pid: u32) -> Option<Pending> {
         let descriptor = match choice {
             AgentChoice::Auto => AGENTS
@@ -80,6 +84,7 @@ impl Pending {
         Some(Pending {
             descriptor,
             prepared: Box::new(AttachLater(descriptor, attach)),
+            attaching: true,
         })
     }
 
@@ -93,8 +98,11 @@ impl Pending {
     pub fn ready(self, root: u32, notes: &mut Vec<String>) -> Option<Box<dyn Agent>> {
         let descriptor = self.descriptor;
         match self.prepared.ready(root, READY) {
-            Ok(agent) => Some(agent),
-            Err(e) if descriptor.reach == Reach::Attach => {
+            Ok(mut agent) => {
+                notes.extend(agent.take_notes());
+                Some(agent)
+            }
+            Err(e) if self.attaching => {
                 notes.push(format!(
                     "the {} agent cannot attach: {e}; judged on RSS",
                     descriptor.title

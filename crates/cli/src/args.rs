@@ -190,7 +190,8 @@ pub struct WatchArgs {
     pub pid: Option<u32>,
     /// Time between samples [default: chosen from --duration: 1s for a minute or more, else a
     /// sixtieth of it, at least 10ms]. One that gives fewer samples than a verdict needs is
-    /// warned about at the start.
+    /// warned about at the start. An agent attached to a --pid is sampled no more often than
+    /// keeps its collections under 2% of the target's time.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub interval: Option<Duration>,
     /// How long to watch.
@@ -202,8 +203,11 @@ pub struct WatchArgs {
     /// Exit 1 as soon as the tree has more open file descriptors than this.
     #[arg(long, value_name = "N")]
     pub max_fds: Option<u64>,
-    /// Agent for a started command (auto, python, node, native, jvm, none): its own heap is
-    /// judged over time beside the tree's RSS. With --pid only a JVM's (attached to from outside).
+    /// Agent (auto, python, node, native, jvm, none): its own heap is judged over time beside the
+    /// tree's RSS. A started command gets it injected; a running --pid gets the Python agent
+    /// loaded through gdb, the node agent through its inspector (SIGUSR1), or a JVM attached to,
+    /// found among its descendants, and detached at the end. One that cannot attach is said in one
+    /// line and the watch judges RSS (exit 0, 1 or 3 as for any watch).
     #[arg(long, value_name = "AGENT", default_value = "auto", value_parser = parse_agent)]
     pub agent: leakproof_harness::AgentChoice,
     /// Print one JSON object instead of text.

@@ -27,8 +27,10 @@ use crate::target::{describe_status, Target};
 use leakproof_agents::{AgentChoice, Pending};
 use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
 
+mod pace;
 mod plan;
 
+use pace::Pace;
 pub use plan::WatchPlan;
 
 /// How often a watched tree is searched for new descendants.
@@ -131,9 +133,12 @@ impl Watch {
         self
     }
 
-    /// The agent injected into a started command (default [`AgentChoice::Auto`], as for
-    /// [`crate::Drive::agent`]): its own heap is judged over time. A running PID can only be
-    /// attached to when it is a JVM (`Jvm`, or `Auto` when it runs `java`).
+    /// The agent (default [`AgentChoice::Auto`], as for [`crate::Drive::agent`]): its own heap
+    /// is judged over time. A started command gets it injected; into a running PID's tree it is
+    /// loaded from outside (Python through gdb, node through its inspector; a JVM is attached
+    /// to), and detached at the end. An attached Python or node agent is sampled no more often
+    /// than keeps its collections under 2% of the target's time, and the report says how much
+    /// time they took.
     pub fn agent(mut self, agent: AgentChoice) -> Watch {
         self.agent = agent;
         self
@@ -159,7 +164,7 @@ impl Watch {
         if plan.interval.is_zero() {
             return Err(WatchError::ZeroInterval);
         }
-        let settings = Settings::new(plan.samples, None, 0, None, 1)?;
+        let mut settings = Settings::new(plan.samples, None, 0, None, 1)?;
         let mut notes: Vec<String> = plan.note().into_iter().collect();
         let (pid, mut target, pending) = match self.subject {
             Subject::Pid(pid) => (pid, None, Pending::for_running(self.agent, pid)),
@@ -173,9 +178,16 @@ impl Watch {
             Err(ProbeError::Gone { .. }) => return Err(ended_at_once(pid, target.as_mut())),
             Err(e) => return Err(e.into()),
         };
-        let agent = pending
-            .and_then(|p| p.ready(pid, &mut notes))
-            .map(AgentSampler::new);
+        let mut agent = pending.and_then(|p| p.ready(pid, &mut notes));
+        let pace = agent
+            .as_deref_mut()
+            .and_then(|a| Pace::calibrate(a, plan.interval));
+        let interval = pace.as_ref().map_or(plan.interval, |p| p.interval);
+        if let Some(pace) = &pace {
+            notes.extend(pace.slowed(plan.interval));
+            settings = paced_settings(self.duration, interval)?;
+        }
+        let agent = agent.map(AgentSampler::new);
         let probe = Probe::target(agent.as_ref().map(|a| a.resource()));
         let mut engine = Engine::new(settings);
         if let Some(agent) = agent {
@@ -195,19 +207,33 @@ impl Watch {
             resources: engine.resources(),
             capture_sites: false,
             isolation: Isolation::Target,
-            interval_secs: Some(plan.interval.as_secs_f64()),
+            interval_secs: Some(interval.as_secs_f64()),
         };
         let mut ticks = Ticks {
             pid,
-            interval: plan.interval,
+            interval,
             started: None,
             target: target.as_mut(),
         };
         let name = format!("pid {pid}");
         let mut report = engine.run(&name, config, &mut ticks, &mut progress)?;
-        report.slope_per_second(plan.interval.as_secs_f64());
+        report.slope_per_second(interval.as_secs_f64());
+        let wall = ticks.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        report.notes.extend(pace.and_then(|p| p.spent(wall)));
         Ok(report)
     }
+}
+
+/// Time between an attached agent's two pictures of the locate phase: a service that leaks per
+/// request leaks a few times over it even under light traffic.
+const LOCATE_SPAN: Duration = Duration::from_secs(3);
+
+/// The settings of a watch of `duration` sampled every `interval` (paced for an attached agent),
+/// its locate phase [`LOCATE_SPAN`] long.
+fn paced_settings(duration: Duration, interval: Duration) -> Result<Settings, SettingsError> {
+    let plan = WatchPlan::new(duration, Some(interval));
+    let locate = LOCATE_SPAN.as_nanos().div_ceil(interval.as_nanos().max(1)) as usize;
+    Settings::new(plan.samples, None, 0, None, locate)
 }
 
 fn ended_at_once(pid: u32, target: Option<&mut Target>) -> WatchError {

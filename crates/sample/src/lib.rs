@@ -87,8 +87,8 @@ mod unwind;
 
 pub use alloc::{heap_stats, is_tracking, reset_peak, HeapStats, TrackingAlloc, PEAK_GRANULE};
 pub use probe::{
-    catches_signal, cgroup_memory_current, descendants, executable, list_fds, memory_detail,
-    process_group_members, thread_names, working_dir, Backend, FdInfo, FdKind, FdProbe, HeapProbe,
-    MemoryDetail, Probe, ProbeError, RssProbe, Sample, ThreadInfo, ThreadProbe, TreeProbe,
-    TreeSample, Unit,
+    catches_signal, cgroup_memory_current, command_line, descendants, executable, list_fds,
+    listening_tcp, memory_detail, mount_namespace, owner, process_group_members, thread_names,
+    working_dir, Backend, FdInfo, FdKind, FdProbe, HeapProbe, MemoryDetail, Probe, ProbeError,
+    RssProbe, Sample, ThreadInfo, ThreadProbe, TreeProbe, TreeSample, Unit,
 };

@@ -4,10 +4,12 @@
 // It starts V8's sampling heap profiler through an in-process inspector session and answers one-line
 // JSON requests on a Unix socket named after the process id in $LEAKPROOF_AGENT_DIR (never a TCP
 // port). The server is unref'd: it never keeps the target alive. Cluster workers and forked node
-// children load it too (NODE_OPTIONS is inherited), each with its own socket.
+// children load it too (NODE_OPTIONS is inherited), each with its own socket. `attach` serves a
+// process that is already running instead (`leakproof watch --pid`, evaluated through the inspector).
+const MARK = Symbol.for('leakproof.agent');
 (function leakproofAgent() {
   const dir = process.env.LEAKPROOF_AGENT_DIR;
-  if (!dir || !require('worker_threads').isMainThread) {
+  if (!dir || process[MARK] || !require('worker_threads').isMainThread) {
     return;
   }
   try {
@@ -17,6 +19,38 @@
     process.stderr.write(`leakproof agent not started: ${e}\n`);
   }
 })();
+
+// Serves `dir` in a running process (leakproof evaluates this file through the inspector and calls
+// it): 'ok', or 'busy' when an agent runs already. It stops serving (see `stop` in `start`) on a
+// `detach` request, or by itself once `dir` is gone or the process `watcher` (leakproof) has exited;
+// then nothing of it is left in the process.
+function attach(dir, watcher) {
+  if (process[MARK]) {
+    return 'busy';
+  }
+  const fs = require('fs');
+  const stop = start(dir);
+  process[MARK] = 'attached';
+  const alive = () => {
+    try {
+      process.kill(watcher, 0);
+      return true;
+    } catch (e) {
+      return e.code === 'EPERM';
+    }
+  };
+  const timer = setInterval(() => {
+    if (!fs.existsSync(dir) || !alive()) {
+      stop();
+    }
+  }, 1000);
+  timer.unref();
+  stop.also(() => clearInterval(timer));
+  return 'ok';
+}
+if (typeof module === 'object' && module !== null) {
+  module.exports = { attach };
+}
 
 function start(dir) {
   const fs = require('fs');
@@ -47,6 +81,17 @@ function start(dir) {
       array_buffers: m.arrayBuffers,
       pid: process.pid,
     };
+  }
+
+  // `fn()`, with the main thread's pause for it as `spent` (see the connection handler).
+  function timed(fn) {
+    const started = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
+    const reply = fn();
+    const used = process.cpuUsage(cpu);
+    const wall = Number(process.hrtime.bigint() - started) / 1e9;
+    reply.spent = Math.min(wall, (used.user + used.system) / 1e6);
+    return reply;
   }
 
   // V8's sampling profiler records functions, not lines: the line is where the function starts.
@@ -103,14 +148,23 @@ function start(dir) {
       cmd = undefined;
     }
     try {
-      if (cmd === 'sample') {
+      if (cmd === 'sample' && process[MARK] === 'attached') {
+        // A service sampled while it serves: let the sockets that finished meanwhile close first
+        // (check, then close callbacks), so that their buffers are garbage by the full GC.
+        setImmediate(() => setImmediate(() => done(timed(sample))));
+      } else if (cmd === 'sample') {
         done(sample());
+      } else if (cmd === 'snapshot' && process[MARK] === 'attached') {
+        setImmediate(() => setImmediate(() => snapshot(done))); // as for a sample, above
       } else if (cmd === 'snapshot') {
         snapshot(done);
       } else if (cmd === 'frames') {
         done({ ok: true, restarted: false, pid: process.pid }); // V8 keeps whole stacks anyway
       } else if (cmd === 'hello') {
         done({ ok: true, agent: 'node', pid: process.pid });
+      } else if (cmd === 'detach') {
+        stop();
+        done({ ok: true, detached: true, pid: process.pid });
       } else {
         done({ ok: false, error: 'unknown request' });
       }
@@ -131,7 +185,18 @@ function start(dir) {
       if (i >= 0) {
         const line = buf.slice(0, i);
         buf = '';
-        answer(line, (reply) => conn.end(JSON.stringify(reply) + '\n'));
+        const started = process.hrtime.bigint();
+        const cpu = process.cpuUsage();
+        answer(line, (reply) => {
+          // The main thread's pause for the request: its wall time, or the process's CPU time when
+          // less (the machine was busy elsewhere meanwhile); a deferred answer timed itself.
+          const used = process.cpuUsage(cpu);
+          const wall = Number(process.hrtime.bigint() - started) / 1e9;
+          if (reply.spent === undefined) {
+            reply.spent = Math.min(wall, (used.user + used.system) / 1e6);
+          }
+          conn.end(JSON.stringify(reply) + '\n');
+        });
       }
     });
   });
@@ -143,11 +208,28 @@ function start(dir) {
   }
   server.listen(socketPath);
   server.unref();
-  process.on('exit', () => {
+  const removeSocket = () => {
     try {
       fs.unlinkSync(socketPath);
     } catch (e) {
       // already gone
     }
-  });
+  };
+  process.on('exit', removeSocket);
+  process[MARK] = true;
+  // Stops serving and profiling and forgets every hook: the process is as it was before `start`.
+  const hooks = [];
+  function stop() {
+    if (!process[MARK]) {
+      return;
+    }
+    delete process[MARK];
+    session.post('HeapProfiler.stopSampling', () => session.disconnect());
+    server.close();
+    removeSocket();
+    process.removeListener('exit', removeSocket);
+    hooks.forEach((hook) => hook());
+  }
+  stop.also = (hook) => hooks.push(hook);
+  return stop;
 }

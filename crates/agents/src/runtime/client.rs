@@ -22,6 +22,9 @@ const MAX_REPLY: u64 = 256 << 20;
 #[derive(Debug, Deserialize)]
 pub(super) struct SampleReply {
     pub(super) bytes: f64,
+    /// Seconds the target spent answering (its pause), when the agent says.
+    #[serde(default)]
+    pub(super) spent: f64,
 }
 
 /// A `snapshot` reply: sites as `[[frame, ...], bytes, count]`, frames innermost first.

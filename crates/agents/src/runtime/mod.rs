@@ -12,8 +12,8 @@
 
 mod client;
 mod holders;
-mod node;
-mod python;
+pub(crate) mod node;
+pub(crate) mod python;
 #[cfg(test)]
 mod tests;
 
@@ -167,15 +167,7 @@ impl Agent for RuntimeAgent {
     }
 
     fn sample(&mut self) -> Result<f64, AgentError> {
-        let replies = client::ask_all::<client::SampleReply>(
-            self.dir(),
-            &client::command("sample"),
-            self.sample_timeout,
-        )?;
-        if replies.is_empty() {
-            return Err(self.no_process());
-        }
-        Ok(replies.iter().map(|r| r.bytes).sum())
+        self.read().map(|(bytes, _)| bytes)
     }
 
     fn start_pictures(&mut self) -> Result<(), AgentError> {
@@ -201,6 +193,28 @@ impl Agent for RuntimeAgent {
 }
 
 impl RuntimeAgent {
+    /// The heap of every process summed, and the longest any took to answer (its pause, in
+    /// seconds: what an attached agent paces its samples by).
+    pub(crate) fn read(&self) -> Result<(f64, f64), AgentError> {
+        let replies = client::ask_all::<client::SampleReply>(
+            self.dir(),
+            &client::command("sample"),
+            self.sample_timeout,
+        )?;
+        if replies.is_empty() {
+            return Err(self.no_process());
+        }
+        let spent = replies.iter().map(|r| r.spent).fold(0.0, f64::max);
+        Ok((replies.iter().map(|r| r.bytes).sum(), spent))
+    }
+
+    /// Asks every process to stop serving (an attached agent: it removes its socket and stops
+    /// what it started); one that does not answer detaches by itself once the directory is gone.
+    pub(crate) fn detach(&self) {
+        let detach = client::command("detach");
+        let _ = client::ask_all::<serde_json::Value>(self.dir(), &detach, self.sample_timeout);
+    }
+
     /// The live allocation sites of every process, merged (identical stacks add up).
     fn snapshot(&self) -> Result<Snapshot, AgentError> {
         let replies = client::ask_all::<client::SnapshotReply>(

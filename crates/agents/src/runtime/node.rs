@@ -5,14 +5,15 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{Injection, RuntimeAgent};
-use crate::table::runtime_heap;
+use crate::attach;
+use crate::table::{runtime_heap, Attach};
 use crate::{Descriptor, Pictures, Reach};
 
 /// Floor of a node heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
 const FLOOR: f64 = 256.0;
 
 /// The agent's files and environment.
-pub(super) const INJECTION: Injection = Injection {
+pub(crate) const INJECTION: Injection = Injection {
     files: &[("agent.js", include_str!("agent.js"))],
     apply_env,
 };
@@ -29,10 +30,21 @@ pub(crate) const NODE: Descriptor = Descriptor {
     pictured_by: "js heap + external (after full GC)",
     locate_iterations: 200,
     reach: Reach::Environment,
-    programs: |name| matches!(name, "node" | "nodejs"),
+    programs,
     inject: Some(|row, cmd| RuntimeAgent::inject(row, &INJECTION, cmd)),
-    attach: None,
+    // A running node (`watch --pid`): loaded through its inspector, opened with SIGUSR1.
+    attach: Some(Attach {
+        finds: |pid| attach::in_tree(pid, programs),
+        attach: |row, root, timeout| {
+            attach::attach(row, &INJECTION, attach::Runtime::Node, root, timeout)
+        },
+    }),
 };
+
+/// `node`, `nodejs`.
+fn programs(name: &str) -> bool {
+    matches!(name, "node" | "nodejs")
+}
 
 /// Appends `--require "<agent.js>"` to `NODE_OPTIONS`, keeping the target's options before it.
 fn apply_env(cmd: &mut Command, _dir: &Path, source: &Path) {

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{Injection, RuntimeAgent};
-use crate::table::runtime_heap;
+use crate::attach;
+use crate::table::{runtime_heap, Attach};
 use crate::{Descriptor, Pictures, Reach};
 
 /// Floor of a Python heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
@@ -14,7 +15,7 @@ const FLOOR: f64 = 64.0;
 /// The agent's files and environment: `sitecustomize.py`, and the modules it imports, shared with
 /// the Python package's pytest plugin (`python/leakproof/_sampling.py`, `_holders.py` and
 /// `_opened.py`, written beside the agent under other names).
-pub(super) const INJECTION: Injection = Injection {
+pub(crate) const INJECTION: Injection = Injection {
     files: &[
         ("sitecustomize.py", include_str!("sitecustomize.py")),
         (
@@ -47,7 +48,13 @@ pub(crate) const PYTHON: Descriptor = Descriptor {
     reach: Reach::Environment,
     programs,
     inject: Some(|row, cmd| RuntimeAgent::inject(row, &INJECTION, cmd)),
-    attach: None,
+    // A running interpreter (`watch --pid`): loaded through gdb.
+    attach: Some(Attach {
+        finds: |pid| attach::in_tree(pid, programs),
+        attach: |row, root, timeout| {
+            attach::attach(row, &INJECTION, attach::Runtime::Python, root, timeout)
+        },
+    }),
 };
 
 /// `python`, `python3`, `python3.12`.

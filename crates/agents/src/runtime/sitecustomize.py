@@ -3,6 +3,8 @@
 It starts tracemalloc and answers one-line JSON requests on a Unix socket named after the process
 id in $LEAKPROOF_AGENT_DIR (never a TCP port), on a daemon thread. A forked child serves its own
 socket. Afterwards the next `sitecustomize` on sys.path, if any, is loaded as if we were not here.
+`attach` serves a process that is already running instead (`leakproof watch --pid`, through
+attach/bootstrap.py); it is all that runs when this file is loaded under another name.
 Standard library only; Python 3.8+.
 """
 
@@ -12,6 +14,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import tracemalloc
 
 # The sampling and snapshot logic shared with the pytest plugin (leakproof/_sampling.py in the
@@ -100,6 +103,8 @@ def _answer(line):
         return _open_sites(request)
     if cmd == "hello":
         return {"ok": True, "agent": "python", "pid": os.getpid()}
+    if cmd == "detach":
+        return _detach()
     return {"ok": False, "error": "unknown request"}
 
 
@@ -112,10 +117,13 @@ def _serve_one(conn):
             if not chunk:
                 return
             data += chunk
+        started = time.thread_time()
         try:
             reply = _answer(data.split(b"\n", 1)[0].decode("utf-8", "replace"))
         except Exception as e:  # noqa: BLE001 - any failure is reported, never kills the thread
             reply = {"ok": False, "error": repr(e)}
+        # CPU time this thread took for the request, holding the GIL: the target's pause.
+        reply["spent"] = time.thread_time() - started
         conn.sendall(json.dumps(reply, separators=(",", ":")).encode() + b"\n")
 
 
@@ -175,6 +183,82 @@ def _chain_next_sitecustomize():
     spec.loader.exec_module(module)
 
 
+def attach(directory, watcher, modules=()):
+    """Serves requests from `directory` in a process already running (`leakproof watch --pid`; the
+    bootstrap calls this in a thread of the target holding the GIL). Starts tracemalloc unless it
+    runs already, and stops serving (see `_detach`) on a `detach` request, or by itself once
+    `directory` is gone or the process `watcher` (leakproof) has exited. No fork hook, no atexit
+    handler; `modules` (the helpers the bootstrap put in sys.modules) leave sys.modules on detach:
+    detaching leaves the process as it was."""
+    global _DIR
+    _DIR = directory
+    started = not tracemalloc.is_tracing()
+    limit = None if started else tracemalloc.get_traceback_limit()
+    path = os.path.join(directory, "%d.sock" % os.getpid())
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(8)
+    server.settimeout(1.0)
+    _state.update(server=server, path=path, attached=(started, limit, watcher, tuple(modules)))
+    if started:
+        tracemalloc.start(_DEFAULT_FRAMES)
+    threading.Thread(
+        target=_serve_attached, args=(server,), name="leakproof-agent", daemon=True
+    ).start()
+
+
+def _serve_attached(server):
+    """`_loop` for an attached agent: also detaches once leakproof is gone."""
+    while _state["server"] is server:
+        try:
+            conn, _ = server.accept()
+        except socket.timeout:
+            if not (os.path.isdir(_DIR) and _alive(_state["attached"][2])):
+                _detach()
+            continue
+        except OSError:
+            return
+        try:
+            conn.settimeout(None)
+            _serve_one(conn)
+        except OSError:
+            pass
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # another user's process: alive
+    return True
+
+
+def _detach():
+    """Stops an attached agent: closes and removes its socket, stops tracemalloc if `attach`
+    started it (else gives it back its traceback depth), and takes the bootstrap's helper modules
+    out of sys.modules. Safe to call twice."""
+    server, path = _state["server"], _state["path"]
+    started, limit, _, modules = _state.get("attached") or (False, None, 0, ())
+    _state.update(server=None, path=None, attached=None)
+    if server is not None:
+        server.close()
+    if path is not None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    if started:
+        tracemalloc.stop()
+    elif limit is not None and tracemalloc.get_traceback_limit() != limit:
+        tracemalloc.stop()
+        tracemalloc.start(limit)
+    for name in modules:
+        sys.modules.pop(name, None)
+    return {"ok": True, "detached": True, "pid": os.getpid()}
+
+
 def _main():
     if _DIR and os.path.isdir(_DIR):
         if not tracemalloc.is_tracing():
@@ -186,8 +270,9 @@ def _main():
         atexit.register(_remove_socket)
 
 
-try:
-    _main()
-except Exception as e:  # noqa: BLE001 - the agent must never stop the target
-    sys.stderr.write("leakproof agent not started: %r\n" % (e,))
-_chain_next_sitecustomize()
+if __name__ == "sitecustomize":  # at startup; an attach loads this file under another name
+    try:
+        _main()
+    except Exception as e:  # noqa: BLE001 - the agent must never stop the target
+        sys.stderr.write("leakproof agent not started: %r\n" % (e,))
+    _chain_next_sitecustomize()

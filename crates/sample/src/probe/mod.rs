@@ -12,10 +12,14 @@ use std::io;
 use serde::{Deserialize, Serialize};
 
 mod cgroup;
+mod command_line;
 mod detail;
 mod fds;
 mod heap;
 mod identity;
+mod listening_tcp;
+mod mount_namespace;
+mod owner;
 mod portable;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod procfs;
@@ -24,10 +28,14 @@ mod threads;
 mod tree;
 
 pub use cgroup::cgroup_memory_current;
+pub use command_line::command_line;
 pub use detail::{memory_detail, MemoryDetail};
 pub use fds::{list_fds, FdInfo, FdKind, FdProbe};
 pub use heap::HeapProbe;
 pub use identity::{catches_signal, executable, working_dir};
+pub use listening_tcp::listening_tcp;
+pub use mount_namespace::mount_namespace;
+pub use owner::owner;
 pub use rss::RssProbe;
 pub use threads::{thread_names, ThreadInfo, ThreadProbe};
 pub use tree::{descendants, process_group_members, TreeProbe, TreeSample};

