@@ -35,12 +35,12 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use leakproof_diff::{ForeignSymbolizer, Snapshot};
+use leakproof_diff::{ForeignSymbolizer, Holder, Snapshot, StatDiff};
 use leakproof_sample::native::{proc_maps, NativeRegions, NativeSample, NATIVE_DIR_VAR};
 use leakproof_trend::Config;
 
 use crate::pending::Prepared;
-use crate::{registry, Agent, AgentError, Descriptor, Pictures, Reach};
+use crate::{registry, Agent, AgentError, Descriptor, OpenSites, Pictures, Reach};
 
 /// The native row of [`crate::AGENTS`]: exact bytes, judged as an exact heap.
 pub(crate) const NATIVE: Descriptor = Descriptor {
@@ -86,6 +86,9 @@ const QUIET_BUDGET: Duration = Duration::from_secs(1);
 pub const PRELOAD_VAR: &str = "LEAKPROOF_PRELOAD";
 /// File name of the agent library.
 pub const LIBRARY_NAME: &str = "libleakproof_preload.so";
+
+/// Why a native heap's growth has no holder (the report's one line).
+pub(crate) const NO_HOLDER: &str = "Rust/native heaps have no holder to name";
 
 /// Why the native agent cannot be used or read.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +152,8 @@ struct Running {
     agent: NativeAgent,
     /// The picture asked for and not collected yet.
     requested: Option<SitesRequest>,
+    /// The last picture collected, whose processes wrote their open sites with it.
+    collected: Option<SitesRequest>,
     /// What is left of [`QUIET_BUDGET`].
     quiet_left: Duration,
 }
@@ -170,6 +175,7 @@ impl Prepared for Ready {
             row,
             agent,
             requested: None,
+            collected: None,
             quiet_left: QUIET_BUDGET,
         }))
     }
@@ -229,7 +235,24 @@ impl Agent for Running {
         let request = self.requested.take().ok_or(NativeError::SitesTimeout {
             timeout: Duration::ZERO,
         })?;
-        Ok(mark_unresolved(self.agent.collect_sites(request, wait)?))
+        let sites = self.agent.collect(&request, wait);
+        self.collected = Some(request);
+        Ok(mark_unresolved(sites?))
+    }
+
+    fn holders(&mut self, _: &[StatDiff], _: Duration) -> Result<Vec<Holder>, AgentError> {
+        Err(AgentError::Unsupported(NO_HOLDER.to_owned()))
+    }
+
+    fn open_sites(&mut self, wait: Duration) -> Result<OpenSites, AgentError> {
+        let request = self.collected.as_ref().ok_or(NativeError::SitesTimeout {
+            timeout: Duration::ZERO,
+        })?;
+        let (fds, threads) = self.agent.open_sites(request, wait)?;
+        Ok(OpenSites::new(
+            mark_unresolved(fds),
+            mark_unresolved(threads),
+        ))
     }
 
     fn stop_pictures(&mut self) {
@@ -402,22 +425,35 @@ impl NativeAgent {
         request: SitesRequest,
         timeout: Duration,
     ) -> Result<Snapshot, NativeError> {
+        self.collect(&request, timeout)
+    }
+
+    /// Waits up to `timeout` for every process of `request` to answer; returns the answers,
+    /// each with where its objects are loaded.
+    fn answered<'r>(&self, request: &'r SitesRequest, timeout: Duration) -> Vec<(u32, &'r str)> {
         let SitesRequest { requests, maps } = request;
         let start = Instant::now();
         let ready = |r: &NativeRegions| requests.iter().all(|(p, q)| r.sites_ready(*p, *q));
         while !ready(&self.regions) && start.elapsed() < timeout {
             std::thread::sleep(Duration::from_millis(2));
         }
+        requests
+            .iter()
+            .zip(maps)
+            .filter(|((pid, req), _)| self.regions.sites_ready(*pid, *req))
+            .filter_map(|((pid, _), maps)| Some((*pid, maps.as_deref()?)))
+            .collect()
+    }
+
+    fn collect(
+        &mut self,
+        request: &SitesRequest,
+        timeout: Duration,
+    ) -> Result<Snapshot, NativeError> {
         let mut sites = Vec::new();
         let mut answered = 0;
-        for ((pid, req), maps) in requests.iter().zip(&maps) {
-            let Some(maps) = maps
-                .as_deref()
-                .filter(|_| self.regions.sites_ready(*pid, *req))
-            else {
-                continue;
-            };
-            let Some(raw) = self.regions.read_sites(*pid).map_err(|e| self.io(e))? else {
+        for (pid, maps) in self.answered(request, timeout) {
+            let Some(raw) = self.regions.read_sites(pid).map_err(|e| self.io(e))? else {
                 continue;
             };
             answered += 1;
@@ -425,13 +461,47 @@ impl NativeAgent {
             ForeignSymbolizer::new(maps).symbolize(&mut one);
             sites.extend(one.sites);
         }
-        if answered == 0 && !requests.is_empty() {
+        if answered == 0 && !request.requests.is_empty() {
             return Err(NativeError::SitesTimeout { timeout });
         }
         let mut snapshot = Snapshot::from_sites(sites).taken_now();
         snapshot.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
         snapshot.symbolized = true;
         Ok(snapshot)
+    }
+
+    /// Where the descriptors still open and the threads still alive were opened and started,
+    /// among those opened since [`NativeAgent::start_sites`]: what each process wrote with its
+    /// answer to `request` (waiting up to `timeout` for it), one block per descriptor or thread
+    /// by its stack, symbolized like the sites. Returns (descriptors, threads).
+    pub fn open_sites(
+        &mut self,
+        request: &SitesRequest,
+        timeout: Duration,
+    ) -> Result<(Snapshot, Snapshot), NativeError> {
+        let (mut fds, mut threads) = (Vec::new(), Vec::new());
+        let answers = self.answered(request, timeout);
+        if answers.is_empty() && !request.requests.is_empty() {
+            return Err(NativeError::SitesTimeout { timeout });
+        }
+        for (pid, maps) in answers {
+            let Some(dump) = self.regions.read_open(pid).map_err(|e| self.io(e))? else {
+                continue;
+            };
+            for (raw, out) in [(dump.fds, &mut fds), (dump.threads, &mut threads)] {
+                let mut one =
+                    Snapshot::from_ips(raw.into_iter().map(|s| (s.ips, s.bytes, s.blocks)));
+                ForeignSymbolizer::new(maps).symbolize(&mut one);
+                out.extend(one.sites);
+            }
+        }
+        let picture = |sites: Vec<_>| {
+            let mut snapshot = Snapshot::from_sites(sites).taken_now();
+            snapshot.sites.sort_by_key(|s| std::cmp::Reverse(s.blocks));
+            snapshot.symbolized = true;
+            snapshot
+        };
+        Ok((picture(fds), picture(threads)))
     }
 
     /// [`NativeAgent::request_sites`] then [`NativeAgent::collect_sites`]: for a target that

@@ -296,6 +296,7 @@ pub(crate) fn finish() {
 /// must not be written), and forget the parent's recorded sites.
 extern "C" fn after_fork_child() {
     crate::sites::reset_in_child();
+    crate::threads::reset_in_child();
     let Some(old) = current() else {
         return;
     };

@@ -181,6 +181,7 @@ impl NativeRegions {
             self.regions.remove(&pid);
             let _ = fs::remove_file(self.dir.join(pid.to_string()));
             let _ = fs::remove_file(self.dir.join(format!("{pid}.sites")));
+            let _ = fs::remove_file(self.dir.join(format!("{pid}.open")));
         }
         let mut pids: Vec<u32> = self.regions.keys().copied().collect();
         pids.sort_unstable();
@@ -261,6 +262,76 @@ impl NativeRegions {
             Err(e) => Err(e),
         }
     }
+
+    /// The open-sites dump `pid` wrote with its last sites dump (see [`OpenDump`]); `None`
+    /// without one.
+    pub fn read_open(&self, pid: u32) -> io::Result<Option<OpenDump>> {
+        match fs::read_to_string(self.dir.join(format!("{pid}.open"))) {
+            Ok(text) => parse_open(&text).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Where one process's open descriptors and live threads were opened and started, from the dump
+/// it writes beside each sites dump ([`NativeRegions::read_open`]): only those opened or started
+/// while sites were being captured, grouped by stack (`bytes` and `blocks` both count them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenDump {
+    /// Open descriptors by the stack that opened them (innermost first, from the caller of the
+    /// opening function).
+    pub fds: Vec<RawSite>,
+    /// Live threads by the stack that started them (from the caller of `pthread_create`).
+    pub threads: Vec<RawSite>,
+    /// Descriptors and threads the agent could not trace (numbers past its table, table full).
+    pub dropped: u64,
+}
+
+/// Parses an open-sites dump (format in `crates/preload/src/opens.rs`).
+fn parse_open(text: &str) -> io::Result<OpenDump> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed open-sites file");
+    let mut lines = text.lines();
+    let dropped = lines
+        .next()
+        .and_then(|l| l.strip_prefix("leakproof-open 1 "))
+        .and_then(|d| d.parse::<u64>().ok())
+        .ok_or_else(bad)?;
+    let (mut fds, mut threads) = (HashMap::new(), HashMap::new());
+    for line in lines {
+        let mut fields = line.split(' ');
+        let by_stack = match fields.next() {
+            Some("fd") => &mut fds,
+            Some("thread") => &mut threads,
+            _ => return Err(bad()),
+        };
+        fields
+            .next()
+            .and_then(|id| id.parse::<u64>().ok())
+            .ok_or_else(bad)?;
+        let ips = fields
+            .map(|f| u64::from_str_radix(f, 16).map_err(|_| bad()))
+            .collect::<io::Result<Vec<u64>>>()?;
+        *by_stack.entry(ips).or_insert(0u64) += 1;
+    }
+    let sites = |by_stack: HashMap<Vec<u64>, u64>| {
+        let mut out: Vec<RawSite> = by_stack
+            .into_iter()
+            .map(|(ips, n)| RawSite {
+                ips,
+                bytes: n,
+                blocks: n,
+            })
+            .collect();
+        out.sort_by(|a, b| b.blocks.cmp(&a.blocks).then_with(|| a.ips.cmp(&b.ips)));
+        out
+    };
+    Ok(OpenDump {
+        fds: sites(fds),
+        threads: sites(threads),
+        dropped,
+    })
 }
 
 /// Parses a sites dump (format in `crates/preload/src/sites.rs`).
@@ -322,6 +393,33 @@ mod tests {
         assert_eq!(sites[1].ips, vec![0x4005d0, 0x400600]);
         assert!(parse_sites("nonsense\n").is_err());
         assert!(parse_sites("leakproof-sites 1 0\n12 x\n").is_err());
+    }
+
+    #[test]
+    fn parses_an_open_dump_grouping_by_stack() {
+        let dump = parse_open("leakproof-open 1 2\nfd 5 4005d0 400600\nfd 7 4005d0 400600\nthread 99 4005e0\nfd 9 1\n")
+            .expect("valid");
+        assert_eq!(dump.dropped, 2);
+        assert_eq!(dump.fds.len(), 2);
+        assert_eq!(
+            (
+                dump.fds[0].ips.clone(),
+                dump.fds[0].blocks,
+                dump.fds[0].bytes
+            ),
+            (vec![0x4005d0, 0x400600], 2, 2)
+        );
+        assert_eq!(
+            dump.threads,
+            vec![RawSite {
+                ips: vec![0x4005e0],
+                bytes: 1,
+                blocks: 1
+            }]
+        );
+        assert!(parse_open("leakproof-sites 1 0\n").is_err());
+        assert!(parse_open("leakproof-open 1 0\nsocket 3 10\n").is_err());
+        assert!(parse_open("leakproof-open 1 0\nfd x 10\n").is_err());
     }
 
     #[test]
