@@ -154,6 +154,9 @@ struct Running {
     requested: Option<SitesRequest>,
     /// The last picture collected, whose processes wrote their open sites with it.
     collected: Option<SitesRequest>,
+    /// The open sites written with the first picture collected, and how many were collected.
+    first_open: Option<(Snapshot, Snapshot)>,
+    pictures: usize,
     /// What is left of [`QUIET_BUDGET`].
     quiet_left: Duration,
 }
@@ -176,6 +179,8 @@ impl Prepared for Ready {
             agent,
             requested: None,
             collected: None,
+            first_open: None,
+            pictures: 0,
             quiet_left: QUIET_BUDGET,
         }))
     }
@@ -235,9 +240,13 @@ impl Agent for Running {
         let request = self.requested.take().ok_or(NativeError::SitesTimeout {
             timeout: Duration::ZERO,
         })?;
-        let sites = self.agent.collect(&request, wait);
+        let sites = mark_unresolved(self.agent.collect(&request, wait)?);
+        self.pictures += 1;
+        if self.first_open.is_none() {
+            self.first_open = self.agent.open_sites(&request, Duration::ZERO).ok();
+        }
         self.collected = Some(request);
-        Ok(mark_unresolved(sites?))
+        Ok(sites)
     }
 
     fn holders(&mut self, _: &[StatDiff], _: Duration) -> Result<Vec<Holder>, AgentError> {
@@ -248,7 +257,12 @@ impl Agent for Running {
         let request = self.collected.as_ref().ok_or(NativeError::SitesTimeout {
             timeout: Duration::ZERO,
         })?;
-        let (fds, threads) = self.agent.open_sites(request, wait)?;
+        let (mut fds, mut threads) = self.agent.open_sites(request, wait)?;
+        // What was open at the first picture too (a request in flight each time) did not grow.
+        if let (Some((fds_before, threads_before)), true) = (&self.first_open, self.pictures > 1) {
+            fds = minus(fds, fds_before);
+            threads = minus(threads, threads_before);
+        }
         Ok(OpenSites::new(
             mark_unresolved(fds),
             mark_unresolved(threads),
@@ -257,7 +271,25 @@ impl Agent for Running {
 
     fn stop_pictures(&mut self) {
         let _ = self.agent.stop_sites();
+        (self.first_open, self.collected, self.pictures) = (None, None, 0);
     }
+}
+
+/// The open sites of `after` less those of `before` with the same stack (one block per handle):
+/// the handles opened between the two pictures and still open.
+fn minus(mut after: Snapshot, before: &Snapshot) -> Snapshot {
+    let key = |s: &leakproof_diff::Site| s.frames.iter().map(|f| f.ip).collect::<Vec<_>>();
+    let earlier: std::collections::HashMap<Vec<Option<u64>>, u64> =
+        before.sites.iter().map(|s| (key(s), s.blocks)).collect();
+    for site in &mut after.sites {
+        let n = earlier.get(&key(site)).copied().unwrap_or(0);
+        site.blocks = site.blocks.saturating_sub(n);
+        site.bytes = site.bytes.saturating_sub(n);
+    }
+    after.sites.retain(|s| s.blocks > 0);
+    after.total_bytes = after.sites.iter().map(|s| s.bytes).sum();
+    after.total_blocks = after.sites.iter().map(|s| s.blocks).sum();
+    after
 }
 
 /// Frames the target's own objects could not name keep their address as the function, so that
@@ -616,6 +648,24 @@ mod tests {
         let frames = &marked.sites[0].frames;
         assert_eq!(frames[0], Frame::at("handle", "server.c", 20));
         assert_eq!(frames[1].function.as_deref(), Some("0x2000"));
+    }
+
+    #[test]
+    fn open_sites_less_the_first_picture_keep_only_what_was_opened_in_between() {
+        let before = Snapshot::from_ips([(vec![0x10_u64], 1_u64, 1_u64), (vec![0x20], 2, 2)]);
+        let after = Snapshot::from_ips([
+            (vec![0x10_u64], 1_u64, 1_u64),
+            (vec![0x20], 9, 9),
+            (vec![0x30], 1, 1),
+        ]);
+        let grown = minus(after, &before);
+        let blocks: Vec<(Option<u64>, u64)> = grown
+            .sites
+            .iter()
+            .map(|s| (s.frames[0].ip, s.blocks))
+            .collect();
+        assert_eq!(blocks, vec![(Some(0x20), 7), (Some(0x30), 1)]);
+        assert_eq!((grown.total_blocks, grown.total_bytes), (8, 8));
     }
 
     #[test]
