@@ -184,7 +184,7 @@ fn analyze_reads_csv_columns_and_size_suffixes() {
     assert_code(&out, 1);
     let v = json(&out);
     assert_eq!(v["verdict"], "leaking");
-    assert_eq!(v["schema"], 1);
+    assert_eq!(v["schema"], 2);
     assert_eq!(v["config"]["isolation"], "recorded");
     let rss = &v["resources"][0];
     assert_eq!(rss["resource"], "memory", "sizes are bytes: {rss}");
@@ -342,7 +342,7 @@ fn analyze_prometheus_judges_every_series_per_second() {
     let api = &series[0];
     assert_eq!(api["labels"]["job"], "api");
     let report = &api["report"];
-    assert_eq!(report["schema"], 1);
+    assert_eq!(report["schema"], 2);
     assert_eq!(report["config"]["interval_secs"], 15.0);
     assert_eq!(report["resources"][0]["resource"], "memory");
     // 4 pages per 15 s scrape: the report's top-level slope is per second.

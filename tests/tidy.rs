@@ -365,7 +365,7 @@ fn unsafe_lives_only_in_sample_and_every_block_says_why() {
 
 /// Library files that may write to stdout, with the reason.
 const PRINTERS: &[(&str, &str)] = &[(
-    "crates/harness/src/testing.rs",
+    "crates/harness/src/testing/reexec.rs",
     "forwards a re-executed test's own output to the test runner",
 )];
 
@@ -400,15 +400,12 @@ fn prints_to_stdout(code: &str) -> bool {
 /// The only library modules that start processes, with the reason.
 const SPAWNERS: &[(&str, &str)] = &[
     (
-        "crates/harness/src/drive/target.rs",
+        "crates/harness/src/target.rs",
         "starts a driven or watched target",
     ),
+    ("crates/cli/src/each.rs", "runs a drive's --each command"),
     (
-        "crates/harness/src/drive/each.rs",
-        "runs a drive's --each command",
-    ),
-    (
-        "crates/harness/src/testing.rs",
+        "crates/harness/src/testing/reexec.rs",
         "re-executes the test binary for one leak test",
     ),
 ];
@@ -640,11 +637,11 @@ fn trend_does_no_io() {
 /// process, with the reason.
 const PROCESS_ACCESS: &[(&str, &str)] = &[
     (
-        "crates/harness/src/drive/target.rs",
+        "crates/harness/src/target.rs",
         "signals the process groups of the targets it started itself",
     ),
     (
-        "crates/harness/src/testing.rs",
+        "crates/harness/src/testing/reexec.rs",
         "kills the re-executed test binary it started when it overruns",
     ),
     ("crates/diff/src/smaps.rs", "reads the smaps file it diffs"),

@@ -17,10 +17,10 @@ use crate::units::{parse_duration, parse_size};
                   target failed.\n\
                   Results go to stdout; progress and errors to stderr."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The subcommands.

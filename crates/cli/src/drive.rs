@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use leakproof_harness::{shell_command, Drive, DriveError};
+use leakproof_harness::{shell_command, Drive, DriveError, HttpUrl, Readiness};
 
 use crate::args::DriveArgs;
 use crate::progress::Progress;
@@ -23,9 +23,7 @@ enum Driver {
 impl Driver {
     fn call(&mut self, iteration: usize) -> anyhow::Result<()> {
         match self {
-            Driver::Shell(line) => {
-                leakproof_harness::shell_step(line, iteration).map_err(|e| anyhow!(e))
-            }
+            Driver::Shell(line) => crate::each::shell_step(line, iteration).map_err(|e| anyhow!(e)),
             Driver::Http { agent, url } => {
                 let response = agent.get(url).call().map_err(|e| anyhow!("{e}"))?;
                 // Read the body so the connection can be reused.
@@ -65,17 +63,24 @@ pub(crate) fn run(args: DriveArgs) -> Outcome {
     if let Some(w) = args.warmup {
         drive = drive.warmup(w);
     }
+    let http = match &args.http {
+        Some(url) => Some(
+            HttpUrl::parse(url)
+                .map_err(|e| anyhow!("--http: {e}"))
+                .exit_with(EXIT_USAGE)?,
+        ),
+        None => None,
+    };
     if let Some(addr) = &args.ready_tcp {
         drive = drive.ready_tcp(addr.clone());
-    } else if let Some(url) = args.ready_http.as_ref().or(args.http.as_ref()) {
-        drive = drive.ready_http(url.clone());
+    } else if let Some(url) = &args.ready_http {
+        drive = drive.ready_http(url);
+    } else if let Some(url) = http {
+        drive = drive.readiness(Readiness::Http(url));
     }
     let mut driver = match (&args.each, &args.http) {
         (Some(line), _) => Driver::Shell(line.clone()),
         (None, Some(url)) => {
-            leakproof_harness::HttpUrl::parse(url)
-                .map_err(|e| anyhow!("--http: {e}"))
-                .exit_with(EXIT_USAGE)?;
             let agent = ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(30))
                 .build();
@@ -88,12 +93,8 @@ pub(crate) fn run(args: DriveArgs) -> Outcome {
     };
     eprintln!("leakproof: starting `{}`", args.target);
     let mut progress = Progress::new("iteration", iterations as u64);
-    let mut iteration = 0usize;
     let result = drive.run_with_progress(
-        || {
-            iteration += 1;
-            driver.call(iteration)
-        },
+        |iteration| driver.call(iteration),
         |p| progress.update(p.iteration as u64, p.planned as u64, &p.summary()),
     );
     progress.finish();

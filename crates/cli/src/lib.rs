@@ -21,6 +21,7 @@ mod analyze;
 mod args;
 mod diff;
 mod drive;
+mod each;
 mod labelled;
 mod progress;
 mod prometheus;
@@ -32,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
-pub use args::Cli;
+use args::Cli;
 
 pub use leakproof_report::exit::{
     FAILED as EXIT_FAILED, INCONCLUSIVE as EXIT_INCONCLUSIVE, LEAKING as EXIT_LEAKING,

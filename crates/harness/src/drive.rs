@@ -19,9 +19,7 @@
 //! # Ok::<(), leakproof_harness::DriveError>(())
 //! ```
 
-mod each;
 mod ready;
-mod target;
 
 use std::fmt::Display;
 use std::process::Command;
@@ -34,13 +32,11 @@ use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
 use crate::in_process::DEFAULT_CAPTURE_ITERATIONS;
 use crate::samplers::agent::AgentSampler;
 use crate::samplers::tree::ProcessTree;
-use leakproof_agents::{AgentChoice, Pending};
+use crate::target::{describe_status, last_line, SpawnError, Target};
+use leakproof_agents::AgentChoice;
 use leakproof_report::{Isolation, Probe, Report, RunConfig};
 
-pub use each::shell_step;
 pub use ready::{HttpUrl, Readiness};
-pub(crate) use target::{describe_status, Target};
-pub use target::{shell_command, stop_all_targets};
 
 /// Why a drive could not produce a [`Report`]. Failures *during* the measured run (the target exits,
 /// the driver fails) are not errors: they are a `Report` with `failure` set (exit code 4).
@@ -48,13 +44,8 @@ pub use target::{shell_command, stop_all_targets};
 #[non_exhaustive]
 pub enum DriveError {
     /// The target could not be started.
-    #[error("cannot start target `{program}`: {source}")]
-    Spawn {
-        /// The command line.
-        program: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
     /// The readiness condition did not hold within the timeout.
     #[error("target not ready after {timeout:?} (waited for {readiness}){}", tail_suffix(.stderr))]
     NotReady {
@@ -103,8 +94,8 @@ impl DriveError {
 }
 
 fn tail_suffix(lines: &[String]) -> String {
-    match lines.iter().rev().find(|l| !l.trim().is_empty()) {
-        Some(last) => format!("; its last stderr line: {}", last.trim()),
+    match last_line(&lines.join("\n")) {
+        Some(last) => format!("; its last stderr line: {last}"),
         None => String::new(),
     }
 }
@@ -126,6 +117,8 @@ pub struct Drive {
     grace: Duration,
     resources: bool,
     agent: AgentChoice,
+    /// A readiness URL that did not parse, reported by `run`.
+    bad_url: Option<DriveError>,
 }
 
 impl Drive {
@@ -143,9 +136,10 @@ impl Drive {
             warmup: None,
             max_iterations: 2000,
             allow_failures: 0,
-            grace: target::DEFAULT_GRACE,
+            grace: crate::target::DEFAULT_GRACE,
             resources: true,
             agent: AgentChoice::Auto,
+            bad_url: None,
         }
     }
 
@@ -161,9 +155,14 @@ impl Drive {
         self
     }
 
-    /// Ready when a `GET` of the plain-`http://` `url` answers with a status below 500.
-    pub fn ready_http(mut self, url: impl Into<String>) -> Drive {
-        self.readiness = Readiness::Http(url.into());
+    /// Ready when a `GET` of the plain-`http://` `url` answers with a status below 500. The URL
+    /// is parsed here, once; a malformed one makes [`Drive::run`] fail with
+    /// [`DriveError::BadUrl`].
+    pub fn ready_http(mut self, url: impl AsRef<str>) -> Drive {
+        match HttpUrl::parse(url.as_ref()) {
+            Ok(url) => self.readiness = Readiness::Http(url),
+            Err(e) => self.bad_url = Some(e),
+        }
         self
     }
 
@@ -225,15 +224,16 @@ impl Drive {
     }
 
     /// Runs the drive: see the [module docs](self).
-    pub fn run<E, F>(self, driver: F) -> Result<Report, DriveError>
+    pub fn run<E, F>(self, mut driver: F) -> Result<Report, DriveError>
     where
         E: Display,
         F: FnMut() -> Result<(), E>,
     {
-        self.run_with_progress(driver, |_| {})
+        self.run_with_progress(|_| driver(), |_| {})
     }
 
-    /// [`Drive::run`], calling `progress` after every iteration.
+    /// [`Drive::run`] with a driver told the iteration it runs (from 1, counting the locate
+    /// phase's), calling `progress` after every iteration.
     pub fn run_with_progress<E, F, P>(
         self,
         mut driver: F,
@@ -241,9 +241,12 @@ impl Drive {
     ) -> Result<Report, DriveError>
     where
         E: Display,
-        F: FnMut() -> Result<(), E>,
+        F: FnMut(usize) -> Result<(), E>,
         P: FnMut(&Progress),
     {
+        if let Some(e) = self.bad_url {
+            return Err(e);
+        }
         let settings = Settings::new(
             self.iterations,
             self.warmup,
@@ -251,13 +254,8 @@ impl Drive {
             None,
             DEFAULT_CAPTURE_ITERATIONS,
         )?;
-        if let Readiness::Http(url) = &self.readiness {
-            HttpUrl::parse(url)?;
-        }
         let mut notes = Vec::new();
-        let mut command = self.command;
-        let pending = Pending::inject(self.agent, &mut command, &mut notes);
-        let mut target = Target::spawn(command)?;
+        let (mut target, pending) = Target::start(self.command, self.agent, &mut notes)?;
         target.set_grace(self.grace);
         let name = self.name.unwrap_or_else(|| target.program().to_string());
         ready::wait_ready(&mut target, &self.readiness, self.ready_timeout)?;
@@ -316,12 +314,12 @@ struct Driven<'a, F> {
     failures: usize,
 }
 
-impl<E: Display, F: FnMut() -> Result<(), E>> Workload for Driven<'_, F> {
+impl<E: Display, F: FnMut(usize) -> Result<(), E>> Workload for Driven<'_, F> {
     fn iterate(&mut self, iteration: usize) -> Result<(), Stop> {
         if let Some(status) = self.target.try_status() {
             return Err(self.exited(iteration, status));
         }
-        if let Err(e) = (self.driver)() {
+        if let Err(e) = (self.driver)(iteration) {
             // A driver failing because the target just died is the target's failure.
             if let Some(status) = self.target.wait_status(Duration::from_millis(200)) {
                 return Err(self.exited(iteration, status));

@@ -34,14 +34,13 @@ mod env;
 mod findings;
 mod in_process;
 mod samplers;
+mod target;
 #[doc(hidden)]
 pub mod testing;
 mod watch;
 
 pub use artifacts::write_artifacts;
-pub use drive::{
-    shell_command, shell_step, stop_all_targets, Drive, DriveError, HttpUrl, Readiness,
-};
+pub use drive::{Drive, DriveError, HttpUrl, Readiness};
 pub use engine::{Progress, SettingsError, MIN_ITERATIONS, MIN_JUDGED};
 pub use env::{EnvError, ITERATIONS_VAR, REPORT_DIR_VAR, WARMUP_VAR};
 pub use in_process::{
@@ -49,4 +48,5 @@ pub use in_process::{
     DEFAULT_ITERATIONS, DEFAULT_TIME_BUDGET,
 };
 pub use leakproof_agents::{AgentChoice, AgentError};
+pub use target::{describe_status, last_line, shell_command, stop_all_targets, SpawnError};
 pub use watch::{Watch, WatchError, WatchPlan};

@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use leakproof_sample::ProbeError;
 use leakproof_trend::TrendError;
 
-use crate::drive::{describe_status, Target};
 use crate::engine::{Engine, Progress, Settings, SettingsError, Stop, Workload};
 use crate::samplers::agent::AgentSampler;
 use crate::samplers::tree::ProcessTree;
+use crate::target::{describe_status, Target};
 use leakproof_agents::{AgentChoice, Pending};
 use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
 
@@ -57,7 +57,7 @@ pub enum WatchError {
     ZeroInterval,
     /// The command could not be started.
     #[error(transparent)]
-    Spawn(#[from] crate::DriveError),
+    Spawn(#[from] crate::target::SpawnError),
     /// The process could not be inspected.
     #[error("cannot watch the process: {0}")]
     Probe(#[from] ProbeError),
@@ -163,9 +163,8 @@ impl Watch {
         let mut notes: Vec<String> = plan.note().into_iter().collect();
         let (pid, mut target, pending) = match self.subject {
             Subject::Pid(pid) => (pid, None, Pending::for_running(self.agent, pid)),
-            Subject::Command(mut cmd) => {
-                let pending = Pending::inject(self.agent, &mut cmd, &mut notes);
-                let target = Target::spawn(cmd)?;
+            Subject::Command(cmd) => {
+                let (target, pending) = Target::start(cmd, self.agent, &mut notes)?;
                 (target.pid(), Some(target), pending)
             }
         };
@@ -253,13 +252,8 @@ impl Workload for Ticks<'_> {
             .map_or_else(|| "it exited".to_owned(), describe_status);
         let after = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
         let mut note = format!("process {} ended after {after:.1} s ({status})", self.pid);
-        if let Some(last) = self.target.as_ref().and_then(|t| {
-            t.stderr_tail()
-                .into_iter()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-        }) {
-            note.push_str(&format!("; its last stderr line: {}", last.trim()));
+        if let Some(last) = self.target.as_ref().and_then(|t| t.last_stderr_line()) {
+            note.push_str(&format!("; its last stderr line: {last}"));
         }
         Stop::Finished(note)
     }

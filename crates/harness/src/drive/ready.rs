@@ -6,8 +6,20 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::target::{describe_status, Target};
 use super::DriveError;
+use crate::target::{describe_status, Target};
+
+impl std::fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "http://{}:{}{}",
+            self.host_in_url(),
+            self.port,
+            self.path
+        )
+    }
+}
 
 /// When a started target counts as ready to be driven.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,7 +29,7 @@ pub enum Readiness {
     /// When `HOST:PORT` accepts a TCP connection.
     Tcp(String),
     /// When a `GET` of this `http://` URL gets any HTTP response below 500.
-    Http(String),
+    Http(HttpUrl),
 }
 
 impl std::fmt::Display for Readiness {
@@ -79,6 +91,15 @@ impl HttpUrl {
         })
     }
 
+    /// The host as it is written in a URL or a `Host` header: an IPv6 address in brackets.
+    fn host_in_url(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
     fn addrs(&self) -> std::io::Result<Vec<SocketAddr>> {
         Ok((self.host.as_str(), self.port).to_socket_addrs()?.collect())
     }
@@ -104,11 +125,7 @@ pub(crate) fn http_status(url: &HttpUrl) -> std::io::Result<u16> {
             Ok(mut stream) => {
                 stream.set_read_timeout(Some(ATTEMPT_TIMEOUT))?;
                 stream.set_write_timeout(Some(ATTEMPT_TIMEOUT))?;
-                let host = if url.host.contains(':') {
-                    format!("[{}]", url.host)
-                } else {
-                    url.host.clone()
-                };
+                let host = url.host_in_url();
                 // One write: `write!` on a bare socket sends each piece of the format separately, and a
                 // server that answers after its first read and closes would reset the connection.
                 let request = format!(
@@ -140,10 +157,6 @@ pub(crate) fn wait_ready(
     timeout: Duration,
 ) -> Result<Duration, DriveError> {
     let start = Instant::now();
-    let url = match readiness {
-        Readiness::Http(u) => Some(HttpUrl::parse(u)?),
-        _ => None,
-    };
     loop {
         if let Some(status) = target.try_status() {
             return Err(DriveError::ExitedEarly {
@@ -154,9 +167,7 @@ pub(crate) fn wait_ready(
         let ready = match readiness {
             Readiness::Immediate => true,
             Readiness::Tcp(addr) => tcp_ready(addr),
-            Readiness::Http(_) => url
-                .as_ref()
-                .is_some_and(|u| http_status(u).is_ok_and(|s| s < 500)),
+            Readiness::Http(url) => http_status(url).is_ok_and(|s| s < 500),
         };
         if ready {
             return Ok(start.elapsed());

@@ -2,11 +2,11 @@
 
 use std::process::{Command, Stdio};
 
-use super::target::describe_status;
+use leakproof_harness::{describe_status, last_line};
 
 /// Runs `line` with `sh -c` once, with `LEAKPROOF_ITERATION` set to `iteration`, its output
 /// discarded; fails with its exit status and last stderr line.
-pub fn shell_step(line: &str, iteration: usize) -> Result<(), String> {
+pub(crate) fn shell_step(line: &str, iteration: usize) -> Result<(), String> {
     let out = Command::new("sh")
         .arg("-c")
         .arg(line)
@@ -20,11 +20,12 @@ pub fn shell_step(line: &str, iteration: usize) -> Result<(), String> {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
     Err(format!(
         "`{line}` failed ({}){}",
         describe_status(out.status),
-        last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+        last_line(&stderr)
+            .map(|l| format!(": {l}"))
+            .unwrap_or_default()
     ))
 }
 

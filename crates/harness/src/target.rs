@@ -1,4 +1,5 @@
-//! A target process started in its own process group, with its stderr tail kept and a guaranteed stop.
+//! A target process started in its own process group, with its stderr tail kept and a guaranteed
+//! stop: what `Drive` and `Watch` start, and how messages describe how a process ended.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -11,7 +12,18 @@ use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use super::DriveError;
+use leakproof_agents::{AgentChoice, Pending};
+
+/// A target that could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start target `{program}`: {source}")]
+pub struct SpawnError {
+    /// The command line.
+    pub program: String,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
 
 /// How many of the target's last stderr lines are kept for failure messages.
 const STDERR_LINES: usize = 20;
@@ -131,18 +143,18 @@ impl Target {
     /// process gets SIGKILL when the spawning *thread* dies (`PR_SET_PDEATHSIG`, so spawn from a
     /// thread that outlives the target), and a guardian `sh`, in a group of its own, kills the
     /// whole group (workers, a compound command's children) once this process is gone.
-    pub fn spawn(mut cmd: Command) -> Result<Target, DriveError> {
+    pub fn spawn(mut cmd: Command) -> Result<Target, SpawnError> {
         use std::os::unix::process::CommandExt;
         let program = describe(&cmd);
         leakproof_sample::process::kill_with_parent(&mut cmd);
         cmd.process_group(0)
             .stdin(Stdio::null())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|source| DriveError::Spawn {
+        let mut child = cmd.spawn().map_err(|source| SpawnError {
             program: program.clone(),
             source,
         })?;
-        let pgid = i32::try_from(child.id()).map_err(|_| DriveError::Spawn {
+        let pgid = i32::try_from(child.id()).map_err(|_| SpawnError {
             program: program.clone(),
             source: std::io::Error::other("process id out of range"),
         })?;
@@ -178,6 +190,22 @@ impl Target {
             stopped: false,
             guardian,
         })
+    }
+
+    /// Starts `cmd` with `agent` injected into it (its environment: see [`Pending::inject`]),
+    /// what every adapter that starts a target does; the agent is made ready once the target is.
+    pub(crate) fn start(
+        mut cmd: Command,
+        agent: AgentChoice,
+        notes: &mut Vec<String>,
+    ) -> Result<(Target, Option<Pending>), SpawnError> {
+        let pending = Pending::inject(agent, &mut cmd, notes);
+        Ok((Target::spawn(cmd)?, pending))
+    }
+
+    /// The last line the target wrote to stderr that is not blank, trimmed.
+    pub fn last_stderr_line(&self) -> Option<String> {
+        last_line(&self.stderr_tail().join("\n")).map(str::to_owned)
     }
 
     /// Sets the time between SIGTERM and SIGKILL when the target is stopped (default 3 s).
@@ -346,6 +374,11 @@ fn describe(cmd: &Command) -> String {
         .join(" ")
 }
 
+/// The last line of `text` that is not blank, trimmed: what messages quote of a process's stderr.
+pub fn last_line(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).rfind(|l| !l.is_empty())
+}
+
 /// "exit status 3" / "killed by signal 9 (SIGKILL)", for messages.
 pub fn describe_status(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
@@ -444,7 +477,7 @@ mod tests {
         let exe = std::env::current_exe().expect("test binary");
         let mut helper = Command::new(exe)
             .args([
-                "drive::target::tests::targets_die_with_their_driver_even_on_sigkill",
+                "target::tests::targets_die_with_their_driver_even_on_sigkill",
                 "--exact",
             ])
             .args(["--nocapture", "--test-threads=1"])
@@ -506,6 +539,10 @@ mod tests {
     #[test]
     fn spawning_a_missing_program_is_a_typed_error() {
         let err = Target::spawn(Command::new("/nonexistent/leakproof-target")).unwrap_err();
-        assert!(matches!(err, DriveError::Spawn { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot start target `/nonexistent/leakproof-target`"),
+            "{err}"
+        );
     }
 }
