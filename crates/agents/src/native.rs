@@ -87,8 +87,9 @@ pub const PRELOAD_VAR: &str = "LEAKPROOF_PRELOAD";
 /// File name of the agent library.
 pub const LIBRARY_NAME: &str = "libleakproof_preload.so";
 
-/// Why a native heap's growth has no holder (the report's one line).
-pub(crate) const NO_HOLDER: &str = "Rust/native heaps have no holder to name";
+/// Why a native or Rust heap's growth has no holder: the report's one line (they have no
+/// references to follow from a root).
+pub const NO_HOLDER: &str = "Rust/native heaps have no holder to name";
 
 /// Why the native agent cannot be used or read.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,6 @@
-//! Open sites: while the reader asks for sites (the region's capture bit), the stack that opened
+//! Open sites: while the reader asks for sites (the region's capture bit, or its `opens` bit
+//! alone: a process that samples itself wants open sites without a stack per allocation), the
+//! stack that opened
 //! each descriptor, kept until it is closed, and written with every sites dump as
 //! `DIR/PID.open`, with the threads still alive (`threads`).
 //!
@@ -63,7 +65,7 @@ pub(crate) static DROPPED: AtomicU64 = AtomicU64::new(0);
 #[inline(always)]
 pub(crate) fn tracing() -> Option<(&'static Region, u64)> {
     let r = region::current()?;
-    if r.header.ctl.load(Relaxed) & 1 == 0 {
+    if (r.header.ctl.load(Relaxed) | r.header.opens.load(Relaxed)) & 1 == 0 {
         if ON.load(Relaxed) {
             window_over();
         }
@@ -219,7 +221,7 @@ fn identity(fd: c_int) -> Option<(u64, u64)> {
 /// Writes `DIR/PID.open`: the descriptors and threads of the current window still open and
 /// alive (called with every sites dump, under the sites lock and this thread's guard).
 pub(crate) fn write(r: &Region) {
-    if r.header.ctl.load(Relaxed) & 1 == 0 {
+    if (r.header.ctl.load(Relaxed) | r.header.opens.load(Relaxed)) & 1 == 0 {
         window_over();
     }
     let pid = r.header.pid.load(Relaxed);

@@ -6,12 +6,13 @@
 //!
 //! | offset | header field | written by |
 //! |-------:|--------------|------------|
-//! | 0      | magic `LKPNAT01` (stored last) | agent |
+//! | 0      | magic `LKPNAT02` (stored last) | agent |
 //! | 8      | pid | agent |
 //! | 16     | exited (1 once exit handlers ran) | agent |
 //! | 24     | ctl: bit 0 capture sites, bits 1.. sites-dump request counter | reader |
 //! | 32     | dumped: the request counter of the last sites file written | agent |
 //! | 40     | dropped: allocations not recorded (tables full) | agent |
+//! | 48     | opens: bit 0 trace open sites without capturing sites | reader |
 //!
 //! A slot: owner (`pthread_self`, 0 = free) at 0, allocated bytes at 8, allocated blocks at 16,
 //! freed bytes at 24, freed blocks at 32, busy (re-entrancy guard) at 40. Live bytes are the sum
@@ -57,6 +58,7 @@ impl Region {
                 ctl: AtomicU64::new(0),
                 dumped: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
+                opens: AtomicU64::new(0),
             },
             slots: [const { Slot::new() }; SLOTS],
             overflow: Slot::new(),

@@ -11,7 +11,7 @@
 //! writes at its next allocation or free, and [`NativeRegions::read_sites`] reads it.
 //!
 //! The layout is defined once, in `crates/preload/src/layout.rs`, which this module includes; the
-//! magic `LKPNAT01` carries its version, and a region with another magic is ignored.
+//! magic `LKPNAT02` carries its version, and a region with another magic is ignored.
 
 use std::collections::HashMap;
 use std::fs;
@@ -32,8 +32,8 @@ pub const NATIVE_DIR_VAR: &str = "LEAKPROOF_PRELOAD_DIR";
 mod layout;
 
 use layout::{
-    slot_offset, MAGIC, OFF_CTL, OFF_DROPPED, OFF_DUMPED, OFF_EXITED, OFF_MAGIC, OFF_PID,
-    REGION_SIZE, SLOTS, SLOT_COUNTERS,
+    slot_offset, MAGIC, OFF_CTL, OFF_DROPPED, OFF_DUMPED, OFF_EXITED, OFF_MAGIC, OFF_OPENS,
+    OFF_PID, REGION_SIZE, SLOTS, SLOT_COUNTERS,
 };
 /// File (in the directory) whose presence makes newly started processes capture from the start.
 const CAPTURE_FILE: &str = "capture";
@@ -226,6 +226,17 @@ impl NativeRegions {
         Ok(())
     }
 
+    /// Switches the tracing of open sites (where descriptors are opened and threads started) on
+    /// or off in every live process, without a stack per allocation: for a process that reads its
+    /// own agent. [`NativeRegions::set_capture`] traces them too.
+    pub fn trace_opens(&mut self, on: bool) -> io::Result<()> {
+        self.refresh()?;
+        for m in self.regions.values() {
+            m.word(OFF_OPENS).store(u64::from(on), SeqCst);
+        }
+        Ok(())
+    }
+
     /// Asks every live process for a dump of its live sites; returns `(pid, request)` pairs for
     /// [`NativeRegions::sites_ready`]. A process writes it at its next allocation or free.
     pub fn request_sites(&mut self) -> io::Result<Vec<(u32, u64)>> {
@@ -372,6 +383,14 @@ fn alive(pid: u32) -> bool {
             .is_some_and(|state| state != 'Z' && state != 'X'),
         Err(_) => false,
     }
+}
+
+/// Makes this process's own preload agent, if it has one, serve a pending request now: agents
+/// answer at an allocation through the C `malloc`, which this makes (and frees) directly,
+/// whatever Rust's global allocator is.
+pub fn serve_own_request() {
+    // SAFETY: a plain C allocation of one byte, freed at once (free accepts null).
+    unsafe { libc::free(libc::malloc(1)) };
 }
 
 /// The text of `/proc/PID/maps` (where each object of a process is loaded), for symbolizing its

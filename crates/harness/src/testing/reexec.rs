@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{CHILD_REPORT_VAR, CHILD_TEST_VAR, CHILD_TIMEOUT};
+use leakproof_agents::NativeAgent;
 use leakproof_report::Report;
 
 static CHILDREN: AtomicUsize = AtomicUsize::new(0);
@@ -23,26 +24,31 @@ pub(super) fn reexec(name: &str) -> Result<Report, String> {
         crate::in_process::artifact_stem(name)
     ));
     let _ = std::fs::remove_file(&report_path);
-    let mut child = Command::new(&exe)
-        .args([
-            "--exact",
-            name,
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(CHILD_TEST_VAR, name)
-        .env(CHILD_REPORT_VAR, &report_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "leak test `{name}`: cannot re-execute {}: {e}",
-                exe.display()
-            )
-        })?;
+    let mut cmd = Command::new(&exe);
+    cmd.args([
+        "--exact",
+        name,
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+    ])
+    .env(CHILD_TEST_VAR, name)
+    .env(CHILD_REPORT_VAR, &report_path)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    // The preload agent traces where the child's leaked descriptors and threads were opened
+    // (`samplers/own_opens.rs`); without the library the child runs as it is. Its directory is
+    // removed when `_agent` drops, after the child ended.
+    let _agent = NativeAgent::prepare()
+        .ok()
+        .inspect(|a| a.apply_env(&mut cmd));
+    let mut child = cmd.spawn().map_err(|e| {
+        format!(
+            "leak test `{name}`: cannot re-execute {}: {e}",
+            exe.display()
+        )
+    })?;
     let stdout = child.stdout.take().map(drain);
     let stderr = child.stderr.take().map(drain);
     let status = wait_with_timeout(&mut child, CHILD_TIMEOUT);
