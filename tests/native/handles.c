@@ -2,7 +2,8 @@
  * the reply is "ok" (or "done" for churn):
  *   keep      opens one descriptor of each kind and keeps them (each call on a marked line)
  *   thread    starts a thread that lives until "release"
- *   transient opens and closes one of each kind, starts and joins a thread: nothing stays
+ *   transient opens and closes one of each kind, starts and joins threads (one returns, one
+ *             calls pthread_exit, one is cancelled): nothing stays
  *   churn     4 threads open and close 2000 descriptors each while the main thread forks
  *             children that open, close and exit; a thread that calls pthread_exit
  *   release   closes everything kept and ends the kept threads */
@@ -99,13 +100,31 @@ static void open_and_close_each(void) {
         fclose(f);
 }
 
+static void *blocks_until_cancelled(void *arg) {
+    int *fds = arg;
+    char c;
+    while (read(fds[0], &c, 1) > 0) /* a cancellation point */
+        ;
+    return NULL;
+}
+
 static void transient(void) {
     pthread_t t;
+    int p[2];
     open_and_close_each();
     if (pthread_create(&t, NULL, nothing, NULL) == 0)
         pthread_join(t, NULL);
     if (pthread_create(&t, NULL, exits_early, NULL) == 0)
         pthread_join(t, NULL);
+    /* Cancelled: unwinds through the agent's start trampoline; the agent finds it gone. */
+    if (pipe(p) == 0) {
+        if (pthread_create(&t, NULL, blocks_until_cancelled, p) == 0) {
+            pthread_cancel(t);
+            pthread_join(t, NULL);
+        }
+        close(p[0]);
+        close(p[1]);
+    }
 }
 
 static void *churner(void *arg) {
