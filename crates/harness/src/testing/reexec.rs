@@ -14,6 +14,13 @@ static CHILDREN: AtomicUsize = AtomicUsize::new(0);
 
 /// Re-execute this test binary for test `name` alone and read back its report.
 pub(super) fn reexec(name: &str) -> Result<Report, String> {
+    reexec_with(name, NativeAgent::prepare().ok())
+}
+
+/// [`reexec`] with the preload agent `agent` (if any), which traces where the child's leaked
+/// descriptors and threads were opened (`samplers/own_opens.rs`); its directory is removed when
+/// it drops, after the child ended.
+pub(super) fn reexec_with(name: &str, agent: Option<NativeAgent>) -> Result<Report, String> {
     let exe = std::env::current_exe().map_err(|e| {
         format!("leak test `{name}`: cannot find the test binary to re-execute: {e}")
     })?;
@@ -37,12 +44,9 @@ pub(super) fn reexec(name: &str) -> Result<Report, String> {
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    // The preload agent traces where the child's leaked descriptors and threads were opened
-    // (`samplers/own_opens.rs`); without the library the child runs as it is. Its directory is
-    // removed when `_agent` drops, after the child ended.
-    let _agent = NativeAgent::prepare()
-        .ok()
-        .inspect(|a| a.apply_env(&mut cmd));
+    if let Some(agent) = &agent {
+        agent.apply_env(&mut cmd);
+    }
     let mut child = cmd.spawn().map_err(|e| {
         format!(
             "leak test `{name}`: cannot re-execute {}: {e}",
