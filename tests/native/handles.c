@@ -6,6 +6,7 @@
  *             calls pthread_exit, one is cancelled): nothing stays
  *   churn     4 threads open and close 2000 descriptors each while the main thread forks
  *             children that open, close and exit; a thread that calls pthread_exit
+ *   many      raises its descriptor limit and keeps up to 5000 more descriptors: "many N"
  *   release   closes everything kept and ends the kept threads */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -16,11 +17,12 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_KEPT 4096
+#define MAX_KEPT 8192
 
 static int kept[MAX_KEPT];
 static int nkept;
@@ -157,6 +159,23 @@ static void churn(void) {
         pthread_join(t[i], NULL);
 }
 
+static int many(void) {
+    struct rlimit limit;
+    int n = 0;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 6000 && limit.rlim_max >= 6000) {
+        limit.rlim_cur = 6000;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    for (int i = 0; i < 5000 && nkept < MAX_KEPT; i++) {
+        int fd = dup(0); /* MANY_SITE */
+        if (fd < 0)
+            break;
+        keep(fd);
+        n++;
+    }
+    return n;
+}
+
 static void release(void) {
     for (int i = 0; i < nkept; i++)
         close(kept[i]);
@@ -178,7 +197,11 @@ int main(void) {
     while (fgets(line, sizeof line, stdin)) {
         void *scratch = malloc(64); /* every request allocates: the agent answers dumps here */
         const char *reply = "ok";
-        if (strncmp(line, "keep", 4) == 0)
+        char counted[32];
+        if (strncmp(line, "many", 4) == 0) {
+            snprintf(counted, sizeof counted, "many %d", many());
+            reply = counted;
+        } else if (strncmp(line, "keep", 4) == 0)
             keep_one_of_each();
         else if (strncmp(line, "thread", 6) == 0)
             start_kept_thread();

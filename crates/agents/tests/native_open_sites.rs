@@ -130,7 +130,19 @@ fn threads_forks_and_thousands_of_descriptors_leave_no_record_and_no_deadlock() 
         10,
         "{fds:#?}"
     );
+    // Thousands at once: every one named, at its line.
+    let reply = target.request("many");
+    let n: u64 = reply
+        .strip_prefix("many ")
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(n >= 900, "{reply}: too low a descriptor limit to test many");
+    let (fds, _) = open_sites(&mut agent, &mut target);
+    let many = by_line(&fds);
+    assert!(many.contains(&(line_of("MANY_SITE"), n)), "{many:?}");
     assert_eq!(target.request("release"), "ok");
+    let (fds, _) = open_sites(&mut agent, &mut target);
+    assert_eq!(fds.sites, vec![]);
     agent.stop_sites().expect("capture off");
     assert_eq!(target.request("churn"), "done");
     assert_eq!(agent.detail().expect("detail").live_bytes, warm);
