@@ -50,7 +50,7 @@ type Create = unsafe extern "C" fn(
     *mut c_void,
 ) -> c_int;
 
-/// Interposed `pthread_create`: while tracing, the thread starts through [`trampoline`].
+/// Interposed `pthread_create`: while tracing, the thread starts through the trampoline.
 ///
 /// # Safety
 /// As glibc's `pthread_create`.
