@@ -47,6 +47,20 @@ fn a_leaking_python_service_is_leaking_with_its_line_named() {
     assert_eq!(report["config"]["probe"], "python-heap+tree-rss");
     let lines = site_lines(&report);
     assert!(lines.iter().any(|l| l == "py_service.py:24"), "{lines:?}");
+    // What keeps the pages: the module global, as the service's code spells it.
+    let holders = report["holders"].as_array().cloned().unwrap_or_default();
+    let history = holders
+        .iter()
+        .find(|h| h["name"] == "py_service.HISTORY (deque) \u{2190} module py_service")
+        .unwrap_or_else(|| panic!("HISTORY not named in {holders:?}"));
+    assert!(history["site"]
+        .as_str()
+        .is_some_and(|s| s.ends_with("py_service.py:24")));
+    assert_eq!(history["object"], "str");
+    assert!(
+        history["count"].as_u64().is_some_and(|n| n >= 100),
+        "{history}"
+    );
 }
 
 #[test]
@@ -58,6 +72,11 @@ fn a_bounded_python_service_is_stable() {
     assert_eq!(
         resource(&report, "python-heap")["analysis"]["verdict"],
         "stable"
+    );
+    // Nothing grew: no locate phase, no holder search.
+    assert!(
+        report["holders"].as_array().is_none_or(Vec::is_empty),
+        "{report}"
     );
 }
 

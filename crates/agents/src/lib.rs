@@ -48,5 +48,5 @@ pub use native::{
 };
 pub use pending::Pending;
 pub use registry::cleanup_all;
-pub use runtime::sites_from_json;
+pub use runtime::{holder_sites_json, holders_from_json, sites_from_json};
 pub use table::{AgentChoice, Descriptor, Reach, AGENTS};

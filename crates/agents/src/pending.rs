@@ -6,8 +6,11 @@ use std::time::Duration;
 use crate::table::Attach;
 use crate::{Agent, AgentChoice, AgentError, Descriptor, Reach, AGENTS};
 
-/// How long a started target's agent has to answer once the target is ready.
-const READY: Duration = Duration::from_secs(10);
+/// How long a started target's agent has to answer once the target is ready. An interpreter
+/// loads its agent in well under a second, but on a loaded machine (CI beside other jobs) its
+/// start-up alone was seen to pass 10 s; a target that is not the runtime costs nothing here,
+/// since auto only injects into programs it recognised.
+const READY: Duration = Duration::from_secs(30);
 
 /// An agent prepared for a target: injected into its command, or to be attached to.
 pub(crate) trait Prepared {

@@ -5,8 +5,10 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use leakproof_agents::{sites_from_json, Agent, AgentError, Descriptor};
-use leakproof_diff::Snapshot;
+use leakproof_agents::{
+    holder_sites_json, holders_from_json, sites_from_json, Agent, AgentError, Descriptor, OpenSites,
+};
+use leakproof_diff::{Holder, Snapshot, StatDiff};
 use leakproof_trend::Config;
 use pyo3::prelude::*;
 
@@ -38,7 +40,16 @@ impl<'py, 'p> PyHeap<'py, 'p> {
 
     /// Calls `method` with no arguments; an exception is kept and said in one line.
     fn call(&self, method: &str) -> Result<Bound<'py, PyAny>, AgentError> {
-        self.heap.call_method0(method).map_err(|e| {
+        self.call_with(method, ())
+    }
+
+    /// Calls `method` with `args`; an exception is kept and said in one line.
+    fn call_with(
+        &self,
+        method: &str,
+        args: impl pyo3::call::PyCallArgs<'py>,
+    ) -> Result<Bound<'py, PyAny>, AgentError> {
+        self.heap.call_method1(method, args).map_err(|e| {
             let line = crate::run::one_line(self.heap.py(), &e);
             self.pending.borrow_mut().get_or_insert(e);
             AgentError::Read(line)
@@ -68,11 +79,34 @@ impl Agent for PyHeap<'_, '_> {
     }
 
     fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
-        let value = self.call("snapshot")?;
-        let json: String = value
-            .extract()
-            .map_err(|_| Self::bad_value("snapshot", &value))?;
-        sites_from_json(&json)
+        sites_from_json(&self.text("snapshot", ())?)
+    }
+
+    fn holders(&mut self, sites: &[StatDiff], budget: Duration) -> Result<Vec<Holder>, AgentError> {
+        let json = self.text("holders", (holder_sites_json(sites), budget.as_secs_f64()))?;
+        holders_from_json(&json)
+    }
+
+    fn open_sites(&mut self, _wait: Duration) -> Result<OpenSites, AgentError> {
+        let fds = sites_from_json(&self.text("open_sites", ("fds",))?)?;
+        let threads = sites_from_json(&self.text("open_sites", ("threads",))?)?;
+        Ok(OpenSites::new(fds, threads))
+    }
+
+    fn stop_pictures(&mut self) {
+        let _ = self.call("finish_locate");
+    }
+}
+
+impl<'py> PyHeap<'py, '_> {
+    /// The string `method(args)` returned.
+    fn text(
+        &self,
+        method: &str,
+        args: impl pyo3::call::PyCallArgs<'py>,
+    ) -> Result<String, AgentError> {
+        let value = self.call_with(method, args)?;
+        value.extract().map_err(|_| Self::bad_value(method, &value))
     }
 }
 

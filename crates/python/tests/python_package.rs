@@ -361,6 +361,33 @@ fn assert_lines_named(o: &Outcomes) {
     }
 }
 
+/// The holders named in `file` by `# held by NAME: HOLDER` comments: (NAME, HOLDER).
+fn marked_holders(file: &str) -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/pysuite")
+        .join(file);
+    let text = std::fs::read_to_string(path).expect("suite file");
+    text.lines()
+        .filter_map(|line| {
+            let (name, holder) = line.trim().strip_prefix("# held by ")?.split_once(": ")?;
+            Some((name.to_owned(), holder.to_owned()))
+        })
+        .collect()
+}
+
+/// Every failed test marked with a holder names it, the way the test's code spells it.
+fn assert_holders_named(o: &Outcomes) {
+    let holders = marked_holders("test_leaking.py");
+    assert!(holders.len() >= 5, "{holders:?}");
+    for (name, holder) in holders {
+        let text = o.section(&name);
+        assert!(
+            text.contains(&format!("held by {holder}")),
+            "{name}: its holder `{holder}` is not named:\n{text}"
+        );
+    }
+}
+
 /// The suite under `pytest --leakproof ARGS`: exactly the leaking tests fail, with their lines.
 fn assert_suite(venv: &Venv, name: &str, args: &[&str]) {
     let mut all = vec!["--leakproof"];
@@ -403,6 +430,7 @@ fn assert_suite(venv: &Venv, name: &str, args: &[&str]) {
         ("test_unbounded_lru_cache", "python-heap"),
         ("test_unclosed_file", "fds"),
         ("test_unclosed_socket", "fds"),
+        ("test_raw_descriptor", "fds"),
         ("test_thread_left_running", "threads"),
         ("test_handler_added_on_every_call", "python-heap"),
         ("test_parametrized[64]", "python-heap"),
@@ -429,6 +457,7 @@ fn assert_suite(venv: &Venv, name: &str, args: &[&str]) {
         );
     }
     assert_lines_named(&o);
+    assert_holders_named(&o);
     assert_eq!(
         o.outcome("test_leaking.py::test_excluded_though_it_keeps"),
         "PASSED"
@@ -453,7 +482,7 @@ fn assert_suite(venv: &Venv, name: &str, args: &[&str]) {
     );
     assert!(
         run.stdout
-            .contains("17 failed, 21 passed, 2 skipped, 1 xfailed"),
+            .contains("18 failed, 21 passed, 2 skipped, 1 xfailed"),
         "{}",
         tail(&run.stdout, 3)
     );

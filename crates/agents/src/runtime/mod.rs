@@ -8,9 +8,10 @@
 //! `{"cmd":"snapshot"}` -> `{"ok":true,"sites":[[[[file,line,function],...],bytes,count],...]}`
 //! (frames innermost first, lines 1-based), `{"cmd":"frames","n":8}` -> `{"ok":true,...}`
 //! (Python: trace that many frames from now on), `{"cmd":"hello"}` -> `{"ok":true,...}`.
-//! A failed request is `{"ok":false,"error":"..."}`.
+//! A failed request is `{"ok":false,"error":"..."}`. Holders and open sites: `holders.rs`.
 
 mod client;
+mod holders;
 mod node;
 mod python;
 #[cfg(test)]
@@ -20,11 +21,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use leakproof_diff::Snapshot;
+use leakproof_diff::{Holder, Snapshot, StatDiff};
 
 use crate::pending::Prepared;
-use crate::{registry, Agent, AgentError, Descriptor};
+use crate::{registry, Agent, AgentError, Descriptor, OpenSites};
 
+pub use holders::{holder_sites_json, holders_from_json};
 pub(crate) use node::NODE;
 pub(crate) use python::PYTHON;
 
@@ -177,11 +179,24 @@ impl Agent for RuntimeAgent {
     }
 
     fn start_pictures(&mut self) -> Result<(), AgentError> {
-        self.trace_frames(PICTURE_FRAMES)
+        self.trace_frames(PICTURE_FRAMES)?;
+        self.trace_opens(true)
     }
 
     fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
         self.snapshot()
+    }
+
+    fn holders(&mut self, sites: &[StatDiff], budget: Duration) -> Result<Vec<Holder>, AgentError> {
+        self.ask_holders(sites, budget)
+    }
+
+    fn open_sites(&mut self, _wait: Duration) -> Result<OpenSites, AgentError> {
+        self.ask_open_sites()
+    }
+
+    fn stop_pictures(&mut self) {
+        let _ = self.trace_opens(false);
     }
 }
 

@@ -11,15 +11,23 @@ use crate::{Descriptor, Pictures, Reach};
 /// Floor of a Python heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
 const FLOOR: f64 = 64.0;
 
-/// The agent's files and environment: `sitecustomize.py`, and the sampling and snapshot module it
-/// imports, shared with the Python package's pytest plugin (one file,
-/// `python/leakproof/_sampling.py`, written beside the agent under another name).
+/// The agent's files and environment: `sitecustomize.py`, and the modules it imports, shared with
+/// the Python package's pytest plugin (`python/leakproof/_sampling.py`, `_holders.py` and
+/// `_opened.py`, written beside the agent under other names).
 pub(super) const INJECTION: Injection = Injection {
     files: &[
         ("sitecustomize.py", include_str!("sitecustomize.py")),
         (
             "_leakproof_sampling.py",
             include_str!("../../../../python/leakproof/_sampling.py"),
+        ),
+        (
+            "_leakproof_holders.py",
+            include_str!("../../../../python/leakproof/_holders.py"),
+        ),
+        (
+            "_leakproof_opened.py",
+            include_str!("../../../../python/leakproof/_opened.py"),
         ),
     ],
     apply_env,

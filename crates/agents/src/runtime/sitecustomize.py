@@ -18,6 +18,10 @@ import tracemalloc
 # Python package), written beside this file by the harness.
 import _leakproof_sampling as _sampling
 
+# The holder search and the open sites (leakproof/_holders.py and _opened.py), written likewise.
+import _leakproof_holders as _holders
+import _leakproof_opened as _opened
+
 _DIR = os.environ.get("LEAKPROOF_AGENT_DIR", "")
 _FRAMES_VAR = "LEAKPROOF_PY_FRAMES"
 _DEFAULT_FRAMES = 1
@@ -49,6 +53,33 @@ def _snapshot():
     return {"ok": True, "sites": sites, "pid": os.getpid()}
 
 
+def _own_files():
+    return {__file__, _sampling.__file__, _holders.__file__, _opened.__file__}
+
+
+def _holders_of(request):
+    """What keeps the growing sites' objects alive (``{"sites": [...], "budget": seconds}``)."""
+    found = _holders.holders(request.get("sites") or [], float(request.get("budget", 1.0)), _own_files())
+    return dict(found, ok=True, pid=os.getpid())
+
+
+def _trace_opens(request):
+    """Starts (``"on": true``) or stops recording where descriptors and threads are opened."""
+    (_opened.start if request.get("on") else _opened.stop)()
+    return {"ok": True, "pid": os.getpid()}
+
+
+def _open_sites(request):
+    """The descriptors (``"kind": "fds"``) or threads opened since ``trace_opens`` and still open."""
+    names = {}
+
+    def function(filename, line):
+        return _sampling._function(filename, line, names)
+
+    kind = _opened.thread_sites if request.get("kind") == "threads" else _opened.fd_sites
+    return {"ok": True, "sites": kind(function), "pid": os.getpid()}
+
+
 def _answer(line):
     try:
         request = json.loads(line)
@@ -61,6 +92,12 @@ def _answer(line):
         return _sample()
     if cmd == "snapshot":
         return _snapshot()
+    if cmd == "holders":
+        return _holders_of(request)
+    if cmd == "trace_opens":
+        return _trace_opens(request)
+    if cmd == "open_sites":
+        return _open_sites(request)
     if cmd == "hello":
         return {"ok": True, "agent": "python", "pid": os.getpid()}
     return {"ok": False, "error": "unknown request"}

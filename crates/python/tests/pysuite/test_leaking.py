@@ -17,6 +17,7 @@ import leakproof
 _kept = []
 
 
+# held by test_list_grows: test_leaking._kept (list) ← module test_leaking
 def test_list_grows():
     _kept.append([len(_kept)])  # leaks: test_list_grows
 
@@ -24,10 +25,12 @@ def test_list_grows():
 _registry = {}
 
 
+# held by test_dict_grows: test_leaking._registry (dict) ← module test_leaking
 def test_dict_grows():
     _registry[len(_registry)] = "entry %d" % len(_registry)  # leaks: test_dict_grows
 
 
+# held by test_unbounded_lru_cache: test_leaking._render's lru_cache (dict)
 @functools.lru_cache(maxsize=None)
 def _render(n):
     return "page %d" % n  # leaks: test_unbounded_lru_cache
@@ -56,6 +59,10 @@ def test_unclosed_socket():
     _sockets.append(sock)
 
 
+def test_raw_descriptor():
+    os.open(os.devnull, os.O_RDONLY)  # leaks: test_raw_descriptor
+
+
 _stop = threading.Event()
 
 
@@ -63,6 +70,7 @@ def test_thread_left_running():
     threading.Thread(target=_stop.wait, daemon=True).start()
 
 
+# held by test_handler_added_on_every_call: logging.getLogger('suite.leaking').handlers (list)
 def test_handler_added_on_every_call():
     handler = logging.NullHandler()  # leaks: test_handler_added_on_every_call
     logging.getLogger("suite.leaking").addHandler(handler)
@@ -74,6 +82,7 @@ def test_parametrized(size):
 
 
 class TestMethods:
+    # held by TestMethods.test_method: test_leaking.TestMethods.history (list)
     history = []
 
     def test_method(self):
