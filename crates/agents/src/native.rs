@@ -36,7 +36,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use leakproof_diff::{ForeignSymbolizer, Holder, Snapshot, StatDiff};
-use leakproof_sample::native::{proc_maps, NativeRegions, NativeSample, NATIVE_DIR_VAR};
+use leakproof_sample::native::{
+    proc_maps, NativeRegions, NativeSample, NATIVE_DIR_VAR, NATIVE_OWN_DIR_VAR, NATIVE_SELF_VAR,
+};
 use leakproof_trend::Config;
 
 use crate::pending::Prepared;
@@ -383,18 +385,24 @@ impl NativeAgent {
     /// Adds the agent to `cmd`: the library appended to `LD_PRELOAD` (the command's own value, else
     /// this process's), and the directory variable.
     pub fn apply_env(&self, cmd: &mut Command) {
-        let own = cmd
-            .get_envs()
-            .find(|(k, _)| *k == "LD_PRELOAD")
-            .map(|(_, v)| v.map(|v| v.to_os_string()));
-        let existing = own.unwrap_or_else(|| std::env::var_os("LD_PRELOAD"));
-        let mut preload = existing.filter(|v| !v.is_empty()).unwrap_or_default();
+        let mut preload = preload_of(cmd);
         if !preload.is_empty() {
             preload.push(":");
         }
         preload.push(self.library.as_os_str());
         cmd.env("LD_PRELOAD", preload);
         cmd.env(NATIVE_DIR_VAR, OsString::from(self.dir()));
+    }
+
+    /// Like [`NativeAgent::apply_env`], for a process that reads its own agent (a leak test's
+    /// re-executed child): the agent takes itself out of the environment when it loads, so the
+    /// processes that one starts run as they would without it; the directory is then in
+    /// [`NATIVE_OWN_DIR_VAR`].
+    pub fn apply_env_for_self(&self, cmd: &mut Command) {
+        let inherited = preload_of(cmd);
+        self.apply_env(cmd);
+        cmd.env(NATIVE_SELF_VAR, inherited);
+        cmd.env(NATIVE_OWN_DIR_VAR, self.dir());
     }
 
     /// Waits until at least one process of the target has published its heap. A program that
@@ -557,6 +565,16 @@ impl Drop for NativeAgent {
         registry::forget(self.regions.dir());
         let _ = std::fs::remove_dir_all(self.regions.dir());
     }
+}
+
+/// The `LD_PRELOAD` `cmd` would run with: its own value, else this process's (empty for none).
+fn preload_of(cmd: &Command) -> OsString {
+    let own = cmd
+        .get_envs()
+        .find(|(k, _)| *k == "LD_PRELOAD")
+        .map(|(_, v)| v.map(|v| v.to_os_string()));
+    let existing = own.unwrap_or_else(|| std::env::var_os("LD_PRELOAD"));
+    existing.filter(|v| !v.is_empty()).unwrap_or_default()
 }
 
 /// [`PRELOAD_VAR`], else the newest of `DIR/libleakproof_preload.so`, `DIR/deps/...`,

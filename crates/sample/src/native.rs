@@ -26,6 +26,12 @@ use crate::capture::RawSite;
 
 /// The environment variable that names the agent's directory (private, mode 0700).
 pub const NATIVE_DIR_VAR: &str = "LEAKPROOF_PRELOAD_DIR";
+/// Set, to the `LD_PRELOAD` its children should get (maybe empty), for a process that has the
+/// agent for itself only: the agent restores it and removes its own variables when it loads.
+pub const NATIVE_SELF_VAR: &str = "LEAKPROOF_PRELOAD_SELF";
+/// The agent's directory for a process that has the agent for itself only ([`NATIVE_SELF_VAR`]),
+/// where it reads its own region.
+pub const NATIVE_OWN_DIR_VAR: &str = "LEAKPROOF_PRELOAD_OWN_DIR";
 
 /// The region's layout, shared with the agent that writes it.
 #[path = "../../preload/src/layout.rs"]

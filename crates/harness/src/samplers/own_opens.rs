@@ -8,7 +8,9 @@
 //! A sampler without columns: it measures nothing, it only locates.
 
 use leakproof_diff::Snapshot;
-use leakproof_sample::native::{serve_own_request, NativeRegions, OpenDump, NATIVE_DIR_VAR};
+use leakproof_sample::native::{
+    serve_own_request, NativeRegions, OpenDump, NATIVE_DIR_VAR, NATIVE_OWN_DIR_VAR,
+};
 use leakproof_sample::ProbeError;
 
 use crate::engine::{Column, Sampler};
@@ -27,7 +29,9 @@ pub(crate) struct OwnOpenSites {
 impl OwnOpenSites {
     /// The agent of this process, when it runs with one and `locate` is on.
     pub(crate) fn from_env(locate: bool) -> Option<OwnOpenSites> {
-        let dir = std::env::var_os(NATIVE_DIR_VAR).filter(|_| locate)?;
+        let dir = std::env::var_os(NATIVE_OWN_DIR_VAR)
+            .or_else(|| std::env::var_os(NATIVE_DIR_VAR))
+            .filter(|_| locate)?;
         let mut regions = NativeRegions::new(dir);
         let pid = std::process::id();
         regions.refresh().ok()?;

@@ -7,7 +7,7 @@
 
 use leakproof_agents::NativeAgent;
 use leakproof_report::{Report, Resource};
-use leakproof_sample::native::NATIVE_DIR_VAR;
+use leakproof_sample::native::{NATIVE_DIR_VAR, NATIVE_OWN_DIR_VAR};
 
 use super::reexec::reexec_with;
 use crate::findings::open_sites_known;
@@ -27,7 +27,9 @@ fn unnamed(report: &Report) -> Vec<Resource> {
 /// descriptors and threads, found by one re-execution with the preload agent when it has none.
 pub(super) fn with_open_sites(name: &str, mut report: Report) -> Report {
     let wanted = unnamed(&report);
-    let preloaded = std::env::var_os(NATIVE_DIR_VAR).is_some();
+    let preloaded = [NATIVE_DIR_VAR, NATIVE_OWN_DIR_VAR]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
     if wanted.is_empty() || preloaded || report.failure.is_some() {
         return report;
     }

@@ -45,7 +45,7 @@ pub(super) fn reexec_with(name: &str, agent: Option<NativeAgent>) -> Result<Repo
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     if let Some(agent) = &agent {
-        agent.apply_env(&mut cmd);
+        agent.apply_env_for_self(&mut cmd);
     }
     let mut child = cmd.spawn().map_err(|e| {
         format!(
