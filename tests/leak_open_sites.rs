@@ -132,7 +132,10 @@ fn a_rust_heap_leak_says_once_that_it_has_no_holder_to_name() {
 #[leakproof::leak_test(iterations = 40)]
 fn processes_a_leak_test_starts_run_without_the_agent() {
     let out = std::process::Command::new("sh")
-        .args(["-c", "echo \"[$LD_PRELOAD|$LEAKPROOF_PRELOAD_DIR|$LEAKPROOF_PRELOAD_SELF]\""])
+        .args([
+            "-c",
+            "echo \"[$LD_PRELOAD|$LEAKPROOF_PRELOAD_DIR|$LEAKPROOF_PRELOAD_SELF]\"",
+        ])
         .output()
         .expect("sh runs");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[||]");
