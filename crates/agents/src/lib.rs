@@ -47,7 +47,7 @@ pub use error::AgentError;
 pub use jvm::JvmError;
 #[cfg(target_os = "linux")]
 pub use native::{
-    is_native_target, NativeAgent, NativeError, SitesRequest, LIBRARY_NAME, PRELOAD_VAR,
+    is_native_target, NativeAgent, NativeError, SitesRequest, LIBRARY_NAME, NO_HOLDER, PRELOAD_VAR,
 };
 pub use overhead::Overhead;
 pub use pending::Pending;

@@ -35,12 +35,14 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use leakproof_diff::{ForeignSymbolizer, Snapshot};
-use leakproof_sample::native::{proc_maps, NativeRegions, NativeSample, NATIVE_DIR_VAR};
+use leakproof_diff::{ForeignSymbolizer, Holder, Snapshot, StatDiff};
+use leakproof_sample::native::{
+    proc_maps, NativeRegions, NativeSample, NATIVE_DIR_VAR, NATIVE_OWN_DIR_VAR, NATIVE_SELF_VAR,
+};
 use leakproof_trend::Config;
 
 use crate::pending::Prepared;
-use crate::{registry, Agent, AgentError, Descriptor, Pictures, Reach};
+use crate::{registry, Agent, AgentError, Descriptor, OpenSites, Pictures, Reach};
 
 /// The native row of [`crate::AGENTS`]: exact bytes, judged as an exact heap.
 pub(crate) const NATIVE: Descriptor = Descriptor {
@@ -86,6 +88,10 @@ const QUIET_BUDGET: Duration = Duration::from_secs(1);
 pub const PRELOAD_VAR: &str = "LEAKPROOF_PRELOAD";
 /// File name of the agent library.
 pub const LIBRARY_NAME: &str = "libleakproof_preload.so";
+
+/// Why a native or Rust heap's growth has no holder: the report's one line (they have no
+/// references to follow from a root).
+pub const NO_HOLDER: &str = "Rust/native heaps have no holder to name";
 
 /// Why the native agent cannot be used or read.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +155,11 @@ struct Running {
     agent: NativeAgent,
     /// The picture asked for and not collected yet.
     requested: Option<SitesRequest>,
+    /// The last picture collected, whose processes wrote their open sites with it.
+    collected: Option<SitesRequest>,
+    /// The open sites written with the first picture collected, and how many were collected.
+    first_open: Option<(Snapshot, Snapshot)>,
+    pictures: usize,
     /// What is left of [`QUIET_BUDGET`].
     quiet_left: Duration,
 }
@@ -170,6 +181,9 @@ impl Prepared for Ready {
             row,
             agent,
             requested: None,
+            collected: None,
+            first_open: None,
+            pictures: 0,
             quiet_left: QUIET_BUDGET,
         }))
     }
@@ -229,12 +243,56 @@ impl Agent for Running {
         let request = self.requested.take().ok_or(NativeError::SitesTimeout {
             timeout: Duration::ZERO,
         })?;
-        Ok(mark_unresolved(self.agent.collect_sites(request, wait)?))
+        let sites = mark_unresolved(self.agent.collect(&request, wait)?);
+        self.pictures += 1;
+        if self.first_open.is_none() {
+            self.first_open = self.agent.open_sites(&request, Duration::ZERO).ok();
+        }
+        self.collected = Some(request);
+        Ok(sites)
+    }
+
+    fn holders(&mut self, _: &[StatDiff], _: Duration) -> Result<Vec<Holder>, AgentError> {
+        Err(AgentError::Unsupported(NO_HOLDER.to_owned()))
+    }
+
+    fn open_sites(&mut self, wait: Duration) -> Result<OpenSites, AgentError> {
+        let request = self.collected.as_ref().ok_or(NativeError::SitesTimeout {
+            timeout: Duration::ZERO,
+        })?;
+        let (mut fds, mut threads) = self.agent.open_sites(request, wait)?;
+        // What was open at the first picture too (a request in flight each time) did not grow.
+        if let (Some((fds_before, threads_before)), true) = (&self.first_open, self.pictures > 1) {
+            fds = minus(fds, fds_before);
+            threads = minus(threads, threads_before);
+        }
+        Ok(OpenSites::new(
+            mark_unresolved(fds),
+            mark_unresolved(threads),
+        ))
     }
 
     fn stop_pictures(&mut self) {
         let _ = self.agent.stop_sites();
+        (self.first_open, self.collected, self.pictures) = (None, None, 0);
     }
+}
+
+/// The open sites of `after` less those of `before` with the same stack (one block per handle):
+/// the handles opened between the two pictures and still open.
+fn minus(mut after: Snapshot, before: &Snapshot) -> Snapshot {
+    let key = |s: &leakproof_diff::Site| s.frames.iter().map(|f| f.ip).collect::<Vec<_>>();
+    let earlier: std::collections::HashMap<Vec<Option<u64>>, u64> =
+        before.sites.iter().map(|s| (key(s), s.blocks)).collect();
+    for site in &mut after.sites {
+        let n = earlier.get(&key(site)).copied().unwrap_or(0);
+        site.blocks = site.blocks.saturating_sub(n);
+        site.bytes = site.bytes.saturating_sub(n);
+    }
+    after.sites.retain(|s| s.blocks > 0);
+    after.total_bytes = after.sites.iter().map(|s| s.bytes).sum();
+    after.total_blocks = after.sites.iter().map(|s| s.blocks).sum();
+    after
 }
 
 /// Frames the target's own objects could not name keep their address as the function, so that
@@ -327,18 +385,24 @@ impl NativeAgent {
     /// Adds the agent to `cmd`: the library appended to `LD_PRELOAD` (the command's own value, else
     /// this process's), and the directory variable.
     pub fn apply_env(&self, cmd: &mut Command) {
-        let own = cmd
-            .get_envs()
-            .find(|(k, _)| *k == "LD_PRELOAD")
-            .map(|(_, v)| v.map(|v| v.to_os_string()));
-        let existing = own.unwrap_or_else(|| std::env::var_os("LD_PRELOAD"));
-        let mut preload = existing.filter(|v| !v.is_empty()).unwrap_or_default();
+        let mut preload = preload_of(cmd);
         if !preload.is_empty() {
             preload.push(":");
         }
         preload.push(self.library.as_os_str());
         cmd.env("LD_PRELOAD", preload);
         cmd.env(NATIVE_DIR_VAR, OsString::from(self.dir()));
+    }
+
+    /// Like [`NativeAgent::apply_env`], for a process that reads its own agent (a leak test's
+    /// re-executed child): the agent takes itself out of the environment when it loads, so the
+    /// processes that one starts run as they would without it; the directory is then in
+    /// [`NATIVE_OWN_DIR_VAR`].
+    pub fn apply_env_for_self(&self, cmd: &mut Command) {
+        let inherited = preload_of(cmd);
+        self.apply_env(cmd);
+        cmd.env(NATIVE_SELF_VAR, inherited);
+        cmd.env(NATIVE_OWN_DIR_VAR, self.dir());
     }
 
     /// Waits until at least one process of the target has published its heap. A program that
@@ -402,22 +466,35 @@ impl NativeAgent {
         request: SitesRequest,
         timeout: Duration,
     ) -> Result<Snapshot, NativeError> {
+        self.collect(&request, timeout)
+    }
+
+    /// Waits up to `timeout` for every process of `request` to answer; returns the answers,
+    /// each with where its objects are loaded.
+    fn answered<'r>(&self, request: &'r SitesRequest, timeout: Duration) -> Vec<(u32, &'r str)> {
         let SitesRequest { requests, maps } = request;
         let start = Instant::now();
         let ready = |r: &NativeRegions| requests.iter().all(|(p, q)| r.sites_ready(*p, *q));
         while !ready(&self.regions) && start.elapsed() < timeout {
             std::thread::sleep(Duration::from_millis(2));
         }
+        requests
+            .iter()
+            .zip(maps)
+            .filter(|((pid, req), _)| self.regions.sites_ready(*pid, *req))
+            .filter_map(|((pid, _), maps)| Some((*pid, maps.as_deref()?)))
+            .collect()
+    }
+
+    fn collect(
+        &mut self,
+        request: &SitesRequest,
+        timeout: Duration,
+    ) -> Result<Snapshot, NativeError> {
         let mut sites = Vec::new();
         let mut answered = 0;
-        for ((pid, req), maps) in requests.iter().zip(&maps) {
-            let Some(maps) = maps
-                .as_deref()
-                .filter(|_| self.regions.sites_ready(*pid, *req))
-            else {
-                continue;
-            };
-            let Some(raw) = self.regions.read_sites(*pid).map_err(|e| self.io(e))? else {
+        for (pid, maps) in self.answered(request, timeout) {
+            let Some(raw) = self.regions.read_sites(pid).map_err(|e| self.io(e))? else {
                 continue;
             };
             answered += 1;
@@ -425,13 +502,47 @@ impl NativeAgent {
             ForeignSymbolizer::new(maps).symbolize(&mut one);
             sites.extend(one.sites);
         }
-        if answered == 0 && !requests.is_empty() {
+        if answered == 0 && !request.requests.is_empty() {
             return Err(NativeError::SitesTimeout { timeout });
         }
         let mut snapshot = Snapshot::from_sites(sites).taken_now();
         snapshot.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
         snapshot.symbolized = true;
         Ok(snapshot)
+    }
+
+    /// Where the descriptors still open and the threads still alive were opened and started,
+    /// among those opened since [`NativeAgent::start_sites`]: what each process wrote with its
+    /// answer to `request` (waiting up to `timeout` for it), one block per descriptor or thread
+    /// by its stack, symbolized like the sites. Returns (descriptors, threads).
+    pub fn open_sites(
+        &mut self,
+        request: &SitesRequest,
+        timeout: Duration,
+    ) -> Result<(Snapshot, Snapshot), NativeError> {
+        let (mut fds, mut threads) = (Vec::new(), Vec::new());
+        let answers = self.answered(request, timeout);
+        if answers.is_empty() && !request.requests.is_empty() {
+            return Err(NativeError::SitesTimeout { timeout });
+        }
+        for (pid, maps) in answers {
+            let Some(dump) = self.regions.read_open(pid).map_err(|e| self.io(e))? else {
+                continue;
+            };
+            for (raw, out) in [(dump.fds, &mut fds), (dump.threads, &mut threads)] {
+                let mut one =
+                    Snapshot::from_ips(raw.into_iter().map(|s| (s.ips, s.bytes, s.blocks)));
+                ForeignSymbolizer::new(maps).symbolize(&mut one);
+                out.extend(one.sites);
+            }
+        }
+        let picture = |sites: Vec<_>| {
+            let mut snapshot = Snapshot::from_sites(sites).taken_now();
+            snapshot.sites.sort_by_key(|s| std::cmp::Reverse(s.blocks));
+            snapshot.symbolized = true;
+            snapshot
+        };
+        Ok((picture(fds), picture(threads)))
     }
 
     /// [`NativeAgent::request_sites`] then [`NativeAgent::collect_sites`]: for a target that
@@ -454,6 +565,16 @@ impl Drop for NativeAgent {
         registry::forget(self.regions.dir());
         let _ = std::fs::remove_dir_all(self.regions.dir());
     }
+}
+
+/// The `LD_PRELOAD` `cmd` would run with: its own value, else this process's (empty for none).
+fn preload_of(cmd: &Command) -> OsString {
+    let own = cmd
+        .get_envs()
+        .find(|(k, _)| *k == "LD_PRELOAD")
+        .map(|(_, v)| v.map(|v| v.to_os_string()));
+    let existing = own.unwrap_or_else(|| std::env::var_os("LD_PRELOAD"));
+    existing.filter(|v| !v.is_empty()).unwrap_or_default()
 }
 
 /// [`PRELOAD_VAR`], else the newest of `DIR/libleakproof_preload.so`, `DIR/deps/...`,
@@ -546,6 +667,24 @@ mod tests {
         let frames = &marked.sites[0].frames;
         assert_eq!(frames[0], Frame::at("handle", "server.c", 20));
         assert_eq!(frames[1].function.as_deref(), Some("0x2000"));
+    }
+
+    #[test]
+    fn open_sites_less_the_first_picture_keep_only_what_was_opened_in_between() {
+        let before = Snapshot::from_ips([(vec![0x10_u64], 1_u64, 1_u64), (vec![0x20], 2, 2)]);
+        let after = Snapshot::from_ips([
+            (vec![0x10_u64], 1_u64, 1_u64),
+            (vec![0x20], 9, 9),
+            (vec![0x30], 1, 1),
+        ]);
+        let grown = minus(after, &before);
+        let blocks: Vec<(Option<u64>, u64)> = grown
+            .sites
+            .iter()
+            .map(|s| (s.frames[0].ip, s.blocks))
+            .collect();
+        assert_eq!(blocks, vec![(Some(0x20), 7), (Some(0x30), 1)]);
+        assert_eq!((grown.total_blocks, grown.total_bytes), (8, 8));
     }
 
     #[test]

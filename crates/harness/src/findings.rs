@@ -8,7 +8,7 @@ use leakproof_diff::{compare, growing, sort_diffs, GroupBy, Snapshot, StatDiff, 
 use leakproof_sample::{FdInfo, FdKind};
 use leakproof_trend::Verdict;
 
-use leakproof_report::{Report, Resource};
+use leakproof_report::{Report, Resource, ResourceReport};
 
 /// How many growing sites the report lists.
 pub const TOP_SITES: usize = 5;
@@ -29,6 +29,7 @@ pub(crate) fn growing_sites(mut old: Snapshot, mut new: Snapshot) -> Vec<StatDif
 pub(crate) fn set_detail(report: &mut Report, resource: Resource, detail: String) {
     if let Some(r) = report.resources.iter_mut().find(|r| r.resource == resource) {
         r.detail = Some(detail);
+        open_sites_known(r);
     }
 }
 
@@ -144,12 +145,26 @@ pub(crate) fn describe_new_fds(before: &Descriptors, after: &Descriptors, span: 
             }
         );
     }
-    out.push_str(
-        "  where they were opened is not known (descriptors are sampled, the calls that open them \
-         are not traced); if the handles are kept in a growing collection, the allocation sites \
-         show where",
-    );
+    out.push_str(OPEN_SITES_UNKNOWN);
     out
+}
+
+/// The last line of [`describe_new_fds`], left out where an agent traced the open sites.
+const OPEN_SITES_UNKNOWN: &str = "  where they were opened is not known (descriptors are sampled, \
+     the calls that open them are not traced); if the handles are kept in a growing collection, \
+     the allocation sites show where";
+
+/// Drops the "not known" line from a resource's detail once its open sites are known.
+pub(crate) fn open_sites_known(r: &mut ResourceReport) {
+    if r.sites.is_empty() {
+        return;
+    }
+    if let Some(detail) = &mut r.detail {
+        if let Some(at) = detail.find(OPEN_SITES_UNKNOWN) {
+            detail.truncate(at);
+            detail.truncate(detail.trim_end().len());
+        }
+    }
 }
 
 /// Thread ids and names of this process (None where unavailable).
@@ -246,6 +261,25 @@ mod tests {
         ];
         let text = describe_new_fds(&before, &after, "since the warm-up");
         assert!(text.contains("1 opened and still open"), "{text}");
+    }
+
+    #[test]
+    fn known_open_sites_drop_the_not_known_line() {
+        let text = describe_new_fds(&Vec::new(), &Vec::new(), "since the warm-up");
+        let analysis = leakproof_trend::analyze(&[1.0; 10], &leakproof_trend::Config::counts())
+            .expect("a series");
+        let mut r = ResourceReport::new(Resource::Fds, "fds", vec![1.0; 10], analysis);
+        r.detail = Some(text.clone());
+        open_sites_known(&mut r);
+        assert_eq!(
+            r.detail.as_deref(),
+            Some(text.as_str()),
+            "no sites: unchanged"
+        );
+        r.sites = vec![diff_at(3, 1, "open")];
+        open_sites_known(&mut r);
+        let detail = r.detail.expect("detail");
+        assert!(!detail.contains("not known") && detail.starts_with("new file descriptors"));
     }
 
     #[test]

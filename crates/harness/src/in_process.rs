@@ -9,6 +9,7 @@ use leakproof_trend::TrendError;
 
 use crate::engine::{Engine, Sampler, Settings, SettingsError, Stop, Workload};
 use crate::env::{EnvError, Overrides, WARMUP_VAR};
+use crate::samplers::own_opens::OwnOpenSites;
 use crate::samplers::this_process::{HeapSampler, OwnFds, OwnRss, OwnThreads};
 use crate::write_artifacts;
 use leakproof_report::{Isolation, Probe, Report, Resource, RunConfig};
@@ -340,6 +341,9 @@ impl Harness {
         match OwnThreads::new(locate) {
             Ok(s) => engine.sampler(Box::new(s), false),
             Err(e) => engine.note(format!("threads not tracked: {e}")),
+        }
+        if let Some(s) = OwnOpenSites::from_env(locate) {
+            engine.sampler(Box::new(s), false);
         }
         Ok(())
     }

@@ -9,8 +9,8 @@
 use core::mem::{offset_of, size_of};
 use core::sync::atomic::AtomicU64;
 
-/// `LKPNAT01`: identifies a region and its layout version.
-pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"LKPNAT01");
+/// `LKPNAT02`: identifies a region and its layout version.
+pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"LKPNAT02");
 /// Per-thread counter slots in a region.
 pub(crate) const SLOTS: usize = 512;
 
@@ -23,6 +23,8 @@ pub(crate) struct Header {
     pub(crate) ctl: AtomicU64,
     pub(crate) dumped: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    /// Bit 0: trace open sites (of descriptors and threads) even while sites are not captured.
+    pub(crate) opens: AtomicU64,
 }
 
 /// One thread's counters, on their own cache lines.
@@ -61,6 +63,8 @@ pub(crate) const OFF_CTL: usize = offset_of!(Header, ctl);
 pub(crate) const OFF_DUMPED: usize = offset_of!(Header, dumped);
 /// Byte offset of the count of allocations not recorded (tables full).
 pub(crate) const OFF_DROPPED: usize = offset_of!(Header, dropped);
+/// Byte offset of the reader's open-sites word (bit 0: trace them without capturing sites).
+pub(crate) const OFF_OPENS: usize = offset_of!(Header, opens);
 /// Byte offset of counter slot `i` (`i == SLOTS` is the overflow slot).
 pub(crate) const fn slot_offset(i: usize) -> usize {
     if i < SLOTS {

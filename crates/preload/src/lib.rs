@@ -14,6 +14,12 @@
 //! child publishes a region of its own and counts from zero; an exec'd child inherits the
 //! preload and the variable and publishes anew.
 //!
+//! While sites are asked for, it also records the stack that opened each descriptor (`fds`:
+//! `open`, `socket`, `accept`, `pipe`, `dup`, `eventfd`, `fopen` and the rest, forwarded to the
+//! real functions found with `dlsym(RTLD_NEXT)`, see `real`) until it is closed, and the stack
+//! that started each thread (`threads`: `pthread_create`) while it lives, and writes the ones
+//! still open or alive beside each sites dump, as `DIR/PID.open` (see `opens`).
+//!
 //! Rules this crate keeps: nothing on the allocation path allocates, takes a lock (but site
 //! capture's, which a forked child frees), makes a system call while counting, uses
 //! thread-local storage (which may itself call `malloc` in a shared object), or can panic.
@@ -26,10 +32,14 @@
 use core::ffi::{c_int, c_void};
 
 mod dump;
+mod fds;
 mod layout;
+mod opens;
+mod real;
 mod region;
 mod sites;
 mod sys;
+mod threads;
 
 use region::{Region, Slot};
 
@@ -201,6 +211,7 @@ pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
 
 extern "C" fn on_load() {
     sites::find_own_range();
+    real::resolve_all();
     region::start();
 }
 

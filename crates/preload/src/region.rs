@@ -6,12 +6,13 @@
 //!
 //! | offset | header field | written by |
 //! |-------:|--------------|------------|
-//! | 0      | magic `LKPNAT01` (stored last) | agent |
+//! | 0      | magic `LKPNAT02` (stored last) | agent |
 //! | 8      | pid | agent |
 //! | 16     | exited (1 once exit handlers ran) | agent |
 //! | 24     | ctl: bit 0 capture sites, bits 1.. sites-dump request counter | reader |
 //! | 32     | dumped: the request counter of the last sites file written | agent |
 //! | 40     | dropped: allocations not recorded (tables full) | agent |
+//! | 48     | opens: bit 0 trace open sites without capturing sites | reader |
 //!
 //! A slot: owner (`pthread_self`, 0 = free) at 0, allocated bytes at 8, allocated blocks at 16,
 //! freed bytes at 24, freed blocks at 32, busy (re-entrancy guard) at 40. Live bytes are the sum
@@ -33,6 +34,9 @@ pub(crate) use crate::layout::{Header, Region, Slot, MAGIC, REGION_SIZE, SLOTS};
 const PROBES: usize = 8;
 /// The environment variable naming the directory regions are published in.
 pub(crate) const DIR_VAR: &[u8] = b"LEAKPROOF_PRELOAD_DIR\0";
+/// Set (to the `LD_PRELOAD` to leave behind, maybe empty) for a process that has the agent for
+/// itself only: the constructor then takes the agent out of the environment its children get.
+const SELF_VAR: &[u8] = b"LEAKPROOF_PRELOAD_SELF\0";
 
 impl Slot {
     const fn new() -> Slot {
@@ -57,6 +61,7 @@ impl Region {
                 ctl: AtomicU64::new(0),
                 dumped: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
+                opens: AtomicU64::new(0),
             },
             slots: [const { Slot::new() }; SLOTS],
             overflow: Slot::new(),
@@ -255,6 +260,7 @@ pub(crate) fn start() {
     }
     buf[..bytes.len()].copy_from_slice(bytes);
     DIR_LEN.store(bytes.len() as u64, Release);
+    for_self_only();
     match publish() {
         Some(r) => {
             r.copy_counts_from(&EARLY);
@@ -267,6 +273,27 @@ pub(crate) fn start() {
     // a thread holding one could be in a signal handler that allocates and waits for ours. The
     // child, single-threaded, drops the tables and frees the lock instead.
     unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
+}
+
+/// With [`SELF_VAR`] set: restores `LD_PRELOAD` to its value (unset when empty) and removes the
+/// agent's variables, so that the processes this one starts run without the agent.
+fn for_self_only() {
+    // SAFETY: the constructor runs single-threaded, before anything else reads the environment;
+    // every name is NUL-terminated, and setenv copies the value before SELF_VAR is removed.
+    unsafe {
+        let restore = libc::getenv(SELF_VAR.as_ptr().cast());
+        if restore.is_null() {
+            return;
+        }
+        let preload = c"LD_PRELOAD".as_ptr();
+        if *restore == 0 {
+            libc::unsetenv(preload);
+        } else {
+            libc::setenv(preload, restore, 1);
+        }
+        libc::unsetenv(SELF_VAR.as_ptr().cast());
+        libc::unsetenv(DIR_VAR.as_ptr().cast());
+    }
 }
 
 /// Creates this process's region file (`DIR/PID`, replacing any older one atomically) and maps it,
@@ -296,6 +323,7 @@ pub(crate) fn finish() {
 /// must not be written), and forget the parent's recorded sites.
 extern "C" fn after_fork_child() {
     crate::sites::reset_in_child();
+    crate::threads::reset_in_child();
     let Some(old) = current() else {
         return;
     };

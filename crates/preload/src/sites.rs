@@ -25,8 +25,8 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
 
 use crate::region::{Region, Slot};
 
-/// Most return addresses recorded per allocation.
-const MAX_FRAMES: usize = 32;
+/// Most return addresses recorded per allocation (and per open descriptor or thread).
+pub(crate) const MAX_FRAMES: usize = 32;
 /// Distinct stacks recorded at most (a power of two).
 const STACKS: usize = 1 << 16;
 /// Live recorded blocks at most (a power of two; filled to 3/4).
@@ -158,6 +158,7 @@ fn serve(r: &Region, s: &Slot) {
             tables().map(|t| t.sites()),
             r.header.dropped.load(Relaxed),
         );
+        crate::opens::write(r);
         r.header.dumped.store(request, Release);
     }
     if r.header.ctl.load(Relaxed) & 1 == 0 {
@@ -204,6 +205,21 @@ fn record(r: &Region, s: &Slot, p: u64, size: u64) {
         r.header.dropped.fetch_add(1, Relaxed);
     }
     leave(r, s);
+}
+
+/// Walks this thread's stack into `ips` (innermost first, from the caller of the agent's entry
+/// point); returns how many were written. The caller holds its slot's `busy` guard, so that an
+/// allocation by the unwinder only counts.
+pub(crate) fn stack(ips: &mut [u64; MAX_FRAMES]) -> usize {
+    let mut walk = Walk {
+        ips: [0; MAX_FRAMES],
+        n: 0,
+        skipping: true,
+    };
+    // SAFETY: `step` matches the callback type and receives `&mut walk`, alive for the call.
+    unsafe { _Unwind_Backtrace(step, (&mut walk as *mut Walk).cast()) };
+    *ips = walk.ips;
+    walk.n
 }
 
 struct Walk {

@@ -11,7 +11,7 @@
 //! writes at its next allocation or free, and [`NativeRegions::read_sites`] reads it.
 //!
 //! The layout is defined once, in `crates/preload/src/layout.rs`, which this module includes; the
-//! magic `LKPNAT01` carries its version, and a region with another magic is ignored.
+//! magic `LKPNAT02` carries its version, and a region with another magic is ignored.
 
 use std::collections::HashMap;
 use std::fs;
@@ -26,14 +26,20 @@ use crate::capture::RawSite;
 
 /// The environment variable that names the agent's directory (private, mode 0700).
 pub const NATIVE_DIR_VAR: &str = "LEAKPROOF_PRELOAD_DIR";
+/// Set, to the `LD_PRELOAD` its children should get (maybe empty), for a process that has the
+/// agent for itself only: the agent restores it and removes its own variables when it loads.
+pub const NATIVE_SELF_VAR: &str = "LEAKPROOF_PRELOAD_SELF";
+/// The agent's directory for a process that has the agent for itself only ([`NATIVE_SELF_VAR`]),
+/// where it reads its own region.
+pub const NATIVE_OWN_DIR_VAR: &str = "LEAKPROOF_PRELOAD_OWN_DIR";
 
 /// The region's layout, shared with the agent that writes it.
 #[path = "../../preload/src/layout.rs"]
 mod layout;
 
 use layout::{
-    slot_offset, MAGIC, OFF_CTL, OFF_DROPPED, OFF_DUMPED, OFF_EXITED, OFF_MAGIC, OFF_PID,
-    REGION_SIZE, SLOTS, SLOT_COUNTERS,
+    slot_offset, MAGIC, OFF_CTL, OFF_DROPPED, OFF_DUMPED, OFF_EXITED, OFF_MAGIC, OFF_OPENS,
+    OFF_PID, REGION_SIZE, SLOTS, SLOT_COUNTERS,
 };
 /// File (in the directory) whose presence makes newly started processes capture from the start.
 const CAPTURE_FILE: &str = "capture";
@@ -181,6 +187,7 @@ impl NativeRegions {
             self.regions.remove(&pid);
             let _ = fs::remove_file(self.dir.join(pid.to_string()));
             let _ = fs::remove_file(self.dir.join(format!("{pid}.sites")));
+            let _ = fs::remove_file(self.dir.join(format!("{pid}.open")));
         }
         let mut pids: Vec<u32> = self.regions.keys().copied().collect();
         pids.sort_unstable();
@@ -225,6 +232,17 @@ impl NativeRegions {
         Ok(())
     }
 
+    /// Switches the tracing of open sites (where descriptors are opened and threads started) on
+    /// or off in every live process, without a stack per allocation: for a process that reads its
+    /// own agent. [`NativeRegions::set_capture`] traces them too.
+    pub fn trace_opens(&mut self, on: bool) -> io::Result<()> {
+        self.refresh()?;
+        for m in self.regions.values() {
+            m.word(OFF_OPENS).store(u64::from(on), SeqCst);
+        }
+        Ok(())
+    }
+
     /// Asks every live process for a dump of its live sites; returns `(pid, request)` pairs for
     /// [`NativeRegions::sites_ready`]. A process writes it at its next allocation or free.
     pub fn request_sites(&mut self) -> io::Result<Vec<(u32, u64)>> {
@@ -261,6 +279,76 @@ impl NativeRegions {
             Err(e) => Err(e),
         }
     }
+
+    /// The open-sites dump `pid` wrote with its last sites dump (see [`OpenDump`]); `None`
+    /// without one.
+    pub fn read_open(&self, pid: u32) -> io::Result<Option<OpenDump>> {
+        match fs::read_to_string(self.dir.join(format!("{pid}.open"))) {
+            Ok(text) => parse_open(&text).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Where one process's open descriptors and live threads were opened and started, from the dump
+/// it writes beside each sites dump ([`NativeRegions::read_open`]): only those opened or started
+/// while sites were being captured, grouped by stack (`bytes` and `blocks` both count them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenDump {
+    /// Open descriptors by the stack that opened them (innermost first, from the caller of the
+    /// opening function).
+    pub fds: Vec<RawSite>,
+    /// Live threads by the stack that started them (from the caller of `pthread_create`).
+    pub threads: Vec<RawSite>,
+    /// Descriptors and threads the agent could not trace (numbers past its table, table full).
+    pub dropped: u64,
+}
+
+/// Parses an open-sites dump (format in `crates/preload/src/opens.rs`).
+fn parse_open(text: &str) -> io::Result<OpenDump> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed open-sites file");
+    let mut lines = text.lines();
+    let dropped = lines
+        .next()
+        .and_then(|l| l.strip_prefix("leakproof-open 1 "))
+        .and_then(|d| d.parse::<u64>().ok())
+        .ok_or_else(bad)?;
+    let (mut fds, mut threads) = (HashMap::new(), HashMap::new());
+    for line in lines {
+        let mut fields = line.split(' ');
+        let by_stack = match fields.next() {
+            Some("fd") => &mut fds,
+            Some("thread") => &mut threads,
+            _ => return Err(bad()),
+        };
+        fields
+            .next()
+            .and_then(|id| id.parse::<u64>().ok())
+            .ok_or_else(bad)?;
+        let ips = fields
+            .map(|f| u64::from_str_radix(f, 16).map_err(|_| bad()))
+            .collect::<io::Result<Vec<u64>>>()?;
+        *by_stack.entry(ips).or_insert(0u64) += 1;
+    }
+    let sites = |by_stack: HashMap<Vec<u64>, u64>| {
+        let mut out: Vec<RawSite> = by_stack
+            .into_iter()
+            .map(|(ips, n)| RawSite {
+                ips,
+                bytes: n,
+                blocks: n,
+            })
+            .collect();
+        out.sort_by(|a, b| b.blocks.cmp(&a.blocks).then_with(|| a.ips.cmp(&b.ips)));
+        out
+    };
+    Ok(OpenDump {
+        fds: sites(fds),
+        threads: sites(threads),
+        dropped,
+    })
 }
 
 /// Parses a sites dump (format in `crates/preload/src/sites.rs`).
@@ -303,6 +391,14 @@ fn alive(pid: u32) -> bool {
     }
 }
 
+/// Makes this process's own preload agent, if it has one, serve a pending request now: agents
+/// answer at an allocation through the C `malloc`, which this makes (and frees) directly,
+/// whatever Rust's global allocator is.
+pub fn serve_own_request() {
+    // SAFETY: a plain C allocation of one byte, freed at once (free accepts null).
+    unsafe { libc::free(libc::malloc(1)) };
+}
+
 /// The text of `/proc/PID/maps` (where each object of a process is loaded), for symbolizing its
 /// addresses.
 pub fn proc_maps(pid: u32) -> io::Result<String> {
@@ -322,6 +418,33 @@ mod tests {
         assert_eq!(sites[1].ips, vec![0x4005d0, 0x400600]);
         assert!(parse_sites("nonsense\n").is_err());
         assert!(parse_sites("leakproof-sites 1 0\n12 x\n").is_err());
+    }
+
+    #[test]
+    fn parses_an_open_dump_grouping_by_stack() {
+        let dump = parse_open("leakproof-open 1 2\nfd 5 4005d0 400600\nfd 7 4005d0 400600\nthread 99 4005e0\nfd 9 1\n")
+            .expect("valid");
+        assert_eq!(dump.dropped, 2);
+        assert_eq!(dump.fds.len(), 2);
+        assert_eq!(
+            (
+                dump.fds[0].ips.clone(),
+                dump.fds[0].blocks,
+                dump.fds[0].bytes
+            ),
+            (vec![0x4005d0, 0x400600], 2, 2)
+        );
+        assert_eq!(
+            dump.threads,
+            vec![RawSite {
+                ips: vec![0x4005e0],
+                bytes: 1,
+                blocks: 1
+            }]
+        );
+        assert!(parse_open("leakproof-sites 1 0\n").is_err());
+        assert!(parse_open("leakproof-open 1 0\nsocket 3 10\n").is_err());
+        assert!(parse_open("leakproof-open 1 0\nfd x 10\n").is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use leakproof_report::{Report, Resource};
 use leakproof_sample::ProbeError;
 
 use crate::engine::{Column, Sampler, LEAD_IN};
-use crate::findings::{grew, growing_sites};
+use crate::findings::{grew, growing_sites, open_sites_known};
 
 /// How long the "before" picture, written during the locate iterations, may take to appear.
 const FIRST_WAIT: Duration = Duration::from_secs(2);
@@ -167,6 +167,7 @@ impl AgentSampler<'_> {
             let sites = growing_sites(Snapshot::empty(), picture.clone());
             if let Some(r) = report.resources.iter_mut().find(|r| r.resource == resource) {
                 r.sites = sites;
+                open_sites_known(r);
             }
         }
     }

@@ -2,5 +2,6 @@
 //! external process tree (drive, watch), and an agent in a target (its own heap).
 
 pub(crate) mod agent;
+pub(crate) mod own_opens;
 pub(crate) mod this_process;
 pub(crate) mod tree;

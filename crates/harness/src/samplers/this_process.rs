@@ -92,6 +92,9 @@ impl Sampler for HeapSampler {
                  ({capture_ms:.0} ms, symbolization {symbolize_ms:.0} ms)"
             )
         });
+        if !sites.is_empty() && grew(report, Resource::Heap) {
+            report.notes.push(leakproof_agents::NO_HOLDER.to_owned());
+        }
         report.sites = sites;
     }
 }

@@ -28,10 +28,12 @@
 //!
 //! The module by job: `builder.rs` ([`LeakTest`]), `once.rs` (`LEAKPROOF=once`), `runner.rs`
 //! (where a test runs: re-executed, in-process or as the child; and how its report is judged),
-//! `reexec.rs` (the re-executed child process).
+//! `reexec.rs` (the re-executed child process, with the preload agent when its library is found),
+//! `open_sites.rs` (under nextest, one re-execution for where leaked descriptors were opened).
 
 mod builder;
 mod once;
+mod open_sites;
 mod reexec;
 mod runner;
 

@@ -7,12 +7,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{CHILD_REPORT_VAR, CHILD_TEST_VAR, CHILD_TIMEOUT};
+use leakproof_agents::NativeAgent;
 use leakproof_report::Report;
 
 static CHILDREN: AtomicUsize = AtomicUsize::new(0);
 
 /// Re-execute this test binary for test `name` alone and read back its report.
 pub(super) fn reexec(name: &str) -> Result<Report, String> {
+    reexec_with(name, NativeAgent::prepare().ok())
+}
+
+/// [`reexec`] with the preload agent `agent` (if any), which traces where the child's leaked
+/// descriptors and threads were opened (`samplers/own_opens.rs`); its directory is removed when
+/// it drops, after the child ended.
+pub(super) fn reexec_with(name: &str, agent: Option<NativeAgent>) -> Result<Report, String> {
     let exe = std::env::current_exe().map_err(|e| {
         format!("leak test `{name}`: cannot find the test binary to re-execute: {e}")
     })?;
@@ -23,26 +31,28 @@ pub(super) fn reexec(name: &str) -> Result<Report, String> {
         crate::in_process::artifact_stem(name)
     ));
     let _ = std::fs::remove_file(&report_path);
-    let mut child = Command::new(&exe)
-        .args([
-            "--exact",
-            name,
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(CHILD_TEST_VAR, name)
-        .env(CHILD_REPORT_VAR, &report_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "leak test `{name}`: cannot re-execute {}: {e}",
-                exe.display()
-            )
-        })?;
+    let mut cmd = Command::new(&exe);
+    cmd.args([
+        "--exact",
+        name,
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+    ])
+    .env(CHILD_TEST_VAR, name)
+    .env(CHILD_REPORT_VAR, &report_path)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    if let Some(agent) = &agent {
+        agent.apply_env_for_self(&mut cmd);
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        format!(
+            "leak test `{name}`: cannot re-execute {}: {e}",
+            exe.display()
+        )
+    })?;
     let stdout = child.stdout.take().map(drain);
     let stderr = child.stderr.take().map(drain);
     let status = wait_with_timeout(&mut child, CHILD_TIMEOUT);

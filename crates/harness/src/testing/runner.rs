@@ -98,7 +98,10 @@ pub(super) fn leak_test_result(
             })
         }
         Mode::InProcess => {
-            let report = run(&harness).map_err(|e| format!("leak test `{name}`: {e}"))?;
+            let mut report = run(&harness).map_err(|e| format!("leak test `{name}`: {e}"))?;
+            if harness.isolation == Isolation::Nextest {
+                report = super::open_sites::with_open_sites(name, report);
+            }
             judge(&report)
         }
         // The child inherits LEAKPROOF_REPORT_DIR and writes the artifacts itself.
