@@ -29,6 +29,15 @@ fn site_lines(report: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The `name` of each holder in the report.
+fn holder_names(report: &serde_json::Value) -> Vec<String> {
+    let holders = report["holders"].as_array().cloned().unwrap_or_default();
+    holders
+        .iter()
+        .filter_map(|h| Some(h["name"].as_str()?.to_owned()))
+        .collect()
+}
+
 fn service(runtime: &str, script: &str, port: u16, leak: bool) -> String {
     let flag = if leak { " --leak" } else { "" };
     format!("{runtime} examples/{script} --port {port}{flag}")
@@ -90,6 +99,13 @@ fn a_leaking_node_service_is_leaking_with_its_function_named() {
     // V8's sampling profiler records functions: the line is where `remember` starts.
     let lines = site_lines(&report);
     assert!(lines.iter().any(|l| l == "node_service.js:28"), "{lines:?}");
+    // Two heap snapshots name what keeps the new strings: the module's `history` array.
+    let holders = holder_names(&report);
+    assert_eq!(
+        holders.first().map(String::as_str),
+        Some("history (Array) in node_service.js's module scope"),
+        "{holders:?}"
+    );
 }
 
 #[test]
@@ -102,6 +118,8 @@ fn a_bounded_node_service_is_stable() {
         resource(&report, "js-heap")["analysis"]["verdict"],
         "stable"
     );
+    // Nothing grew: no locate phase, so no heap snapshot and no holder.
+    assert!(holder_names(&report).is_empty(), "{}", brief(&report));
 }
 
 #[test]

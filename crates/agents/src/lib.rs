@@ -31,6 +31,7 @@
 mod agent;
 mod detect;
 mod error;
+mod holders;
 mod jvm;
 #[cfg(target_os = "linux")]
 mod native;

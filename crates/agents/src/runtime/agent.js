@@ -95,18 +95,38 @@ function start(dir) {
     });
   }
 
-  function answer(line, done) {
-    let cmd;
-    try {
-      cmd = JSON.parse(line).cmd;
-    } catch (e) {
-      cmd = undefined;
+  // A heap snapshot of this process, written by V8 straight to `<pid>-<name>.heapsnapshot` in the
+  // agent's private directory after a full GC; leakproof reads it and deletes it. The target's
+  // event loop waits while it is written.
+  function heapSnapshot(name, done) {
+    if (!/^[a-z]+$/.test(String(name))) {
+      done({ ok: false, error: 'bad snapshot name' });
+      return;
     }
+    gc();
+    const file = path.join(dir, `${process.pid}-${name}.heapsnapshot`);
+    const started = process.hrtime.bigint();
+    v8.writeHeapSnapshot(file);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const bytes = fs.statSync(file).size;
+    done({ ok: true, path: file, bytes, ms, script: __filename, pid: process.pid });
+  }
+
+  function answer(line, done) {
+    let request;
+    try {
+      request = JSON.parse(line) || {};
+    } catch (e) {
+      request = {};
+    }
+    const cmd = request.cmd;
     try {
       if (cmd === 'sample') {
         done(sample());
       } else if (cmd === 'snapshot') {
         snapshot(done);
+      } else if (cmd === 'heap_snapshot') {
+        heapSnapshot(request.name, done);
       } else if (cmd === 'frames') {
         done({ ok: true, restarted: false, pid: process.pid }); // V8 keeps whole stacks anyway
       } else if (cmd === 'hello') {

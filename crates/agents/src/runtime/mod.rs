@@ -7,11 +7,13 @@
 //! `{"cmd":"sample"}` -> `{"ok":true,"bytes":N,"detail":N}`,
 //! `{"cmd":"snapshot"}` -> `{"ok":true,"sites":[[[[file,line,function],...],bytes,count],...]}`
 //! (frames innermost first, lines 1-based), `{"cmd":"frames","n":8}` -> `{"ok":true,...}`
-//! (Python: trace that many frames from now on), `{"cmd":"hello"}` -> `{"ok":true,...}`.
+//! (Python: trace that many frames from now on), `{"cmd":"hello"}` -> `{"ok":true,...}`,
+//! `{"cmd":"heap_snapshot","name":"before"}` (node: see `node_heap`).
 //! A failed request is `{"ok":false,"error":"..."}`.
 
 mod client;
 mod node;
+mod node_heap;
 mod python;
 #[cfg(test)]
 mod tests;
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use leakproof_diff::Snapshot;
+use leakproof_diff::{Holder, Snapshot, StatDiff};
 
 use crate::pending::Prepared;
 use crate::{registry, Agent, AgentError, Descriptor};
@@ -53,6 +55,8 @@ pub(crate) struct RuntimeAgent {
     dir: tempfile::TempDir,
     sample_timeout: Duration,
     snapshot_timeout: Duration,
+    /// node: the heap snapshot taken with the first picture, once taken (or why it failed).
+    heap_before: Option<Result<node_heap::Before, String>>,
 }
 
 impl RuntimeAgent {
@@ -90,6 +94,7 @@ impl RuntimeAgent {
             dir,
             sample_timeout: SAMPLE_TIMEOUT,
             snapshot_timeout: SNAPSHOT_TIMEOUT,
+            heap_before: None,
         };
         Ok((agent, source))
     }
@@ -181,7 +186,30 @@ impl Agent for RuntimeAgent {
     }
 
     fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
+        if self.descriptor.name == NODE.name && self.heap_before.is_none() {
+            let before = node_heap::Before::take(self.dir()).map_err(|e| e.to_string());
+            self.heap_before = Some(before);
+        }
         self.snapshot()
+    }
+
+    fn holders(
+        &mut self,
+        _sites: &[StatDiff],
+        budget: Duration,
+    ) -> Result<Vec<Holder>, AgentError> {
+        match self.heap_before.take() {
+            Some(Ok(before)) => before.holders(self.dir(), budget),
+            Some(Err(e)) => Err(AgentError::Read(format!("no heap snapshot before: {e}"))),
+            None => Err(AgentError::Unsupported(format!(
+                "{} objects' holders are not searched",
+                self.descriptor.title
+            ))),
+        }
+    }
+
+    fn stop_pictures(&mut self) {
+        self.heap_before = None;
     }
 }
 
