@@ -94,10 +94,18 @@ impl Graph {
 
     /// Appends a node and its edges (their `to` must index nodes pushed before or after).
     pub(crate) fn push(&mut self, node: Node, edges: impl IntoIterator<Item = Edge>) {
+        if self.first.is_empty() {
+            self.first.push(0);
+        }
         self.nodes.push(node);
         self.edges.extend(edges);
         self.first
             .push(u32::try_from(self.edges.len()).unwrap_or(u32::MAX));
+    }
+
+    /// The index in [`Graph::edges`] of node `n`'s first edge.
+    pub(crate) fn first_edge(&self, n: u32) -> usize {
+        self.first[n as usize] as usize
     }
 
     /// The edges of node `n`.

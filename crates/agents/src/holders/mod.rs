@@ -3,6 +3,8 @@
 //! one kind of [`graph::Graph`] and searched breadth first from the roots.
 
 pub(crate) mod graph;
+pub(crate) mod hprof;
+pub(crate) mod java;
 pub(crate) mod js;
 pub(crate) mod v8;
 

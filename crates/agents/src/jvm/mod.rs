@@ -5,13 +5,16 @@
 //! `jstat` reads); the locate phase diffs two `GC.class_histogram`s. Linux only.
 
 mod attach;
+mod dump;
 mod parse;
+
+pub(crate) use parse::java_name;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use leakproof_diff::{Site, Snapshot};
+use leakproof_diff::{Holder, Site, Snapshot, StatDiff};
 use leakproof_sample::ProbeError;
 
 use crate::table::{runtime_heap, Attach};
@@ -242,6 +245,11 @@ impl Agent for JvmAgent {
 
     fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
         Ok(self.histogram()?)
+    }
+
+    fn holders(&mut self, sites: &[StatDiff], budget: Duration) -> Result<Vec<Holder>, AgentError> {
+        let pids: Vec<u32> = self.jvms.iter().map(|j| j.0).collect();
+        dump::holders(&pids, sites, budget)
     }
 }
 
