@@ -3,8 +3,8 @@
 //! instance and array dumps, GC roots), in two passes over the file so that nothing but the graph
 //! is kept: the first learns the classes' field layouts and the roots, the second the objects.
 //!
-//! The graph's node 0 is `(GC roots)`: an edge to every GC root (named by its kind) and to every
-//! class (whose static fields are edges too). Node types are [`KINDS`].
+//! The graph's roots are every class (its static fields are its edges) and a `(GC roots)` node
+//! with an edge to every GC root, named by its kind. Node types are [`KINDS`].
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -439,7 +439,7 @@ fn object_array(
 }
 
 /// Resolves the edges' object ids to nodes (dropping nulls and dangling ids) and adds the
-/// `(GC roots)` node, which becomes node 0's equivalent: the one root.
+/// `(GC roots)` node.
 fn finish(mut dump: Dump) -> Graph {
     let mut index: Vec<(u64, u32)> = dump
         .ids
@@ -483,16 +483,6 @@ fn finish(mut dump: Dump) -> Graph {
             });
         }
     }
-    let class_edge = dump.intern("class");
-    for (n, node) in graph.nodes.iter().enumerate() {
-        if node.kind == CLASS {
-            roots.push(Edge {
-                kind: EdgeKind::Internal,
-                name: class_edge,
-                to: n as u32,
-            });
-        }
-    }
     let root = graph.nodes.len() as u32;
     let name = dump.intern("(GC roots)");
     graph.push(
@@ -504,7 +494,15 @@ fn finish(mut dump: Dump) -> Graph {
         },
         roots,
     );
-    graph.roots = vec![root];
+    // Classes first: a static field names a holder better than a thread's local that also
+    // points to it, at the same distance.
+    let classes = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.kind == CLASS);
+    graph.roots = classes.map(|(i, _)| i as u32).collect();
+    graph.roots.push(root);
     graph.kinds = KINDS.iter().map(|k| (*k).to_owned()).collect();
     graph.strings = dump.strings;
     graph
@@ -515,3 +513,7 @@ fn finish(mut dump: Dump) -> Graph {
 pub(crate) fn java_name(name: &str) -> String {
     crate::jvm::java_name(&name.replace('/', "."))
 }
+
+#[cfg(test)]
+#[path = "hprof_tests.rs"]
+mod tests;
