@@ -109,6 +109,24 @@ fn a_leaking_node_service_is_leaking_with_its_function_named() {
 }
 
 #[test]
+fn a_node_heap_too_large_to_snapshot_safely_is_not_snapshotted_and_the_verdict_stands() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    // As if each byte of heap needed a GiB to snapshot: the agent declines, the target lives.
+    let target = format!(
+        "LEAKPROOF_NODE_SNAPSHOT_FACTOR=1e9 {}",
+        service("node", "node_service.js", port, true)
+    );
+    let (out, report) = drive(&target, &url, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", brief(&report));
+    assert!(holder_names(&report).is_empty(), "{}", brief(&report));
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("heap snapshot not taken"), "{notes}");
+    let lines = site_lines(&report);
+    assert!(lines.iter().any(|l| l == "node_service.js:28"), "{lines:?}");
+}
+
+#[test]
 fn a_bounded_node_service_is_stable() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");

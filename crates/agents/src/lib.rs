@@ -42,6 +42,7 @@ mod table;
 
 pub use agent::{Agent, OpenSites, Pictures};
 pub use error::AgentError;
+pub use holders::{heap_dump_holders, heap_snapshot_holders};
 pub use jvm::JvmError;
 #[cfg(target_os = "linux")]
 pub use native::{

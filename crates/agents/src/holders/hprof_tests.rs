@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::holders::java::class_holders;
+use crate::holders::java::{census, growth_holders};
 
 /// A dump being written (identifiers of 8 bytes).
 #[derive(Default)]
@@ -185,7 +185,8 @@ fn graph_of(bytes: &[u8]) -> Result<Graph, DumpError> {
 fn a_static_list_holds_the_pages_a_local_does_not_name_it_and_a_weak_reference_holds_nothing() {
     let graph = graph_of(&dump()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let holders = class_holders(&graph, &["byte[]".to_owned()], deadline);
+    let classes = ["byte[]".to_owned()];
+    let holders = growth_holders(&classes, &[], &census(&graph, &classes, deadline));
     assert_eq!(holders.len(), 1, "{holders:#?}");
     let h = &holders[0];
     assert_eq!(h.name, "static App.CACHE (ArrayList)");

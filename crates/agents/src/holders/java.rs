@@ -13,44 +13,103 @@ use super::MAX_TARGETS;
 /// reference to it, not by the collections' insides (`elementData`, `table`).
 const JDK: &[&str] = &["java.", "javax.", "jdk.", "sun.", "com.sun."];
 
+/// What one dump says holds the instances of one class: each holder's count and bytes, most
+/// bytes first, with the path to its instance nearest a root.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Census {
+    holders: Vec<Found>,
+}
+
+#[derive(Clone, Debug)]
+struct Found {
+    name: String,
+    /// Whether a class of the user's code is on the path.
+    by_user: bool,
+    count: u64,
+    bytes: u64,
+    path: Vec<String>,
+}
+
 /// For each class in `classes` (as `GC.class_histogram` names them: `byte[]`,
-/// `java.lang.String`), the holder of most of its instances' bytes in `graph` (a heap dump).
-pub(crate) fn class_holders(graph: &Graph, classes: &[String], deadline: Instant) -> Vec<Holder> {
+/// `java.lang.String`), what holds its instances in `graph` (a heap dump).
+pub(crate) fn census(graph: &Graph, classes: &[String], deadline: Instant) -> Vec<Census> {
     let tree = graph.shortest_tree(
         // A Reference's referent is what it does not keep alive.
         |_, e| !(e.kind == EdgeKind::Property && graph.string(e.name) == "referent"),
         deadline,
     );
-    let mut user = Vec::new();
-    let mut other = None;
-    for class in classes {
+    let census_of = |class: &String| {
         let targets = (0..graph.nodes.len() as u32)
             .filter(|&n| graph.kind(n) != "class" && graph.name(n) == class);
         let held = count_by_holder(graph, &tree, targets, MAX_TARGETS, |_, path| {
             let by_user = path.iter().any(|s| is_user(graph, s.from));
-            Some((!by_user, holder(graph, path)?))
+            Some((holder(graph, path)?, by_user))
         });
-        let mut held = held.into_iter().filter(|h| h.count >= 2);
-        let Some(top) = held.next() else { continue };
-        let spell = |h: super::graph::Held<(bool, String)>| Holder {
-            site: None,
-            object: class.clone(),
-            count: Some(h.count),
+        let holders = held.into_iter().map(|h| Found {
+            name: h.holder.0,
+            by_user: h.holder.1,
+            count: h.count,
+            bytes: h.bytes,
             path: tree
                 .path(h.representative)
                 .map(|p| steps(graph, &p))
                 .unwrap_or_default(),
-            name: h.holder.1,
+        });
+        Census {
+            holders: holders.collect(),
+        }
+    };
+    classes.iter().map(census_of).collect()
+}
+
+/// The holder of each class's growth from `before` (a census of the same classes in an earlier
+/// dump, or none) to `after`: the holder that gained most, preferring one in the user's code
+/// that gained a tenth of that at least; a class held by the JDK alone is named only when no
+/// class has a holder in the user's code.
+pub(crate) fn growth_holders(
+    classes: &[String],
+    before: &[Census],
+    after: &[Census],
+) -> Vec<Holder> {
+    let mut user = Vec::new();
+    let mut other = None;
+    for (i, (class, now)) in classes.iter().zip(after).enumerate() {
+        let earlier = |name: &str| {
+            let found = before
+                .get(i)
+                .and_then(|c| c.holders.iter().find(|h| h.name == name));
+            found.map_or((0, 0), |h| (h.count, h.bytes))
         };
-        // The user's code holds most of it, or a tenth at least: that holder; else the top one
-        // is the answer only when no growing class has a holder in the user's code.
-        let tenth = top.bytes / 10;
-        let mine = std::iter::once(top.clone())
-            .chain(held)
-            .find(|h| !h.holder.0 && h.bytes >= tenth);
-        match mine {
-            Some(mine) => user.push(spell(mine)),
-            None if other.is_none() => other = Some(spell(top)),
+        let mut grown: Vec<(Found, u64)> = now
+            .holders
+            .iter()
+            .map(|h| {
+                let (count, bytes) = earlier(&h.name);
+                let gained = Found {
+                    count: h.count.saturating_sub(count),
+                    ..h.clone()
+                };
+                (gained, h.bytes.saturating_sub(bytes))
+            })
+            .filter(|(h, gain)| h.count >= 2 && *gain > 0)
+            .collect();
+        grown.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.name.cmp(&b.0.name)));
+        let Some(top) = grown.first().cloned() else {
+            continue;
+        };
+        let spell = |h: Found| Holder {
+            site: None,
+            object: class.clone(),
+            count: Some(h.count),
+            name: h.name,
+            path: h.path,
+        };
+        match grown
+            .into_iter()
+            .find(|(h, gain)| h.by_user && *gain >= top.1 / 10)
+        {
+            Some((mine, _)) => user.push(spell(mine)),
+            None if other.is_none() => other = Some(spell(top.0)),
             None => {}
         }
     }
@@ -144,6 +203,67 @@ fn steps(graph: &Graph, path: &[Step]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn census_of(holders: &[(&str, bool, u64, u64)]) -> Census {
+        let found = holders.iter().map(|&(name, by_user, count, bytes)| Found {
+            name: name.to_owned(),
+            by_user,
+            count,
+            bytes,
+            path: vec![],
+        });
+        Census {
+            holders: found.collect(),
+        }
+    }
+
+    fn names(holders: &[Holder]) -> Vec<(&str, Option<u64>)> {
+        holders.iter().map(|h| (h.name.as_str(), h.count)).collect()
+    }
+
+    #[test]
+    fn the_holder_that_gained_is_named_not_the_one_that_holds_most() {
+        let classes = ["byte[]".to_owned()];
+        let before = census_of(&[
+            ("static A.CACHE (HashMap)", true, 100, 10_000),
+            ("static A.LOG (ArrayList)", true, 2, 100),
+        ]);
+        let after = census_of(&[
+            ("static A.CACHE (HashMap)", true, 100, 10_000),
+            ("static A.LOG (ArrayList)", true, 22, 2_100),
+        ]);
+        let holders = growth_holders(&classes, &[before], &[after.clone()]);
+        assert_eq!(
+            names(&holders),
+            vec![("static A.LOG (ArrayList)", Some(20))]
+        );
+        // Without an earlier dump, the holder of most bytes.
+        let holders = growth_holders(&classes, &[], &[after]);
+        assert_eq!(
+            names(&holders),
+            vec![("static A.CACHE (HashMap)", Some(100))]
+        );
+    }
+
+    #[test]
+    fn the_jdk_is_named_only_when_no_class_grows_in_the_users_code() {
+        let classes = ["byte[]".to_owned(), "java.lang.String".to_owned()];
+        let bytes = census_of(&[
+            ("static Locale.CACHE (HashMap)", false, 50, 5_000),
+            ("static App.KEPT (ArrayList)", true, 30, 3_000),
+        ]);
+        let strings = census_of(&[("static Module.NAMES (HashSet)", false, 900, 90_000)]);
+        let holders = growth_holders(&classes, &[], &[bytes, strings.clone()]);
+        assert_eq!(
+            names(&holders),
+            vec![("static App.KEPT (ArrayList)", Some(30))]
+        );
+        let holders = growth_holders(&classes[1..], &[], &[strings]);
+        assert_eq!(
+            names(&holders),
+            vec![("static Module.NAMES (HashSet)", Some(900))]
+        );
+    }
 
     #[test]
     fn nested_classes_are_dotted_and_packages_dropped() {

@@ -1,7 +1,11 @@
-//! The JVM agent's holders: a heap dump of each JVM (`GC.heap_dump`, live objects only, after a
-//! full collection) written into a private directory (mode 0700) through the attach socket, read
-//! in Rust and deleted; the growing classes' instances are walked back to their GC roots.
+//! The JVM agent's holders: two heap dumps of each JVM (`GC.heap_dump`, live objects only, after
+//! a full collection), one with the first picture and one when holders are asked for, written
+//! into a private directory (mode 0700) through the attach socket, read in Rust and deleted. The
+//! growing classes' instances are walked back to their GC roots in each, and the holder that
+//! gained most of them is the one named (object ids are addresses, which a collection moves, so
+//! holders are matched by name).
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use leakproof_diff::{Holder, StatDiff};
@@ -43,37 +47,86 @@ impl Drop for Private {
     }
 }
 
-/// The holders of the growing classes among `sites` in every JVM of `pids`, each JVM's graph
-/// searched for at most about `budget`.
-pub(super) fn holders(
-    pids: &[u32],
-    sites: &[StatDiff],
+/// A heap dump of each JVM taken with the first picture, kept until the holders are asked for.
+pub(super) struct Before {
+    dir: Private,
+    files: Vec<(u32, PathBuf)>,
+}
+
+impl std::fmt::Debug for Before {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Before")
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
+/// Makes JVM `pid` dump its live objects to `path`.
+fn dump(pid: u32, path: &Path) -> Result<(), AgentError> {
+    let command = format!("GC.heap_dump {}", path.display());
+    attach::jcmd(pid, &command, DUMP_TIMEOUT)?;
+    Ok(())
+}
+
+/// The census of `classes` in the dump at `path`, which is deleted.
+fn census(
+    pid: u32,
+    path: &Path,
+    classes: &[String],
     budget: Duration,
-) -> Result<Vec<Holder>, AgentError> {
-    let classes: Vec<String> = sites
-        .iter()
-        .filter(|s| s.size_diff > 0)
-        .take(CLASSES)
-        .map(|s| s.key.clone())
-        .collect();
-    if classes.is_empty() {
-        return Ok(Vec::new());
+) -> Result<Vec<java::Census>, AgentError> {
+    let graph = hprof::read(path);
+    let _ = std::fs::remove_file(path);
+    let graph = graph.map_err(|e| JvmError::BadReply {
+        pid,
+        command: "GC.heap_dump".to_owned(),
+        detail: e.to_string(),
+    })?;
+    Ok(java::census(&graph, classes, Instant::now() + budget))
+}
+
+impl Before {
+    /// Dumps every JVM of `pids` into a new private directory.
+    pub(super) fn take(pids: &[u32]) -> Result<Before, AgentError> {
+        let dir = Private::new()?;
+        let mut files = Vec::new();
+        for &pid in pids {
+            let path = dir.0.path().join(format!("{pid}-before.hprof"));
+            dump(pid, &path)?;
+            files.push((pid, path));
+        }
+        Ok(Before { dir, files })
     }
-    let dir = Private::new()?;
-    let mut out = Vec::new();
-    for &pid in pids {
-        let path = dir.0.path().join(format!("{pid}.hprof"));
-        let command = format!("GC.heap_dump {}", path.display());
-        attach::jcmd(pid, &command, DUMP_TIMEOUT)?;
-        let graph = hprof::read(&path);
-        let _ = std::fs::remove_file(&path);
-        let graph = graph.map_err(|e| JvmError::BadReply {
-            pid,
-            command: "GC.heap_dump".to_owned(),
-            detail: e.to_string(),
-        })?;
-        let deadline = Instant::now() + budget;
-        out.extend(java::class_holders(&graph, &classes, deadline));
+
+    /// The holders of the growing classes among `sites` in every JVM of `pids`: what gained most
+    /// of their instances from this dump to one taken now, each dump's graph searched for at
+    /// most about `budget`.
+    pub(super) fn holders(
+        self,
+        pids: &[u32],
+        sites: &[StatDiff],
+        budget: Duration,
+    ) -> Result<Vec<Holder>, AgentError> {
+        let classes: Vec<String> = sites
+            .iter()
+            .filter(|s| s.size_diff > 0)
+            .take(CLASSES)
+            .map(|s| s.key.clone())
+            .collect();
+        if classes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for &pid in pids {
+            let before = match self.files.iter().find(|f| f.0 == pid) {
+                Some((_, path)) => census(pid, path, &classes, budget)?,
+                None => Vec::new(),
+            };
+            let path = self.dir.0.path().join(format!("{pid}-after.hprof"));
+            dump(pid, &path)?;
+            let after = census(pid, &path, &classes, budget)?;
+            out.extend(java::growth_holders(&classes, &before, &after));
+        }
+        Ok(out)
     }
-    Ok(out)
 }

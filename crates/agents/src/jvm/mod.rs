@@ -133,6 +133,8 @@ pub(crate) struct JvmAgent {
     descriptor: &'static Descriptor,
     /// Each JVM's pid and performance-data file.
     jvms: Vec<(u32, PathBuf)>,
+    /// The heap dumps taken with the first picture, once taken (or why they failed).
+    before: Option<Result<dump::Before, String>>,
 }
 
 impl JvmAgent {
@@ -190,7 +192,11 @@ impl JvmAgent {
             attach::jcmd(pid, "VM.version", SAMPLE_TIMEOUT)?;
             jvms.push((pid, perf));
         }
-        Ok(JvmAgent { descriptor, jvms })
+        Ok(JvmAgent {
+            descriptor,
+            jvms,
+            before: None,
+        })
     }
 
     /// Bytes in use in the Java heaps after a full collection (`GC.run`), summed over the JVMs.
@@ -244,12 +250,29 @@ impl Agent for JvmAgent {
     }
 
     fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
+        if self.before.is_none() {
+            let before = dump::Before::take(&self.pids()).map_err(|e| e.to_string());
+            self.before = Some(before);
+        }
         Ok(self.histogram()?)
     }
 
     fn holders(&mut self, sites: &[StatDiff], budget: Duration) -> Result<Vec<Holder>, AgentError> {
-        let pids: Vec<u32> = self.jvms.iter().map(|j| j.0).collect();
-        dump::holders(&pids, sites, budget)
+        match self.before.take() {
+            Some(Ok(before)) => before.holders(&self.pids(), sites, budget),
+            Some(Err(e)) => Err(AgentError::Read(format!("no heap dump before: {e}"))),
+            None => Err(AgentError::Read("no heap dump before".to_owned())),
+        }
+    }
+
+    fn stop_pictures(&mut self) {
+        self.before = None;
+    }
+}
+
+impl JvmAgent {
+    fn pids(&self) -> Vec<u32> {
+        self.jvms.iter().map(|j| j.0).collect()
     }
 }
 

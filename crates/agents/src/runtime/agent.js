@@ -21,6 +21,7 @@
 function start(dir) {
   const fs = require('fs');
   const net = require('net');
+  const os = require('os');
   const path = require('path');
   const url = require('url');
   const v8 = require('v8');
@@ -98,12 +99,27 @@ function start(dir) {
   // A heap snapshot of this process, written by V8 straight to `<pid>-<name>.heapsnapshot` in the
   // agent's private directory after a full GC; leakproof reads it and deletes it. The target's
   // event loop waits while it is written.
+  // V8 builds the whole snapshot in memory first: up to about SNAPSHOT_FACTOR times the heap for a
+  // heap of small objects (docs/performance.md; the variable is for tests). It is not taken when that would use more than
+  // half of the memory available, so that the target is never the one to run out.
+  const SNAPSHOT_FACTOR = Number(process.env.LEAKPROOF_NODE_SNAPSHOT_FACTOR) || 24;
   function heapSnapshot(name, done) {
     if (!/^[a-z]+$/.test(String(name))) {
       done({ ok: false, error: 'bad snapshot name' });
       return;
     }
     gc();
+    const mib = (n) => Math.round(n / 1048576);
+    const need = process.memoryUsage().heapUsed * SNAPSHOT_FACTOR;
+    const limit = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+    const available = limit > 0 ? Math.min(limit - process.memoryUsage().rss, os.freemem()) : os.freemem();
+    if (need > available / 2) {
+      done({
+        ok: false,
+        error: `heap snapshot not taken: it may need ${mib(need)} MiB and ${mib(available)} MiB are available`,
+      });
+      return;
+    }
     const file = path.join(dir, `${process.pid}-${name}.heapsnapshot`);
     const started = process.hrtime.bigint();
     v8.writeHeapSnapshot(file);
