@@ -6,8 +6,8 @@
 # For each size, a node process (its heap filled with MIB MiB of small objects, then 2000 kept
 # pages in a module-scope `history` array) writes the two heap snapshots the node agent takes
 # (`v8.writeHeapSnapshot` after a full GC), and a JVM (the same ballast in a static list, then
-# 2000 kept 1 KiB pages in `static Kept.PAGES`) writes the heap dump the JVM agent takes
-# (`GC.heap_dump` through jcmd). It prints each file's size, the time to write it and the
+# 2000 kept 1 KiB pages in `static Kept.PAGES`) writes the two heap dumps the JVM agent takes
+# (`GC.heap_dump` through jcmd, before and after the pages). It prints each file's size, the time to write it and the
 # target's peak RSS before and after, then reads them with the release build of
 # crates/agents/examples/heap_holders.rs (the code leakproof runs) and prints the holders found,
 # the time to read and search, and that process's peak RSS. Every file is deleted.
@@ -28,20 +28,20 @@ public class Kept {
     static final List<byte[]> PAGES = new ArrayList<>();
 
     public static void main(String[] args) throws Exception {
-        long mib = Long.parseLong(args[0]);
-        Runtime rt = Runtime.getRuntime();
-        for (int i = 0; rt.totalMemory() - rt.freeMemory() < mib << 20; i++) {
+        long entries = (Long.parseLong(args[0]) << 20) / 136; // a String[2] and its 2 Strings
+        for (int i = 0; i < entries; i++) {
             BALLAST.add(new String[] {"item " + i, Integer.toString(i)});
-            if (i % 100000 == 0) System.gc();
         }
+        System.out.println("before");
+        while (!new java.io.File(args[1]).exists()) Thread.sleep(50);
         for (int i = 0; i < 2000; i++) PAGES.add(new byte[1000]);
-        System.out.println("ready");
+        System.out.println("after");
         Thread.sleep(600_000);
     }
 }
 JAVA
 javac -d "$DIR" "$DIR/Kept.java"
-rss() { awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$1/status"; }
+rss() { [ -e "/proc/$1/status" ] && awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$1/status"; }
 for MIB in "$@"; do
     echo "== ballast $MIB MiB"
     node --expose-gc - "$MIB" "$DIR" <<'JS'
@@ -69,9 +69,22 @@ snap('after');
 JS
     "$HOLDERS" node "$DIR/before.heapsnapshot" "$DIR/after.heapsnapshot" | sed 's/^/  /'
     rm -f "$DIR"/*.heapsnapshot
-    java -cp "$DIR" Kept "$MIB" > "$DIR/out" &
+    java -cp "$DIR" Kept "$MIB" "$DIR/go" > "$DIR/out" &
     PID=$!
-    while ! grep -q ready "$DIR/out" 2>/dev/null; do sleep 0.2; done
+    for NAME in before after; do
+        while ! grep -q $NAME "$DIR/out" 2>/dev/null; do sleep 0.2; done
+        BEFORE=$(rss $PID)
+        START=$(date +%s.%N)
+        jcmd $PID GC.heap_dump "$DIR/$NAME.hprof" > /dev/null
+        END=$(date +%s.%N)
+        SIZE=$(du -m "$DIR/$NAME.hprof" | cut -f1)
+        echo "jvm $NAME: dump ${SIZE} MB written in $(echo "$END - $START" | bc) s (jcmd included), peak rss $BEFORE -> $(rss $PID)"
+        touch "$DIR/go"
+    done
+    kill $PID; wait $PID 2>/dev/null || true
+    "$HOLDERS" jvm "$DIR/before.hprof" "$DIR/after.hprof" 'byte[]' | sed 's/^/  /'
+    rm -f "$DIR"/*.hprof "$DIR/go"
+done
     BEFORE=$(rss $PID)
     START=$(date +%s.%N)
     jcmd $PID GC.heap_dump "$DIR/kept.hprof" > /dev/null

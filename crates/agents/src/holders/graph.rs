@@ -213,16 +213,19 @@ pub(crate) struct Held<K> {
 }
 
 /// Counts the reached `targets` by the holder `holder_of` names from each one's path (`None`:
-/// not counted), most bytes first; at most `limit` targets are looked at, in order.
+/// not counted), most bytes first; targets are looked at in order until `deadline`.
 pub(crate) fn count_by_holder<K: Clone + Eq + std::hash::Hash + Ord>(
     graph: &Graph,
     tree: &Tree,
     targets: impl IntoIterator<Item = u32>,
-    limit: usize,
+    deadline: Instant,
     mut holder_of: impl FnMut(u32, &[Step]) -> Option<K>,
 ) -> Vec<Held<K>> {
     let mut by: HashMap<K, (Held<K>, usize)> = HashMap::new();
-    for t in targets.into_iter().filter(|&t| tree.reached(t)).take(limit) {
+    for (i, t) in targets.into_iter().filter(|&t| tree.reached(t)).enumerate() {
+        if i % 4096 == 4095 && Instant::now() >= deadline {
+            break;
+        }
         let Some(path) = tree.path(t) else { continue };
         let Some(key) = holder_of(t, &path) else {
             continue;
@@ -340,7 +343,9 @@ mod tests {
         ];
         let g = graph(7, &edges);
         let tree = g.shortest_tree(|_, _| true, later());
-        let held = count_by_holder(&g, &tree, 3..7, 100, |_, path| path.last().map(|s| s.from));
+        let held = count_by_holder(&g, &tree, 3..7, later(), |_, path| {
+            path.last().map(|s| s.from)
+        });
         let summary: Vec<(u32, u64, u64)> =
             held.iter().map(|h| (h.holder, h.count, h.bytes)).collect();
         assert_eq!(summary, vec![(1, 3, 24), (2, 1, 8)]);

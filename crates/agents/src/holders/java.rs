@@ -2,12 +2,12 @@
 //! JvmService.KEPT (ArrayList)`, `static Server.cache.pages (HashMap)`, `Session.buffers
 //! (ArrayList)`.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use leakproof_diff::Holder;
 
 use super::graph::{count_by_holder, EdgeKind, Graph, Step};
-use super::MAX_TARGETS;
 
 /// Packages whose classes are the JDK's, not the user's: a holder is named by the user's last
 /// reference to it, not by the collections' insides (`elementData`, `table`).
@@ -41,9 +41,15 @@ pub(crate) fn census(graph: &Graph, classes: &[String], deadline: Instant) -> Ve
     let census_of = |class: &String| {
         let targets = (0..graph.nodes.len() as u32)
             .filter(|&n| graph.kind(n) != "class" && graph.name(n) == class);
-        let held = count_by_holder(graph, &tree, targets, MAX_TARGETS, |_, path| {
-            let by_user = path.iter().any(|s| is_user(graph, s.from));
-            Some((holder(graph, path)?, by_user))
+        // Spelled once per reference into a holder: a million pages have one.
+        let mut spelled: HashMap<u32, Option<(String, bool)>> = HashMap::new();
+        let held = count_by_holder(graph, &tree, targets, deadline, |_, path| {
+            let at = holder_step(graph, path)?;
+            let key = spelled.entry(path[at].edge).or_insert_with(|| {
+                let by_user = path[..=at].iter().any(|s| is_user(graph, s.from));
+                Some((holder(graph, &path[..=at])?, by_user))
+            });
+            key.clone()
         });
         let holders = held.into_iter().map(|h| Found {
             name: h.holder.0,
@@ -142,17 +148,22 @@ fn is_user(graph: &Graph, n: u32) -> bool {
     !root && !name.is_empty() && !JDK.iter().any(|p| name.starts_with(p))
 }
 
-/// The holder along `path`: the object the user's code last refers to (a static field, or a
-/// field of one of its classes' objects), spelled from its static field or root.
-fn holder(graph: &Graph, path: &[Step]) -> Option<String> {
+/// The step of `path` into its holder: the last named reference from a class of the user's
+/// code, else the first named reference.
+fn holder_step(graph: &Graph, path: &[Step]) -> Option<usize> {
     let named = |s: &Step| {
         let e = graph.edges[s.edge as usize];
         matches!(e.kind, EdgeKind::Static | EdgeKind::Property)
     };
-    let at = path
-        .iter()
+    path.iter()
         .rposition(|s| named(s) && is_user(graph, s.from))
-        .or_else(|| path.iter().position(named))?;
+        .or_else(|| path.iter().position(named))
+}
+
+/// The holder along `path`: the object the user's code last refers to (a static field, or a
+/// field of one of its classes' objects), spelled from its static field or root.
+fn holder(graph: &Graph, path: &[Step]) -> Option<String> {
+    let at = holder_step(graph, path)?;
     let held = graph.edges[path[at].edge as usize].to;
     let mut chain: Vec<String> = Vec::new();
     for step in path[..=at].iter().rev() {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use leakproof_diff::Holder;
 
 use super::graph::{count_by_holder, EdgeKind, Graph, Step};
-use super::{MAX_HOLDERS, MAX_TARGETS};
+use super::MAX_HOLDERS;
 
 /// V8's node types whose new instances are the user's objects (not code, shapes, engine
 /// internals or embedder objects).
@@ -59,7 +59,7 @@ pub(crate) fn new_object_holders(
             && u32::try_from(node.id).is_ok_and(|id| before.binary_search(&id).is_err())
     });
     let speller = Speller::new(graph);
-    let held = count_by_holder(graph, &tree, targets, MAX_TARGETS, |t, path| {
+    let held = count_by_holder(graph, &tree, targets, deadline, |t, path| {
         let name = speller.holder(path)?;
         (!speller.in_script(path, own_script)).then(|| (object(graph, t), name))
     });

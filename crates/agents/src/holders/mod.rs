@@ -10,8 +10,6 @@ pub(crate) mod v8;
 
 /// At most this many holders are reported per heap.
 const MAX_HOLDERS: usize = 3;
-/// At most this many new objects are walked back to their holder.
-const MAX_TARGETS: usize = 200_000;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
