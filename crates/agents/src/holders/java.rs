@@ -243,7 +243,7 @@ mod tests {
             ("static A.CACHE (HashMap)", true, 100, 10_000),
             ("static A.LOG (ArrayList)", true, 22, 2_100),
         ]);
-        let holders = growth_holders(&classes, &[before], &[after.clone()]);
+        let holders = growth_holders(&classes, &[before], std::slice::from_ref(&after));
         assert_eq!(
             names(&holders),
             vec![("static A.LOG (ArrayList)", Some(20))]
