@@ -20,6 +20,9 @@ const INSTANCE: u16 = 2;
 const ARRAY: u16 = 3;
 const PRIMITIVES: u16 = 4;
 
+/// The longest UTF-8 record read (class, field and method names are far shorter).
+const MAX_NAME: u64 = 1 << 16;
+
 /// Why a heap dump could not be read.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DumpError {

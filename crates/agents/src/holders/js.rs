@@ -186,7 +186,13 @@ impl<'g> Speller<'g> {
                 EdgeKind::Element => chain.push(format!("[{}]", e.name)),
                 EdgeKind::Internal if matches!(name, "elements" | "properties" | "table") => {}
                 _ => {
-                    let owner = g.name(step.from);
+                    if chain.is_empty() {
+                        chain.push(format!(".{name}")); // a property of a function, say
+                    }
+                    let owner = match g.name(step.from) {
+                        "" if g.kind(step.from) == "closure" => "(anonymous)",
+                        owner => owner,
+                    };
                     if chain.last().is_some_and(|c| c.starts_with('.')) && !owner.is_empty() {
                         chain.push(owner.to_owned());
                     }

@@ -199,3 +199,24 @@ fn a_file_that_is_not_a_snapshot_is_an_error_not_a_panic() {
     let e = v8::read_graph(&path).unwrap_err().to_string();
     assert!(e.contains("past the nodes array"), "{e}");
 }
+
+#[test]
+fn a_property_of_a_function_is_spelled_after_the_function() {
+    let nodes: &[Spec] = &[
+        ("synthetic", "", 1, &[("element", "1", 1)]),
+        ("synthetic", "(GC roots)", 3, &[("element", "0", 2)]),
+        ("closure", "remember", 5, &[("property", "seen", 3)]),
+        ("object", "Array", 7, &[("internal", "elements", 4)]),
+        (
+            "array",
+            "(object elements)",
+            9,
+            &[("element", "0", 5), ("element", "1", 6)],
+        ),
+        ("object", "Page", 101, &[]),
+        ("object", "Page", 103, &[]),
+    ];
+    let holders = holders_of(nodes);
+    let names: Vec<&str> = holders.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, vec!["remember.seen (Array)"]);
+}
