@@ -251,7 +251,11 @@ fn walk(r: &mut Reader, dump: &mut Dump, pass: u8) -> std::io::Result<()> {
                 let n = length
                     .checked_sub(u64::from(r.id_size))
                     .ok_or_else(|| bad_data("a short UTF-8 record"))?;
-                let mut text = vec![0u8; usize::try_from(n).unwrap_or(0)];
+                if n > MAX_NAME {
+                    r.skip(n)?; // not a name: a corrupt length, or a long string constant
+                    continue;
+                }
+                let mut text = vec![0u8; n as usize];
                 r.fill(&mut text)?;
                 dump.utf8
                     .insert(id, String::from_utf8_lossy(&text).into_owned());

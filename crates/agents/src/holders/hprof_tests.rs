@@ -220,3 +220,19 @@ fn a_file_that_is_not_a_dump_or_is_cut_short_is_an_error_not_a_panic() {
         assert!(graph_of(&whole[..cut]).is_err(), "cut at {cut}");
     }
 }
+
+#[test]
+fn a_long_string_record_is_skipped_and_the_rest_still_read() {
+    let mut w = Writer::default();
+    w.utf8(0x9999, &"x".repeat(70_000));
+    let mut file = w.finish();
+    // Splice the dump's records after this long one, past the dump's own 31-byte header.
+    file.extend_from_slice(&dump()[31..]);
+    let graph = graph_of(&file).unwrap();
+    let classes = ["byte[]".to_owned()];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let holders = growth_holders(&classes, &[], &census(&graph, &classes, deadline));
+    let names: Vec<&str> = holders.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, vec!["static App.CACHE (ArrayList)"]);
+    assert!(graph.strings.iter().all(|s| s.len() < 70_000));
+}
