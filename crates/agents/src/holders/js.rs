@@ -80,11 +80,13 @@ pub(crate) fn new_object_holders(
         .collect()
 }
 
-/// A node's type as the report names it: the constructor of an object, `(string)` for strings.
+/// A node's type as the report names it: the constructor of an object, `string` for every
+/// representation V8 has of one (flat, concatenated, sliced), `(regexp)` for the others.
 fn object(graph: &Graph, n: u32) -> String {
     match graph.kind(n) {
         "object" => graph.name(n).to_owned(),
         "closure" => "Function".to_owned(),
+        "string" | "concatenated string" | "sliced string" => "string".to_owned(),
         kind => format!("({kind})"),
     }
 }

@@ -139,7 +139,7 @@ fn a_module_variable_is_named_with_its_file_and_weak_holders_are_not() {
     assert_eq!(holders.len(), 1, "{holders:#?}");
     let h = &holders[0];
     assert_eq!(h.name, "history (Array) in server.js's module scope");
-    assert_eq!(h.object, "(string)");
+    assert_eq!(h.object, "string");
     assert_eq!(h.count, Some(2));
     assert_eq!(
         h.path,
