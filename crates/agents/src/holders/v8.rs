@@ -246,3 +246,90 @@ fn build(file: Whole, l: &Layout) -> Result<Graph, String> {
     }
     Ok(graph)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const EDGE_TYPES: [&str; 7] = [
+        "context", "element", "property", "internal", "hidden", "shortcut", "weak",
+    ];
+
+    /// A snapshot of `nodes` (each a list of edges: type index, target) whose node and edge
+    /// fields are in the orders `node_order` and `edge_order`, with a field V8 has and this
+    /// reader ignores.
+    fn snapshot(nodes: &[Vec<(usize, u32)>], node_order: &[usize], edge_order: &[usize]) -> String {
+        let node_fields = [
+            "type",
+            "name",
+            "id",
+            "self_size",
+            "edge_count",
+            "trace_node_id",
+        ];
+        let edge_fields = ["type", "name_or_index", "to_node"];
+        let (mut flat_nodes, mut flat_edges) = (Vec::new(), Vec::new());
+        for (i, edges) in nodes.iter().enumerate() {
+            let values = [3, 0, 2 * i as u64 + 1, 10 + i as u64, edges.len() as u64, 0];
+            flat_nodes.extend(node_order.iter().map(|&f| values[f]));
+            for &(t, to) in edges {
+                let values = [t as u64, 0, u64::from(to) * node_fields.len() as u64];
+                flat_edges.extend(edge_order.iter().map(|&f| values[f]));
+            }
+        }
+        let types = |fields: &[&str], order: &[usize], enumerated: serde_json::Value| {
+            let v: Vec<serde_json::Value> = order
+                .iter()
+                .map(|&f| match fields[f] {
+                    "type" => enumerated.clone(),
+                    _ => serde_json::json!("number"),
+                })
+                .collect();
+            v
+        };
+        serde_json::json!({
+            "snapshot": { "meta": {
+                "node_fields": node_order.iter().map(|&f| node_fields[f]).collect::<Vec<_>>(),
+                "node_types": types(&node_fields, node_order, serde_json::json!(["hidden", "array", "string", "object"])),
+                "edge_fields": edge_order.iter().map(|&f| edge_fields[f]).collect::<Vec<_>>(),
+                "edge_types": types(&edge_fields, edge_order, serde_json::json!(EDGE_TYPES)),
+            }},
+            "nodes": flat_nodes,
+            "edges": flat_edges,
+            "strings": ["name"],
+        })
+        .to_string()
+    }
+
+    proptest! {
+        #[test]
+        fn any_field_order_in_meta_reads_the_same_graph(
+            raw in proptest::collection::vec(proptest::collection::vec((0usize..7, 0u32..12), 0..5), 1..12),
+            node_order in Just((0..6).collect::<Vec<usize>>()).prop_shuffle(),
+            edge_order in Just((0..3).collect::<Vec<usize>>()).prop_shuffle(),
+        ) {
+            let n = raw.len() as u32;
+            let nodes: Vec<Vec<(usize, u32)>> = raw
+                .into_iter()
+                .map(|edges| edges.into_iter().map(|(t, to)| (t, to % n)).collect())
+                .collect();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("x.heapsnapshot");
+            std::fs::write(&path, snapshot(&nodes, &node_order, &edge_order)).unwrap();
+            let graph = read_graph(&path).unwrap();
+            prop_assert_eq!(graph.nodes.len(), nodes.len());
+            let ids: Vec<u32> = (0..n).map(|i| 2 * i + 1).collect();
+            prop_assert_eq!(read_ids(&path).unwrap(), ids);
+            for (i, edges) in nodes.iter().enumerate() {
+                let node = graph.nodes[i];
+                prop_assert_eq!((node.id, node.size, graph.kind(i as u32)), (2 * i as u64 + 1, 10 + i as u64, "object"));
+                let read: Vec<(EdgeKind, u32)> =
+                    graph.edges_of(i as u32).iter().map(|e| (e.kind, e.to)).collect();
+                let want: Vec<(EdgeKind, u32)> =
+                    edges.iter().map(|&(t, to)| (edge_kind(EDGE_TYPES[t]).0, to)).collect();
+                prop_assert_eq!(read, want);
+            }
+        }
+    }
+}
