@@ -131,7 +131,6 @@ fn root(tag: u8) -> Option<(&'static str, u64)> {
         0xff => ("unknown root", 0),
         0x01 => ("JNI global", u64::MAX), // one more id
         0x02 => ("JNI local", 8),
-        0x03 => ("local variable", 8),
         0x04 => ("native stack", 4),
         0x05 => ("system class", 0),
         0x06 => ("thread block", 4),
@@ -149,7 +148,14 @@ struct Dump {
     /// Class object id -> name string id (LOAD CLASS).
     class_names: HashMap<u64, u64>,
     classes: HashMap<u64, Class>,
-    roots: Vec<(u64, &'static str)>,
+    /// GC roots: the object, and its kind or (a local) its thread's serial and frame depth.
+    roots: Vec<(u64, Result<&'static str, (u32, u32)>)>,
+    /// Class serial -> class object id (LOAD CLASS), for stack frames.
+    class_serials: HashMap<u32, u64>,
+    /// STACK FRAME: frame id -> method name id, source file id, class serial, line.
+    frames: HashMap<u64, (u64, u64, u32, i32)>,
+    /// STACK TRACE: each thread's frames, innermost first, by thread serial.
+    traces: HashMap<u32, Vec<u64>>,
     /// The graph's strings, interned.
     strings: Vec<String>,
     interned: HashMap<String, u32>,
@@ -168,6 +174,27 @@ impl Dump {
         self.strings.push(s.to_owned());
         self.interned.insert(s.to_owned(), i);
         i
+    }
+
+    /// `local in Class.method, File.java:LINE` for a local of frame `depth` of thread `thread`.
+    fn frame_label(&self, thread: u32, depth: u32) -> String {
+        let frame = self.traces.get(&thread).and_then(|t| t.get(depth as usize));
+        let Some(&(method, file, class, line)) = frame.and_then(|f| self.frames.get(f)) else {
+            return "local variable".to_owned();
+        };
+        let text = |id: u64| self.utf8.get(&id).map_or("", String::as_str);
+        let class = self
+            .class_serials
+            .get(&class)
+            .and_then(|c| self.class_names.get(c));
+        let class = java_name(class.map_or("", |&c| text(c)));
+        let class = class.rsplit('.').next().unwrap_or(&class);
+        let place = match (text(file), line) {
+            ("", _) => String::new(),
+            (file, l) if l > 0 => format!(", {file}:{l}"),
+            (file, _) => format!(", {file}"),
+        };
+        format!("local in {class}.{}{place}", text(method))
     }
 
     fn utf8_name(&mut self, id: u64) -> u32 {
@@ -261,11 +288,26 @@ fn walk(r: &mut Reader, dump: &mut Dump, pass: u8) -> std::io::Result<()> {
                     .insert(id, String::from_utf8_lossy(&text).into_owned());
             }
             0x02 if pass == 1 => {
-                r.skip(4)?;
+                let serial = r.u4()?;
                 let class = r.id()?;
                 r.skip(4)?;
                 let name = r.id()?;
                 dump.class_names.insert(class, name);
+                dump.class_serials.insert(serial, class);
+            }
+            0x04 if pass == 1 => {
+                let (frame, method, _, file) = (r.id()?, r.id()?, r.id()?, r.id()?);
+                let (class, line) = (r.u4()?, r.u4()? as i32);
+                dump.frames.insert(frame, (method, file, class, line));
+            }
+            0x05 if pass == 1 => {
+                let (_, thread, n) = (r.u4()?, r.u4()?, r.u4()?);
+                let frames = (0..n)
+                    .map(|_| r.id())
+                    .collect::<std::io::Result<Vec<u64>>>()?;
+                if thread != 0 {
+                    dump.traces.insert(thread, frames);
+                }
             }
             0x0c | 0x1c => segment(r, dump, pass, length)?,
             _ => r.skip(length)?,
@@ -279,11 +321,18 @@ fn segment(r: &mut Reader, dump: &mut Dump, pass: u8, length: u64) -> std::io::R
     let id = u64::from(r.id_size);
     while r.pos < end {
         let tag = r.u1()?;
+        if tag == 0x03 {
+            let (object, thread, depth) = (r.id()?, r.u4()?, r.u4()?);
+            if pass == 1 {
+                dump.roots.push((object, Err((thread, depth))));
+            }
+            continue;
+        }
         if let Some((kind, rest)) = root(tag) {
             let object = r.id()?;
             r.skip(if rest == u64::MAX { id } else { rest })?;
             if pass == 1 {
-                dump.roots.push((object, kind));
+                dump.roots.push((object, Ok(kind)));
             }
             continue;
         }
@@ -482,7 +531,8 @@ fn finish(mut dump: Dump) -> Graph {
     let mut roots: Vec<Edge> = Vec::new();
     for (object, kind) in std::mem::take(&mut dump.roots) {
         if let Some(to) = find(object) {
-            let name = dump.intern(kind);
+            let label = kind.map_or_else(|(t, d)| dump.frame_label(t, d), str::to_owned);
+            let name = dump.intern(&label);
             roots.push(Edge {
                 kind: EdgeKind::Variable,
                 name,

@@ -44,7 +44,7 @@ impl Writer {
     ) {
         self.utf8(class + 1, name);
         let mut b = Vec::new();
-        u4(&mut b, 1);
+        u4(&mut b, class as u32); // the class's serial
         id(&mut b, class);
         u4(&mut b, 0);
         id(&mut b, class + 1);
@@ -109,10 +109,35 @@ impl Writer {
         h.extend(std::iter::repeat_n(7u8, n as usize));
     }
     fn frame_root(&mut self, object: u64) {
+        self.local_root(object, 1, 0);
+    }
+    fn local_root(&mut self, object: u64, thread: u32, depth: u32) {
         self.heap.push(0x03);
         id(&mut self.heap, object);
-        u4(&mut self.heap, 1);
-        u4(&mut self.heap, 0);
+        u4(&mut self.heap, thread);
+        u4(&mut self.heap, depth);
+    }
+    /// A stack frame of `method` in `file` at `line`, of the class `class` (its serial).
+    fn frame(&mut self, frame: u64, method: &str, file: &str, class: u64, line: u32) {
+        self.utf8(frame + 1, method);
+        self.utf8(frame + 2, file);
+        let mut b = Vec::new();
+        for i in [frame, frame + 1, 0, frame + 2] {
+            id(&mut b, i);
+        }
+        u4(&mut b, class as u32);
+        u4(&mut b, line);
+        self.record(0x04, &b);
+    }
+    fn trace(&mut self, thread: u32, frames: &[u64]) {
+        let mut b = Vec::new();
+        u4(&mut b, thread);
+        u4(&mut b, thread);
+        u4(&mut b, frames.len() as u32);
+        for &f in frames {
+            id(&mut b, f);
+        }
+        self.record(0x05, &b);
     }
     fn finish(mut self) -> Vec<u8> {
         let mut file = b"JAVA PROFILE 1.0.2\0".to_vec();
@@ -235,4 +260,37 @@ fn a_long_string_record_is_skipped_and_the_rest_still_read() {
     let names: Vec<&str> = holders.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, vec!["static App.CACHE (ArrayList)"]);
     assert!(graph.strings.iter().all(|s| s.len() < 70_000));
+}
+
+#[test]
+fn a_list_held_by_a_threads_local_is_named_by_its_frame() {
+    let mut w = Writer::default();
+    w.class(0x100, "java/lang/Object", 0, &[], &[]);
+    w.class(
+        0x200,
+        "java/util/ArrayList",
+        0x100,
+        &[],
+        &[("elementData", 2), ("size", 10)],
+    );
+    w.class(0x300, "com/example/App", 0x100, &[], &[]);
+    w.class(0x600, "[Ljava/lang/Object;", 0x100, &[], &[]);
+    w.frame(0x8000, "run", "Thread.java", 0x100, 800);
+    w.frame(0x8100, "serve", "App.java", 0x300, 42);
+    w.trace(7, &[0x8100, 0x8000]);
+    let mut list = Vec::new();
+    id(&mut list, 0x2000);
+    u4(&mut list, 3);
+    w.instance(0x1000, 0x200, &list);
+    w.objects(0x2000, 0x600, &[0x3001, 0x3002, 0x3003]);
+    for page in 0x3001..=0x3003 {
+        w.bytes(page, 100);
+    }
+    w.local_root(0x1000, 7, 0);
+    let graph = graph_of(&w.finish()).unwrap();
+    let classes = ["byte[]".to_owned()];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let holders = growth_holders(&classes, &[], &census(&graph, &classes, deadline));
+    let names: Vec<&str> = holders.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, vec!["(local in App.serve, App.java:42) (ArrayList)"]);
 }

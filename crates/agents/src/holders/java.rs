@@ -149,14 +149,16 @@ fn is_user(graph: &Graph, n: u32) -> bool {
 }
 
 /// The step of `path` into its holder: the last named reference from a class of the user's
-/// code, else the first named reference.
+/// code, else the root's own reference (a static field, a thread's local), else the first named.
 fn holder_step(graph: &Graph, path: &[Step]) -> Option<usize> {
-    let named = |s: &Step| {
-        let e = graph.edges[s.edge as usize];
-        matches!(e.kind, EdgeKind::Static | EdgeKind::Property)
-    };
+    let kind = |s: &Step| graph.edges[s.edge as usize].kind;
+    let named = |s: &Step| matches!(kind(s), EdgeKind::Static | EdgeKind::Property);
     path.iter()
         .rposition(|s| named(s) && is_user(graph, s.from))
+        .or_else(|| {
+            path.iter()
+                .position(|s| matches!(kind(s), EdgeKind::Static | EdgeKind::Variable))
+        })
         .or_else(|| path.iter().position(named))
 }
 
