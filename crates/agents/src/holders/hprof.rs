@@ -140,6 +140,14 @@ fn root(tag: u8) -> Option<(&'static str, u64)> {
     })
 }
 
+/// What kind of GC root an object is.
+enum Root {
+    /// Named by its kind (`JNI global`, `system class`).
+    Kind(&'static str),
+    /// A local of frame `depth` of the thread with serial `thread`.
+    Local { thread: u32, depth: u32 },
+}
+
 /// Everything one pass learns.
 #[derive(Default)]
 struct Dump {
@@ -148,8 +156,8 @@ struct Dump {
     /// Class object id -> name string id (LOAD CLASS).
     class_names: HashMap<u64, u64>,
     classes: HashMap<u64, Class>,
-    /// GC roots: the object, and its kind or (a local) its thread's serial and frame depth.
-    roots: Vec<(u64, Result<&'static str, (u32, u32)>)>,
+    /// GC roots: the object and what kind of root it is.
+    roots: Vec<(u64, Root)>,
     /// Class serial -> class object id (LOAD CLASS), for stack frames.
     class_serials: HashMap<u32, u64>,
     /// STACK FRAME: frame id -> method name id, source file id, class serial, line.
@@ -324,7 +332,7 @@ fn segment(r: &mut Reader, dump: &mut Dump, pass: u8, length: u64) -> std::io::R
         if tag == 0x03 {
             let (object, thread, depth) = (r.id()?, r.u4()?, r.u4()?);
             if pass == 1 {
-                dump.roots.push((object, Err((thread, depth))));
+                dump.roots.push((object, Root::Local { thread, depth }));
             }
             continue;
         }
@@ -332,7 +340,7 @@ fn segment(r: &mut Reader, dump: &mut Dump, pass: u8, length: u64) -> std::io::R
             let object = r.id()?;
             r.skip(if rest == u64::MAX { id } else { rest })?;
             if pass == 1 {
-                dump.roots.push((object, Ok(kind)));
+                dump.roots.push((object, Root::Kind(kind)));
             }
             continue;
         }
@@ -531,7 +539,10 @@ fn finish(mut dump: Dump) -> Graph {
     let mut roots: Vec<Edge> = Vec::new();
     for (object, kind) in std::mem::take(&mut dump.roots) {
         if let Some(to) = find(object) {
-            let label = kind.map_or_else(|(t, d)| dump.frame_label(t, d), str::to_owned);
+            let label = match kind {
+                Root::Kind(kind) => kind.to_owned(),
+                Root::Local { thread, depth } => dump.frame_label(thread, depth),
+            };
             let name = dump.intern(&label);
             roots.push(Edge {
                 kind: EdgeKind::Variable,
