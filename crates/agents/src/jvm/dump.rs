@@ -85,12 +85,52 @@ fn census(
     Ok(java::census(&graph, classes, Instant::now() + budget))
 }
 
+/// Why a dump of a heap of `heap` bytes is not taken into `dir`: reading it could use more than
+/// half the memory available (leakproof's reader needs up to ~3.2 times the dump, and the dump
+/// is about the heap: docs/performance.md), or it would not fit on the disk twice over.
+fn no_room(dir: &Path, heap: u64) -> Option<String> {
+    let mib = |b: u64| b >> 20;
+    let need = heap.saturating_mul(4);
+    let available = available_memory().unwrap_or(u64::MAX);
+    if need > available / 2 {
+        return Some(format!(
+            "a heap dump of the {} MiB heap is not taken: reading it may need {} MiB and {} MiB \
+             are available",
+            mib(heap),
+            mib(need),
+            mib(available)
+        ));
+    }
+    let stat = nix::sys::statvfs::statvfs(dir).ok()?;
+    #[allow(clippy::useless_conversion)] // u32 on 32-bit targets
+    let free = u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size()));
+    (free < heap.saturating_mul(2)).then(|| {
+        format!(
+            "a heap dump of the {} MiB heap is not taken: {} MiB are free in {}",
+            mib(heap),
+            mib(free),
+            dir.display()
+        )
+    })
+}
+
+/// `MemAvailable` of /proc/meminfo, in bytes.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
+}
+
 impl Before {
-    /// Dumps every JVM of `pids` into a new private directory.
-    pub(super) fn take(pids: &[u32]) -> Result<Before, AgentError> {
+    /// Dumps every JVM of `jvms` (pid, bytes of heap in use) into a new private directory.
+    pub(super) fn take(jvms: &[(u32, u64)]) -> Result<Before, AgentError> {
         let dir = Private::new()?;
         let mut files = Vec::new();
-        for &pid in pids {
+        for &(pid, heap) in jvms {
+            if let Some(why) = no_room(dir.0.path(), heap) {
+                return Err(AgentError::Read(why));
+            }
             let path = dir.0.path().join(format!("{pid}-before.hprof"));
             dump(pid, &path)?;
             files.push((pid, path));
@@ -128,5 +168,23 @@ impl Before {
             out.extend(java::growth_holders(&classes, &before, &after));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_heap_has_room_and_an_enormous_one_is_declined_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(no_room(dir.path(), 1 << 20), None);
+        let why = no_room(dir.path(), 1 << 60).expect("declined");
+        assert!(
+            why.starts_with("a heap dump of the 1099511627776 MiB heap is not taken"),
+            "{why}"
+        );
+        assert!(!why.contains('\n'), "{why}");
+        assert!(available_memory().is_some_and(|b| b > 0));
     }
 }

@@ -251,8 +251,15 @@ impl Agent for JvmAgent {
 
     fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
         if self.before.is_none() {
-            let before = dump::Before::take(&self.pids()).map_err(|e| e.to_string());
-            self.before = Some(before);
+            let heaps: Result<Vec<(u32, u64)>, JvmError> = self
+                .jvms
+                .iter()
+                .map(|(pid, perf)| Ok((*pid, heap_used(*pid, perf)?)))
+                .collect();
+            let before = heaps
+                .map_err(AgentError::from)
+                .and_then(|heaps| dump::Before::take(&heaps));
+            self.before = Some(before.map_err(|e| e.to_string()));
         }
         Ok(self.histogram()?)
     }
