@@ -29,6 +29,15 @@ fn site_lines(report: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The `name` of each holder in the report.
+fn holder_names(report: &serde_json::Value) -> Vec<String> {
+    let holders = report["holders"].as_array().cloned().unwrap_or_default();
+    holders
+        .iter()
+        .filter_map(|h| Some(h["name"].as_str()?.to_owned()))
+        .collect()
+}
+
 fn service(runtime: &str, script: &str, port: u16, leak: bool) -> String {
     let flag = if leak { " --leak" } else { "" };
     format!("{runtime} examples/{script} --port {port}{flag}")
@@ -109,6 +118,31 @@ fn a_leaking_node_service_is_leaking_with_its_function_named() {
     // V8's sampling profiler records functions: the line is where `remember` starts.
     let lines = site_lines(&report);
     assert!(lines.iter().any(|l| l == "node_service.js:28"), "{lines:?}");
+    // Two heap snapshots name what keeps the new strings: the module's `history` array.
+    let holders = holder_names(&report);
+    assert_eq!(
+        holders.first().map(String::as_str),
+        Some("history (Array) in node_service.js's module scope"),
+        "{holders:?}"
+    );
+}
+
+#[test]
+fn a_node_heap_too_large_to_snapshot_safely_is_not_snapshotted_and_the_verdict_stands() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    // As if each byte of heap needed a GiB to snapshot: the agent declines, the target lives.
+    let target = format!(
+        "LEAKPROOF_NODE_SNAPSHOT_FACTOR=1e9 {}",
+        service("node", "node_service.js", port, true)
+    );
+    let (out, report) = drive(&target, &url, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", brief(&report));
+    assert!(holder_names(&report).is_empty(), "{}", brief(&report));
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("heap snapshot not taken"), "{notes}");
+    let lines = site_lines(&report);
+    assert!(lines.iter().any(|l| l == "node_service.js:28"), "{lines:?}");
 }
 
 #[test]
@@ -121,6 +155,8 @@ fn a_bounded_node_service_is_stable() {
         resource(&report, "js-heap")["analysis"]["verdict"],
         "stable"
     );
+    // Nothing grew: no locate phase, so no heap snapshot and no holder.
+    assert!(holder_names(&report).is_empty(), "{}", brief(&report));
 }
 
 #[test]

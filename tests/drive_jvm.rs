@@ -74,6 +74,8 @@ fn assert_stable(options: &str) {
     assert_eq!(out.status.code(), Some(0), "{}", brief(&report));
     assert_eq!(verdict(&report, "jvm-heap"), "stable", "{}", brief(&report));
     assert_eq!(report["config"]["probe"], "jvm-heap+tree-rss");
+    // Nothing grew: no heap dump, no holder.
+    assert!(report["holders"].as_array().is_none_or(Vec::is_empty));
 }
 
 #[test]
@@ -102,6 +104,21 @@ fn a_leaking_jvm_service_is_leaking_with_its_kept_class_named() {
         classes.first().map(String::as_str),
         Some("byte[]"),
         "{classes:?}"
+    );
+    // A heap dump names what keeps the pages: the static list, as the source spells it.
+    let holders: Vec<(&str, &str)> = report["holders"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .filter_map(|h| Some((h["object"].as_str()?, h["name"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        holders,
+        vec![("byte[]", "static JvmService.KEPT (ArrayList)")],
+        "{}",
+        brief(&report)
     );
 }
 

@@ -5,13 +5,16 @@
 //! `jstat` reads); the locate phase diffs two `GC.class_histogram`s. Linux only.
 
 mod attach;
+mod dump;
 mod parse;
+
+pub(crate) use parse::java_name;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use leakproof_diff::{Site, Snapshot};
+use leakproof_diff::{Holder, Site, Snapshot, StatDiff};
 use leakproof_sample::ProbeError;
 
 use crate::table::{runtime_heap, Attach};
@@ -130,6 +133,8 @@ pub(crate) struct JvmAgent {
     descriptor: &'static Descriptor,
     /// Each JVM's pid and performance-data file.
     jvms: Vec<(u32, PathBuf)>,
+    /// The heap dumps taken with the first picture, once taken (or why they failed).
+    before: Option<Result<dump::Before, String>>,
 }
 
 impl JvmAgent {
@@ -187,7 +192,11 @@ impl JvmAgent {
             attach::jcmd(pid, "VM.version", SAMPLE_TIMEOUT)?;
             jvms.push((pid, perf));
         }
-        Ok(JvmAgent { descriptor, jvms })
+        Ok(JvmAgent {
+            descriptor,
+            jvms,
+            before: None,
+        })
     }
 
     /// Bytes in use in the Java heaps after a full collection (`GC.run`), summed over the JVMs.
@@ -241,7 +250,36 @@ impl Agent for JvmAgent {
     }
 
     fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
+        if self.before.is_none() {
+            let heaps: Result<Vec<(u32, u64)>, JvmError> = self
+                .jvms
+                .iter()
+                .map(|(pid, perf)| Ok((*pid, heap_used(*pid, perf)?)))
+                .collect();
+            let before = heaps
+                .map_err(AgentError::from)
+                .and_then(|heaps| dump::Before::take(&heaps));
+            self.before = Some(before.map_err(|e| e.to_string()));
+        }
         Ok(self.histogram()?)
+    }
+
+    fn holders(&mut self, sites: &[StatDiff], budget: Duration) -> Result<Vec<Holder>, AgentError> {
+        match self.before.take() {
+            Some(Ok(before)) => before.holders(&self.pids(), sites, budget),
+            Some(Err(e)) => Err(AgentError::Read(format!("no heap dump before: {e}"))),
+            None => Err(AgentError::Read("no heap dump before".to_owned())),
+        }
+    }
+
+    fn stop_pictures(&mut self) {
+        self.before = None;
+    }
+}
+
+impl JvmAgent {
+    fn pids(&self) -> Vec<u32> {
+        self.jvms.iter().map(|j| j.0).collect()
     }
 }
 

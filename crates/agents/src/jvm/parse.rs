@@ -174,7 +174,7 @@ pub(super) fn histogram(text: &str) -> Option<Snapshot> {
 
 /// A class as the JVM names it, as Java source spells it: `[B` -> `byte[]`,
 /// `[[Ljava.lang.String;` -> `java.lang.String[][]`; other names unchanged.
-pub(super) fn java_name(class: &str) -> String {
+pub(crate) fn java_name(class: &str) -> String {
     let element = class.trim_start_matches('[');
     let dims = class.len() - element.len();
     if dims == 0 {

@@ -7,12 +7,14 @@
 //! `{"cmd":"sample"}` -> `{"ok":true,"bytes":N,"detail":N}`,
 //! `{"cmd":"snapshot"}` -> `{"ok":true,"sites":[[[[file,line,function],...],bytes,count],...]}`
 //! (frames innermost first, lines 1-based), `{"cmd":"frames","n":8}` -> `{"ok":true,...}`
-//! (Python: trace that many frames from now on), `{"cmd":"hello"}` -> `{"ok":true,...}`.
-//! A failed request is `{"ok":false,"error":"..."}`. Holders and open sites: `holders.rs`.
+//! (Python: trace that many frames from now on), `{"cmd":"hello"}` -> `{"ok":true,...}`,
+//! `{"cmd":"heap_snapshot","name":"before"}` (node: see `node_heap`).
+//! A failed request is `{"ok":false,"error":"..."}`. Python's holders and open sites: `holders.rs`.
 
 mod client;
 mod holders;
 pub(crate) mod node;
+mod node_heap;
 pub(crate) mod python;
 #[cfg(test)]
 mod tests;
@@ -55,6 +57,8 @@ pub(crate) struct RuntimeAgent {
     dir: tempfile::TempDir,
     sample_timeout: Duration,
     snapshot_timeout: Duration,
+    /// node: the heap snapshot taken with the first picture, once taken (or why it failed).
+    heap_before: Option<Result<node_heap::Before, String>>,
 }
 
 impl RuntimeAgent {
@@ -92,6 +96,7 @@ impl RuntimeAgent {
             dir,
             sample_timeout: SAMPLE_TIMEOUT,
             snapshot_timeout: SNAPSHOT_TIMEOUT,
+            heap_before: None,
         };
         Ok((agent, source))
     }
@@ -176,11 +181,24 @@ impl Agent for RuntimeAgent {
     }
 
     fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
+        if self.descriptor.name == NODE.name && self.heap_before.is_none() {
+            let before = node_heap::Before::take(self.dir()).map_err(|e| e.to_string());
+            self.heap_before = Some(before);
+        }
         self.snapshot()
     }
 
+    /// Python searches its own heap for them (`holders.rs`); node compares the heap snapshot
+    /// taken with the first picture with one taken now (`node_heap.rs`).
     fn holders(&mut self, sites: &[StatDiff], budget: Duration) -> Result<Vec<Holder>, AgentError> {
-        self.ask_holders(sites, budget)
+        if self.descriptor.name != NODE.name {
+            return self.ask_holders(sites, budget);
+        }
+        match self.heap_before.take() {
+            Some(Ok(before)) => before.holders(self.dir(), budget),
+            Some(Err(e)) => Err(AgentError::Read(format!("no heap snapshot before: {e}"))),
+            None => Err(AgentError::Read("no heap snapshot was taken before".into())),
+        }
     }
 
     fn open_sites(&mut self, _wait: Duration) -> Result<OpenSites, AgentError> {
@@ -189,6 +207,7 @@ impl Agent for RuntimeAgent {
 
     fn stop_pictures(&mut self) {
         let _ = self.trace_opens(false);
+        self.heap_before = None;
     }
 }
 

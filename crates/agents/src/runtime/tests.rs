@@ -503,3 +503,42 @@ fn env_keeps_what_the_target_had() {
         "js heap + external (after full GC)"
     );
 }
+
+#[test]
+fn node_holders_are_found_in_each_cluster_worker_and_the_snapshots_deleted() {
+    let agent = prepare(AgentKind::Node).expect("prepare");
+    let service = node_service(&agent, &["--workers", "2", "--leak"]);
+    agent.wait_ready(READY).expect("ready");
+    assert_eq!(processes_within(&agent, 3), 3, "primary and two workers");
+    requests(service.port, 20);
+    let before = node_heap::Before::take(agent.dir()).expect("before");
+    requests(service.port, 100);
+    let holders = before
+        .holders(agent.dir(), Duration::from_secs(30))
+        .expect("holders");
+    let names: Vec<&str> = holders.iter().map(|h| h.name.as_str()).collect();
+    assert!(!names.is_empty(), "{holders:#?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| *n == "history (Array) in node_service.js's module scope"),
+        "{names:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(agent.dir())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "heapsnapshot"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_heap_snapshot_name_that_is_not_a_word_is_refused() {
+    let agent = prepare(AgentKind::Node).expect("prepare");
+    let _service = node_service(&agent, &[]);
+    agent.wait_ready(READY).expect("ready");
+    let request = r#"{"cmd":"heap_snapshot","name":"../escape"}"#;
+    let reply = client::ask_all::<serde_json::Value>(agent.dir(), request, READY);
+    let e = reply.expect_err("refused").to_string();
+    assert!(e.contains("bad snapshot name"), "{e}");
+}
