@@ -11,7 +11,9 @@ The search looks first at the newest items of large containers (and of every con
 names: a dict of strings is not tracked by the collector), then at the newest tracked objects,
 and walks up ``gc.get_referrers`` to a root only when no root names the holder directly. The
 deadline is checked inside every loop; one ``get_referrers`` call (a pass over the heap) may
-overrun it.
+overrun it. The budget is the searching thread's CPU time (``time.thread_time``), what the search
+costs the program: on a loaded machine the wall time stretches, the work done does not, so the
+same holders are found (the agent's socket bounds the wall time).
 """
 
 import collections
@@ -25,6 +27,9 @@ import tracemalloc
 import types
 import weakref
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+#: The clock of the search's budget: this thread's CPU time.
+_clock = time.thread_time
 
 # A container holding at least this many items is looked at first.
 _LARGE = 16
@@ -76,7 +81,7 @@ class _Search:
         return obj
 
     def late(self) -> bool:
-        if not self.over and time.perf_counter() > self.deadline:
+        if not self.over and _clock() > self.deadline:
             self.over = True
         return self.over
 
@@ -304,7 +309,7 @@ class _Search:
 def holders(sites: List[Dict[str, Any]], budget: float, skip: Iterable[str] = ()) -> Dict[str, Any]:
     """The holders of ``sites`` (``{"site": "app.py:12", "file": path, "line": 12}`` each) as
     the agents' reply: ``{"holders": [...], "missed": why}``; never raises."""
-    search = _Search(time.perf_counter() + max(0.0, budget), skip)
+    search = _Search(_clock() + max(0.0, budget), skip)
     try:
         return _holders(search, sites)
     except Exception as e:  # noqa: BLE001 - a failed search is a note, never the target's end
@@ -406,7 +411,7 @@ def _count(c: Any, wanted: Dict[Tuple[str, int], int], site: int, deadline: floa
     values = c.values() if isinstance(c, dict) else c
     count = 0
     for i, item in enumerate(values):
-        if i >= _COUNT_LIMIT or (i % 1024 == 0 and time.perf_counter() > deadline):
+        if i >= _COUNT_LIMIT or (i % 1024 == 0 and _clock() > deadline):
             break
         if _item_site(item, wanted) == site:
             count += 1

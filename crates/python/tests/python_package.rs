@@ -520,7 +520,7 @@ fn without_leakproof_only_marked_tests_are_leak_tests() {
         let expected = if leak_tested { "FAILED" } else { "PASSED" };
         assert_eq!(outcome, expected, "{id}:\n{}", tail(&o.output, 60));
     }
-    assert_eq!(o.by_id.len(), 18, "{:?}", o.by_id);
+    assert_eq!(o.by_id.len(), 19, "{:?}", o.by_id);
     assert!(o.section("test_marked").contains("iterations: 100 "));
     // --leakproof-report: each leak test's report as JSON (the harness's schema) and SVG.
     let json = report.join("test_leaking.py__test_marked.json");
