@@ -263,6 +263,17 @@ struct Case {
     heap: &'static str,
     /// The leaking line, or `None` for a bounded service (Stable).
     line: Option<&'static str>,
+    /// The holder a leaking service's report names (issue 21), as its code spells it.
+    holder: Option<&'static str>,
+}
+
+/// The `name` of each holder in the report.
+fn holder_names(report: &serde_json::Value) -> Vec<String> {
+    let holders = report["holders"].as_array().cloned().unwrap_or_default();
+    holders
+        .iter()
+        .filter_map(|h| h["name"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Starts the service, loads it for a warm-up, watches it for 30 s, and checks the verdict, the
@@ -291,6 +302,10 @@ fn run_case(case: &Case) -> Result<(), String> {
             }
             if !lines.iter().any(|l| l == line) {
                 return fail(format!("{line} not among the sites {lines:?}"));
+            }
+            let holders = holder_names(&report);
+            if let Some(holder) = case.holder.filter(|h| !holders.iter().any(|n| n == h)) {
+                return fail(format!("holder {holder} not among {holders:?}"));
             }
         }
         None if code != Some(0) || verdict(&report, case.heap) != "stable" => {
@@ -325,6 +340,7 @@ fn running_services_are_judged_on_their_own_heap_and_left_as_they_were() {
             args: &["examples/py_service.py", "--leak"],
             heap: "python-heap",
             line: Some("py_service.py:24"),
+            holder: Some("py_service.HISTORY (deque) \u{2190} module py_service"),
         },
         Case {
             name: "python3.8 bounded",
@@ -332,6 +348,7 @@ fn running_services_are_judged_on_their_own_heap_and_left_as_they_were() {
             args: &["examples/py_service.py"],
             heap: "python-heap",
             line: None,
+            holder: None,
         },
         Case {
             name: "python3.13 leaking",
@@ -339,6 +356,7 @@ fn running_services_are_judged_on_their_own_heap_and_left_as_they_were() {
             args: &["examples/py_service.py", "--leak"],
             heap: "python-heap",
             line: Some("py_service.py:24"),
+            holder: Some("py_service.HISTORY (deque) \u{2190} module py_service"),
         },
         Case {
             name: "python3.13 bounded",
@@ -346,6 +364,7 @@ fn running_services_are_judged_on_their_own_heap_and_left_as_they_were() {
             args: &["examples/py_service.py"],
             heap: "python-heap",
             line: None,
+            holder: None,
         },
         Case {
             name: "stripped python3 leaking",
@@ -353,6 +372,7 @@ fn running_services_are_judged_on_their_own_heap_and_left_as_they_were() {
             args: &["examples/py_service.py", "--leak"],
             heap: "python-heap",
             line: Some("py_service.py:24"),
+            holder: Some("py_service.HISTORY (deque) \u{2190} module py_service"),
         },
         // `--inspect-port=0`: SIGUSR1 opens the inspector on a free port, so that services of
         // other tests on this machine cannot take node's default 9229 first.
@@ -362,6 +382,7 @@ fn running_services_are_judged_on_their_own_heap_and_left_as_they_were() {
             args: &["--inspect-port=0", "examples/node_service.js", "--leak"],
             heap: "js-heap",
             line: Some("node_service.js:28"),
+            holder: Some("history (Array) in node_service.js's module scope"),
         },
     ];
     let failures: Vec<String> = std::thread::scope(|scope| {
@@ -393,6 +414,7 @@ fn a_bounded_node_service_under_load_is_stable() {
         args: &["--inspect-port=0", "examples/node_service.js"],
         heap: "js-heap",
         line: None,
+        holder: None,
     };
     run_case(&case).unwrap_or_else(|e| panic!("{e}"));
 }

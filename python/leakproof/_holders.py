@@ -18,7 +18,6 @@ same holders are found (the agent's socket bounds the wall time).
 
 import collections
 import gc
-import itertools
 import sys
 import threading
 import _tracemalloc  # type: ignore[import-not-found]
@@ -384,31 +383,40 @@ def _item_site(item: Any, wanted: Dict[Tuple[str, int], int]) -> Optional[int]:
     if site is None and type(item) not in _ATOMIC:
         attrs = getattr(item, "__dict__", None)
         if type(attrs) is dict:
-            for value in itertools.islice(attrs.values(), _NEWEST):
+            for value in _copy(attrs.values())[:_NEWEST]:
                 site = _site_of(value, wanted)
                 if site is not None:
                     return site
     return site
 
 
+def _copy(items: Any) -> List[Any]:
+    """The items of a container (or a dict's view) copied at once. A running program's other
+    threads may change the container while the search looks at it: copying a built-in container
+    runs no Python code, so no other thread runs meanwhile; a subclass that does is retried."""
+    for _ in range(3):
+        try:
+            return list(items)
+        except RuntimeError:  # changed size during the copy
+            continue
+    return []
+
+
 def _newest(c: Any) -> List[Tuple[str, Any]]:
     """The newest items of a container, with the step that reaches each."""
-    n = len(c)
     if isinstance(c, dict):
-        keys = list(itertools.islice(reversed(c), _NEWEST))
-        return [("[%s]" % _key(k), c[k]) for k in keys if k in c] + [("(a key)", k) for k in keys]
+        pairs = _copy(c.items())[-_NEWEST:]
+        pairs.reverse()
+        return [("[%s]" % _key(k), v) for k, v in pairs] + [("(a key)", k) for k, _ in pairs]
+    items = _copy(c)
     if isinstance(c, (list, collections.deque)):
-        return [("[%d]" % i, c[i]) for i in range(n - 1, max(-1, n - 1 - _NEWEST), -1)]
-    items = []
-    for item in c:
-        items.append(("(an item)", item))
-        if len(items) >= _NEWEST:
-            break
-    return items
+        n = len(items)
+        return [("[%d]" % i, items[i]) for i in range(n - 1, max(-1, n - 1 - _NEWEST), -1)]
+    return [("(an item)", item) for item in items[:_NEWEST]]
 
 
 def _count(c: Any, wanted: Dict[Tuple[str, int], int], site: int, deadline: float) -> int:
-    values = c.values() if isinstance(c, dict) else c
+    values = _copy(c.values() if isinstance(c, dict) else c)
     count = 0
     for i, item in enumerate(values):
         if i >= _COUNT_LIMIT or (i % 1024 == 0 and _clock() > deadline):
@@ -440,12 +448,12 @@ def _step(parent: Any, child: Any, namespace: bool) -> Optional[str]:
     """How ``parent`` refers to ``child``: ``.name``, ``[key]``, ``[3]``; None when ``child`` is
     ``parent``'s namespace (the next step then reads as an attribute)."""
     if isinstance(parent, dict):
-        for k, v in list(parent.items()):
+        for k, v in _copy(parent.items()):
             if v is child:
                 return ("." + k) if namespace and isinstance(k, str) else "[%s]" % _key(k)
         return "(a key)"
     if isinstance(parent, (list, tuple, collections.deque)):
-        for i, v in enumerate(parent):
+        for i, v in enumerate(_copy(parent)):
             if v is child:
                 return "[%d]" % i
     if isinstance(parent, (set, frozenset)):
