@@ -561,7 +561,10 @@ fn node_open_sites_name_the_line_that_opened_each_kept_descriptor() {
     let line = line_of("node_service.js", "// the opening line with --leak-fds");
     assert_eq!(top.line, Some(line), "{top:?}");
     assert_eq!(top.function.as_deref(), Some("keepDescriptor"));
-    assert!(top.file.as_deref().is_some_and(|f| f.ends_with("examples/node_service.js")));
+    assert!(top
+        .file
+        .as_deref()
+        .is_some_and(|f| f.ends_with("examples/node_service.js")));
     assert!(open.threads.sites.is_empty(), "{:#?}", open.threads);
 }
 
