@@ -32,11 +32,23 @@ function remember(n) {
   }
 }
 
+// `--leak-fds` keeps a descriptor of this file open per request (one never closed): the heap stays
+// bounded, the process's descriptors grow.
+const fs = require('fs');
+const leakFds = args.includes('--leak-fds');
+const kept = [];
+function keepDescriptor() {
+  kept.push(fs.openSync(__filename, 'r')); // the opening line with --leak-fds
+}
+
 function serve() {
   let count = 0;
   const server = http.createServer((req, res) => {
     count += 1;
     remember(count);
+    if (leakFds) {
+      keepDescriptor();
+    }
     res.setHeader('Content-Length', '3');
     res.end('ok\n');
   });

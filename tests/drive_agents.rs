@@ -229,3 +229,29 @@ fn watch_judges_a_started_python_commands_own_heap_and_names_the_line() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_node_service_keeping_a_descriptor_per_request_names_the_line_that_opened_it() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let target = format!("node examples/node_service.js --port {port} --leak-fds");
+    let (out, report) = drive(&target, &url, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", brief(&report));
+    let fds = resource(&report, "fds");
+    assert_eq!(fds["analysis"]["verdict"], "leaking", "{}", brief(&report));
+    // The agent traced the locate phase's opens: each kept descriptor by its opening line.
+    let sites = fds["sites"].as_array().cloned().unwrap_or_default();
+    let site = sites
+        .first()
+        .unwrap_or_else(|| panic!("no open site in {fds}"));
+    let frame = &site["traceback"][site["user_frame"].as_u64().expect("user frame") as usize];
+    assert!(frame["file"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("examples/node_service.js")));
+    assert_eq!(frame["line"], 41, "{site}");
+    assert_eq!(frame["function"], "keepDescriptor", "{site}");
+    assert!(
+        site["count_diff"].as_u64().is_some_and(|n| n >= 100),
+        "{site}"
+    );
+}

@@ -69,6 +69,7 @@ function start(dir) {
   session.connect();
   session.post('HeapProfiler.startSampling', { samplingInterval: interval });
   const ownUrls = new Set([__filename, url.pathToFileURL(__filename).href]);
+  const opens = openTracer(__filename);
 
   function sample() {
     gc();
@@ -194,6 +195,11 @@ function start(dir) {
         snapshot(done);
       } else if (cmd === 'heap_snapshot') {
         heapSnapshot(request.name, done);
+      } else if (cmd === 'trace_opens') {
+        (request.on ? opens.start : opens.stop)();
+        done({ ok: true, pid: process.pid });
+      } else if (cmd === 'open_sites') {
+        done({ ok: true, sites: opens.sites(request.kind), pid: process.pid });
       } else if (cmd === 'frames') {
         done({ ok: true, restarted: false, pid: process.pid }); // V8 keeps whole stacks anyway
       } else if (cmd === 'hello') {
@@ -261,6 +267,7 @@ function start(dir) {
     }
     delete process[MARK];
     session.post('HeapProfiler.stopSampling', () => session.disconnect());
+    opens.stop();
     server.close();
     removeSocket();
     process.removeListener('exit', removeSocket);
@@ -268,4 +275,162 @@ function start(dir) {
   }
   stop.also = (hook) => hooks.push(hook);
   return stop;
+}
+
+// Where descriptors, sockets and Worker threads opened while tracing were opened (the locate phase,
+// `trace_opens`): `fs.open`, `fs.openSync` and `fs.promises.open` are wrapped, and an async hook sees
+// each socket, server, pipe and Worker created. Both are in place only while tracing, the originals
+// put back after: nothing is paid otherwise. `sites(kind)` answers `open_sites`: one block of size 1
+// per descriptor or thread still open, by the JS stack that opened it, innermost first.
+function openTracer(ownFile) {
+  const fs = require('fs');
+  const asyncHooks = require('async_hooks');
+  const url = require('url');
+  const HANDLES = new Set(['TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'PIPESERVERWRAP', 'UDPWRAP', 'TTYWRAP']);
+  const DEPTH = 32;
+  let files = new Map(); // fd -> { stack, target: what /proc/self/fd/<fd> named at open }
+  let handles = new Map(); // asyncId -> { handle: WeakRef, stack } (a socket or a server)
+  let workers = new Map(); // asyncId -> stack, until the Worker is destroyed
+  let saved = null;
+
+  // The JS stack here, as [file, line, function] innermost first, the agent's own frames left out.
+  function stackHere() {
+    const prepare = Error.prepareStackTrace;
+    const limit = Error.stackTraceLimit;
+    Error.prepareStackTrace = (e, callSites) => callSites;
+    Error.stackTraceLimit = DEPTH + 8;
+    const holder = {};
+    Error.captureStackTrace(holder, stackHere);
+    const callSites = holder.stack;
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+    const frames = [];
+    for (const s of Array.isArray(callSites) ? callSites : []) {
+      let file = s.getFileName() || '<native>';
+      if (file === ownFile || file === 'node:internal/async_hooks') {
+        continue; // the agent, and node calling its hook
+      }
+      if (file.startsWith('file://')) {
+        file = url.fileURLToPath(file);
+      }
+      frames.push([file, s.getLineNumber() || 0, s.getFunctionName() || '(anonymous)']);
+    }
+    return frames.slice(0, DEPTH);
+  }
+
+  function target(fd) {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function noteFile(fd, stack) {
+    if (saved && Number.isInteger(fd) && stack.length > 0) {
+      files.set(fd, { stack, target: target(fd) });
+    }
+  }
+
+  const hook = asyncHooks.createHook({
+    init(asyncId, type, triggerAsyncId, resource) {
+      if (type === 'WORKER') {
+        workers.set(asyncId, stackHere());
+      } else if (HANDLES.has(type)) {
+        // An accepted connection is created by node's C++ with no JS on the stack: it was opened
+        // where its server was.
+        let stack = stackHere();
+        const server = handles.get(triggerAsyncId);
+        if (stack.length === 0 && server) {
+          stack = server.stack;
+        }
+        if (stack.length > 0) {
+          handles.set(asyncId, { handle: new WeakRef(resource), stack });
+        }
+      }
+    },
+    destroy(asyncId) {
+      handles.delete(asyncId);
+      workers.delete(asyncId);
+    },
+  });
+
+  function start() {
+    if (saved) {
+      return;
+    }
+    files = new Map();
+    handles = new Map();
+    workers = new Map();
+    saved = { open: fs.open, openSync: fs.openSync, promisesOpen: fs.promises.open };
+    const { open, openSync, promisesOpen } = saved;
+    fs.open = function open_(...args) {
+      const stack = stackHere();
+      const i = args.findIndex((a) => typeof a === 'function');
+      if (i >= 0) {
+        const done = args[i];
+        args[i] = function opened(err, fd) {
+          if (!err) {
+            noteFile(fd, stack);
+          }
+          return done.apply(this, arguments);
+        };
+      }
+      return open.apply(this, args);
+    };
+    fs.openSync = function openSync_(...args) {
+      const stack = stackHere();
+      const fd = openSync.apply(this, args);
+      noteFile(fd, stack);
+      return fd;
+    };
+    fs.promises.open = function promisesOpen_(...args) {
+      const stack = stackHere();
+      return promisesOpen.apply(this, args).then((file) => {
+        noteFile(file.fd, stack);
+        return file;
+      });
+    };
+    hook.enable();
+  }
+
+  // Puts the originals back; what was recorded stays for `sites` until the next `start`.
+  function stop() {
+    if (!saved) {
+      return;
+    }
+    hook.disable();
+    fs.open = saved.open;
+    fs.openSync = saved.openSync;
+    fs.promises.open = saved.promisesOpen;
+    saved = null;
+  }
+
+  // Files still open (the same descriptor naming the same file) and handles that still have one.
+  function fdSites() {
+    const sites = [];
+    for (const [fd, { stack, target: was }] of files) {
+      const now = target(fd);
+      if (now !== null && now === was) {
+        sites.push([stack, 1, 1]);
+      }
+    }
+    for (const { handle, stack } of handles.values()) {
+      const h = handle.deref();
+      const fd = h ? h.fd : -1;
+      if (Number.isInteger(fd) && fd >= 0 && !files.has(fd) && target(fd) !== null) {
+        sites.push([stack, 1, 1]);
+      }
+    }
+    return sites;
+  }
+
+  function sites(kind) {
+    if (kind === 'threads') {
+      return Array.from(workers.values(), (stack) => [stack, 1, 1]).filter((s) => s[0].length > 0);
+    }
+    return fdSites();
+  }
+
+  return { start, stop, sites };
 }

@@ -4,7 +4,7 @@
 //! -> `{"ok":true,"holders":[Holder, ...],"missed":"why none"}`;
 //! `{"cmd":"trace_opens","on":true}` (from `start_pictures` to `stop_pictures`);
 //! `{"cmd":"open_sites","kind":"fds"|"threads"}` -> `{"ok":true,"sites":[...]}` (one block each).
-//! An agent that does not know a request (node's, today) answers `unknown request`: unsupported.
+//! An agent that does not know a request answers `unknown request`: unsupported.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -542,3 +542,40 @@ fn a_heap_snapshot_name_that_is_not_a_word_is_refused() {
     let e = reply.expect_err("refused").to_string();
     assert!(e.contains("bad snapshot name"), "{e}");
 }
+
+#[test]
+fn node_open_sites_name_the_line_that_opened_each_kept_descriptor() {
+    let agent = prepare(AgentKind::Node).expect("prepare");
+    let service = node_service(&agent, &["--leak-fds"]);
+    agent.wait_ready(READY).expect("ready");
+    requests(service.port, 3); // opened before tracing: not named
+    agent.agent.trace_opens(true).expect("trace");
+    requests(service.port, 5);
+    let open = agent.agent.ask_open_sites().expect("open sites");
+    agent.agent.trace_opens(false).expect("untrace");
+    // One site, a block per descriptor kept, its innermost frame the opening line.
+    assert_eq!(open.fds.sites.len(), 1, "{:#?}", open.fds);
+    let site = &open.fds.sites[0];
+    assert_eq!(site.blocks, 5, "{site:#?}");
+    let top = &site.frames[0];
+    let line = line_of("node_service.js", "// the opening line with --leak-fds");
+    assert_eq!(top.line, Some(line), "{top:?}");
+    assert_eq!(top.function.as_deref(), Some("keepDescriptor"));
+    assert!(top
+        .file
+        .as_deref()
+        .is_some_and(|f| f.ends_with("examples/node_service.js")));
+    assert!(open.threads.sites.is_empty(), "{:#?}", open.threads);
+}
+
+#[test]
+fn a_node_service_that_closes_its_connections_has_no_open_sites() {
+    let agent = prepare(AgentKind::Node).expect("prepare");
+    let service = node_service(&agent, &[]);
+    agent.wait_ready(READY).expect("ready");
+    agent.agent.trace_opens(true).expect("trace");
+    requests(service.port, 5);
+    let open = agent.agent.ask_open_sites().expect("open sites");
+    agent.agent.trace_opens(false).expect("untrace");
+    assert!(open.fds.sites.is_empty(), "{:#?}", open.fds);
+}
