@@ -7,35 +7,15 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{brief, drive_json as drive, free_port, one_drive_at_a_time};
+use common::{
+    brief, drive_json as drive, free_port, holder_names, one_drive_at_a_time, site_lines,
+};
 
 fn resource<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["resources"]
         .as_array()
         .and_then(|r| r.iter().find(|r| r["resource"] == name))
         .unwrap_or_else(|| panic!("no {name} in {report}"))
-}
-
-/// `file:line` of each growing site's user frame.
-fn site_lines(report: &serde_json::Value) -> Vec<String> {
-    let sites = report["sites"].as_array().cloned().unwrap_or_default();
-    sites
-        .iter()
-        .filter_map(|s| {
-            let frame = &s["traceback"][s["user_frame"].as_u64()? as usize];
-            let file = frame["file"].as_str()?.rsplit('/').next()?.to_owned();
-            Some(format!("{file}:{}", frame["line"]))
-        })
-        .collect()
-}
-
-/// The `name` of each holder in the report.
-fn holder_names(report: &serde_json::Value) -> Vec<String> {
-    let holders = report["holders"].as_array().cloned().unwrap_or_default();
-    holders
-        .iter()
-        .filter_map(|h| Some(h["name"].as_str()?.to_owned()))
-        .collect()
 }
 
 fn service(runtime: &str, script: &str, port: u16, leak: bool) -> String {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{brief, one_drive_at_a_time};
+use common::{brief, holder_names, one_drive_at_a_time, site_lines};
 
 const PYTHON_OLDEST: &str = "/root/.pyenv/versions/3.8.18/bin/python3.8";
 const PYTHON_NEWEST: &str = "/root/.pyenv/versions/3.13.0/bin/python3.13";
@@ -233,19 +233,6 @@ fn verdict<'a>(report: &'a serde_json::Value, resource: &str) -> &'a serde_json:
         .map_or(&serde_json::Value::Null, |r| &r["analysis"]["verdict"])
 }
 
-/// `file:line` of each growing site's user frame.
-fn site_lines(report: &serde_json::Value) -> Vec<String> {
-    let sites = report["sites"].as_array().cloned().unwrap_or_default();
-    sites
-        .iter()
-        .filter_map(|s| {
-            let frame = &s["traceback"][s["user_frame"].as_u64()? as usize];
-            let file = frame["file"].as_str()?.rsplit('/').next()?.to_owned();
-            Some(format!("{file}:{}", frame["line"]))
-        })
-        .collect()
-}
-
 fn notes(report: &serde_json::Value) -> String {
     let notes = report["notes"].as_array().cloned().unwrap_or_default();
     notes
@@ -265,15 +252,6 @@ struct Case {
     line: Option<&'static str>,
     /// The holder a leaking service's report names (issue 21), as its code spells it.
     holder: Option<&'static str>,
-}
-
-/// The `name` of each holder in the report.
-fn holder_names(report: &serde_json::Value) -> Vec<String> {
-    let holders = report["holders"].as_array().cloned().unwrap_or_default();
-    holders
-        .iter()
-        .filter_map(|h| h["name"].as_str().map(str::to_owned))
-        .collect()
 }
 
 /// Starts the service, loads it for a warm-up, watches it for 30 s, and checks the verdict, the

@@ -3,62 +3,16 @@
 //! to the C line that allocates.
 #![cfg(target_os = "linux")]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{compile_c, drive_tcp_server, free_port, get_item};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use leakproof::harness::Drive;
 use leakproof::Resource;
 use leakproof_trend::Verdict;
-
-/// Compiles `tests/native/tcp_server.c` with debug info; `None` (with the reason printed) when
-/// gcc is not installed.
-fn compile(dir: &Path) -> Option<PathBuf> {
-    if Command::new("gcc").arg("--version").output().is_err() {
-        eprintln!("skipped: gcc is not installed");
-        return None;
-    }
-    let out = dir.join("tcp_server");
-    let status = Command::new("gcc")
-        .args(["-g", "-O0", "-o"])
-        .arg(&out)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/native/tcp_server.c"))
-        .status()
-        .expect("gcc runs");
-    assert!(status.success(), "gcc failed");
-    Some(out)
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// One `GET /item`, and the server's 200.
-fn request(port: u16) -> std::io::Result<()> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    s.write_all(b"GET /item HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply)?;
-    if reply.starts_with("HTTP/1.1 200") && reply.ends_with("ok\n") {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!("bad reply {reply:?}")))
-    }
-}
-
-fn drive(program: &Path, mode: &str) -> leakproof::Report {
-    let port = free_port();
-    let mut cmd = Command::new(program);
-    cmd.arg(port.to_string()).arg(mode);
-    Drive::new(cmd)
-        .ready_tcp(format!("127.0.0.1:{port}"))
-        .run(|| request(port))
-        .expect("drive")
-}
 
 /// The 1-based line of the `THE_ALLOCATION` marker in the server's source.
 fn allocation_line() -> String {
@@ -73,11 +27,11 @@ fn allocation_line() -> String {
 #[test]
 fn a_leaking_c_server_is_leaking_on_its_native_heap_and_the_malloc_line_is_named() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(program) = compile(tmp.path()) else {
+    let Some(program) = compile_c(tmp.path(), "tcp_server") else {
         return;
     };
     let started = Instant::now();
-    let report = drive(&program, "leak");
+    let report = drive_tcp_server(&program, "leak");
     let text = report.render_text();
     eprintln!("{text}\n({:.1} s)", started.elapsed().as_secs_f64());
     let heap = report
@@ -135,11 +89,11 @@ fn sites_span(report: &leakproof::Report) -> usize {
 #[test]
 fn a_bounded_c_server_is_stable_on_its_native_heap() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(program) = compile(tmp.path()) else {
+    let Some(program) = compile_c(tmp.path(), "tcp_server") else {
         return;
     };
     let started = Instant::now();
-    let report = drive(&program, "bounded");
+    let report = drive_tcp_server(&program, "bounded");
     let text = report.render_text();
     eprintln!("{text}\n({:.1} s)", started.elapsed().as_secs_f64());
     let heap = report
@@ -152,7 +106,7 @@ fn a_bounded_c_server_is_stable_on_its_native_heap() {
 #[test]
 fn an_explicit_native_agent_on_a_static_binary_falls_back_to_rss_with_a_note() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(dynamic) = compile(tmp.path()) else {
+    let Some(dynamic) = compile_c(tmp.path(), "tcp_server") else {
         return;
     };
     let program = tmp.path().join("tcp_server_static");
@@ -170,7 +124,7 @@ fn an_explicit_native_agent_on_a_static_binary_falls_back_to_rss_with_a_note() {
         .ready_tcp(format!("127.0.0.1:{port}"))
         .agent(leakproof::harness::AgentChoice::named("native").expect("the native agent"))
         .iterations(50)
-        .run(|| request(port))
+        .run(|| get_item(port))
         .expect("drive");
     let text = report.render_text();
     assert!(

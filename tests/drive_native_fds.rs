@@ -5,36 +5,16 @@
 //! Skipped, with the reason printed, when gcc is not installed.
 #![cfg(target_os = "linux")]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod common;
 
-use leakproof::harness::Drive;
+use common::{compile_c, drive_tcp_server, free_port};
+use std::process::{Command, Stdio};
+
 use leakproof::Resource;
 use leakproof_trend::Verdict;
 
 const SERVER: &str = include_str!("native/tcp_server.c");
 const TICKER: &str = include_str!("native/ticker.c");
-
-/// Compiles `tests/native/NAME.c` with debug info into `dir`; `None` (with the reason printed)
-/// when gcc is not installed.
-fn compile(dir: &Path, name: &str) -> Option<PathBuf> {
-    if Command::new("gcc").arg("--version").output().is_err() {
-        eprintln!("skipped: gcc is not installed");
-        return None;
-    }
-    let out = dir.join(name);
-    let status = Command::new("gcc")
-        .args(["-g", "-O0", "-o"])
-        .arg(&out)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/native/{name}.c")))
-        .status()
-        .expect("gcc runs");
-    assert!(status.success(), "gcc failed");
-    Some(out)
-}
 
 /// `FILE:LINE` of the line of `source` carrying `marker`.
 fn line_of(file: &str, source: &str, marker: &str) -> String {
@@ -46,43 +26,14 @@ fn line_of(file: &str, source: &str, marker: &str) -> String {
     format!("{file}:{line}")
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// One `GET /item`, and the server's 200.
-fn request(port: u16) -> std::io::Result<()> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    s.write_all(b"GET /item HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply)?;
-    if reply.starts_with("HTTP/1.1 200") && reply.ends_with("ok\n") {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!("bad reply {reply:?}")))
-    }
-}
-
-fn drive(program: &Path, mode: &str) -> leakproof::Report {
-    let port = free_port();
-    let mut cmd = Command::new(program);
-    cmd.arg(port.to_string()).arg(mode);
-    Drive::new(cmd)
-        .ready_tcp(format!("127.0.0.1:{port}"))
-        .run(|| request(port))
-        .expect("drive")
-}
-
 /// Drives `tcp_server MODE`; asserts `resource` is leaking about one a request and that its
 /// open sites name `function` at the line of `marker`, one block per leaked handle.
 fn leaks_named(mode: &str, resource: Resource, function: &str, marker: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(program) = compile(tmp.path(), "tcp_server") else {
+    let Some(program) = compile_c(tmp.path(), "tcp_server") else {
         return;
     };
-    let report = drive(&program, mode);
+    let report = drive_tcp_server(&program, mode);
     let text = report.render_text();
     eprintln!("{text}");
     let r = report.resource(resource).expect("tracked");
@@ -122,10 +73,10 @@ fn a_c_server_keeping_a_thread_per_request_names_the_line_that_started_it() {
 #[test]
 fn a_bounded_c_server_is_stable_and_traces_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(program) = compile(tmp.path(), "tcp_server") else {
+    let Some(program) = compile_c(tmp.path(), "tcp_server") else {
         return;
     };
-    let report = drive(&program, "bounded");
+    let report = drive_tcp_server(&program, "bounded");
     let text = report.render_text();
     assert_eq!(report.exit_code(), 0, "{text}");
     assert!(
@@ -138,7 +89,7 @@ fn a_bounded_c_server_is_stable_and_traces_nothing() {
 #[test]
 fn leakproof_drive_prints_the_open_line_of_a_leaked_descriptor() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(program) = compile(tmp.path(), "tcp_server") else {
+    let Some(program) = compile_c(tmp.path(), "tcp_server") else {
         return;
     };
     let port = free_port();
@@ -164,7 +115,7 @@ fn leakproof_drive_prints_the_open_line_of_a_leaked_descriptor() {
 #[test]
 fn leakproof_watch_of_a_program_keeping_a_descriptor_per_tick_names_the_open_line() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(program) = compile(tmp.path(), "ticker") else {
+    let Some(program) = compile_c(tmp.path(), "ticker") else {
         return;
     };
     let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))

@@ -100,3 +100,70 @@ pub fn brief(report: &serde_json::Value) -> String {
     lines.extend(notes.map(|n| n.to_string()));
     lines.join("\n")
 }
+
+/// The user line (`file:line`, the file's last component) of each growing site of a report.
+pub fn site_lines(report: &serde_json::Value) -> Vec<String> {
+    let sites = report["sites"].as_array().cloned().unwrap_or_default();
+    sites
+        .iter()
+        .filter_map(|s| {
+            let frame = &s["traceback"][s["user_frame"].as_u64()? as usize];
+            let file = frame["file"].as_str()?.rsplit('/').next()?.to_owned();
+            Some(format!("{file}:{}", frame["line"]))
+        })
+        .collect()
+}
+
+/// The `name` of each holder in a report.
+pub fn holder_names(report: &serde_json::Value) -> Vec<String> {
+    let holders = report["holders"].as_array().cloned().unwrap_or_default();
+    holders
+        .iter()
+        .filter_map(|h| h["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Compiles `tests/native/NAME.c` with debug info into `dir`; `None` (with the reason printed)
+/// when gcc is not installed.
+pub fn compile_c(dir: &Path, name: &str) -> Option<PathBuf> {
+    if Command::new("gcc").arg("--version").output().is_err() {
+        eprintln!("skipped: gcc is not installed");
+        return None;
+    }
+    let out = dir.join(name);
+    let status = Command::new("gcc")
+        .args(["-g", "-O0", "-o"])
+        .arg(&out)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/native/{name}.c")))
+        .status()
+        .expect("gcc runs");
+    assert!(status.success(), "gcc failed");
+    Some(out)
+}
+
+/// One `GET /item` of `tests/native/tcp_server.c`, and its 200.
+pub fn get_item(port: u16) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    s.write_all(b"GET /item HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    if reply.starts_with("HTTP/1.1 200") && reply.ends_with("ok\n") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("bad reply {reply:?}")))
+    }
+}
+
+/// A drive of the compiled `tcp_server PORT MODE` through the Rust API, one `GET /item` an
+/// iteration.
+pub fn drive_tcp_server(program: &Path, mode: &str) -> leakproof::Report {
+    let port = free_port();
+    let mut cmd = Command::new(program);
+    cmd.arg(port.to_string()).arg(mode);
+    leakproof::harness::Drive::new(cmd)
+        .ready_tcp(format!("127.0.0.1:{port}"))
+        .run(|| get_item(port))
+        .expect("drive")
+}

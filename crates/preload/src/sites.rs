@@ -23,6 +23,7 @@
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
 
+use crate::opens::map_zeroed;
 use crate::region::{Region, Slot};
 
 /// Most return addresses recorded per allocation (and per open descriptor or thread).
@@ -393,21 +394,6 @@ fn ensure_tables() -> Option<Tables> {
         );
     }
     tables()
-}
-
-fn map_zeroed(size: usize) -> Option<*mut c_void> {
-    // SAFETY: a new private anonymous mapping; no existing memory is affected.
-    let p = unsafe {
-        libc::mmap(
-            core::ptr::null_mut(),
-            size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    (p != libc::MAP_FAILED).then_some(p)
 }
 
 fn mix(v: u64) -> u64 {
