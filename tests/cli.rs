@@ -11,16 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, server};
+use common::{free_port, leakproof, server};
 use leakproof_sample::process_group_members as group_members;
-
-fn leakproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leakproof"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run leakproof")
-}
 
 fn leakproof_stdin(args: &[&str], input: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_leakproof"))

@@ -3,9 +3,12 @@
 //! names the C line that allocates. Skipped, with the reason printed, when gcc is not installed.
 #![cfg(target_os = "linux")]
 
+mod common;
+
+use common::leakproof;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/native/tcp_server.c");
 const TICKER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/native/ticker.c");
@@ -43,14 +46,20 @@ fn compile(source: &str, name: &str) -> Option<(TempDir, std::path::PathBuf)> {
 /// `leakproof watch --agent native --json` of `ticker MODE` for 3 s at 50 ms: exit code and report.
 fn watch_ticker(mode: &str) -> Option<(Option<i32>, serde_json::Value)> {
     let (_tmp, program) = compile(TICKER, &format!("ticker-{mode}"))?;
-    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
-        .args(["watch", "--agent", "native", "--interval", "50ms"])
-        .args(["--duration", "3s", "--json", "--"])
-        .arg(&program)
-        .arg(mode)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run leakproof");
+    let program = program.to_str().expect("utf-8 path");
+    let out = leakproof(&[
+        "watch",
+        "--agent",
+        "native",
+        "--interval",
+        "50ms",
+        "--duration",
+        "3s",
+        "--json",
+        "--",
+        program,
+        mode,
+    ]);
     let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "not a report ({e}): {}",
@@ -133,11 +142,7 @@ fn drive_a_leaking_c_server_is_exit_1_and_names_the_malloc_line() {
         .port();
     let target = format!("{} {port} leak", program.display());
     let url = format!("http://127.0.0.1:{port}/item");
-    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
-        .args(["drive", "--target", &target, "--http", &url])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run leakproof");
+    let out = leakproof(&["drive", "--target", &target, "--http", &url]);
     let _ = std::fs::remove_dir_all(&tmp);
     let text = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

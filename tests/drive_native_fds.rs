@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::{compile_c, drive_tcp_server, free_port};
-use std::process::{Command, Stdio};
+use common::{compile_c, drive_tcp_server, free_port, leakproof};
 
 use leakproof::Resource;
 use leakproof_trend::Verdict;
@@ -95,11 +94,7 @@ fn leakproof_drive_prints_the_open_line_of_a_leaked_descriptor() {
     let port = free_port();
     let target = format!("{} {port} fds", program.display());
     let url = format!("http://127.0.0.1:{port}/item");
-    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
-        .args(["drive", "--target", &target, "--http", &url])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run leakproof");
+    let out = leakproof(&["drive", "--target", &target, "--http", &url]);
     let text = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{text}\n{stderr}");
@@ -118,14 +113,20 @@ fn leakproof_watch_of_a_program_keeping_a_descriptor_per_tick_names_the_open_lin
     let Some(program) = compile_c(tmp.path(), "ticker") else {
         return;
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
-        .args(["watch", "--agent", "native", "--interval", "50ms"])
-        .args(["--duration", "3s", "--json", "--"])
-        .arg(&program)
-        .arg("fds")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run leakproof");
+    let program = program.to_str().expect("utf-8 path");
+    let out = leakproof(&[
+        "watch",
+        "--agent",
+        "native",
+        "--interval",
+        "50ms",
+        "--duration",
+        "3s",
+        "--json",
+        "--",
+        program,
+        "fds",
+    ]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "not a report ({e}): {}",

@@ -42,6 +42,15 @@ pub fn server() -> &'static Path {
     })
 }
 
+/// The `leakproof` binary run with `args`, stdin closed: its output.
+pub fn leakproof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leakproof"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run leakproof")
+}
+
 /// A TCP port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
