@@ -51,6 +51,7 @@ pub(crate) const NATIVE: Descriptor = Descriptor {
     heap: "native",
     label: "native heap (malloc, exact)",
     preset: Config::heap,
+    watch_floor: None,
     pictures: Pictures::AtNextAllocation,
     pictured: "sites",
     pictured_by: "",

@@ -57,6 +57,11 @@ pub struct Descriptor {
     pub label: &'static str,
     /// The trend preset that judges the heap (see docs/detection.md, "Runtime heaps").
     pub preset: fn() -> Config,
+    /// In a watch, where a sample is a span of time and not a unit of work: the heap's floor in
+    /// bytes per second, when the runtime grows its heap by itself at a rate that a per-sample
+    /// floor cannot tell from a leak at every interval (V8 compiling for minutes); `None` keeps
+    /// the preset's floor per sample. See [`Descriptor::watch_preset`].
+    pub watch_floor: Option<f64>,
     /// When a picture exists.
     pub pictures: Pictures,
     /// What a picture names, in notes: `sites` or `classes`.
@@ -107,6 +112,7 @@ impl Descriptor {
             heap,
             label,
             preset,
+            watch_floor: None,
             pictures: Pictures::Now,
             pictured: "sites",
             pictured_by: "",
@@ -115,6 +121,19 @@ impl Descriptor {
             programs: |_| false,
             inject: None,
             attach: None,
+        }
+    }
+
+    /// The preset of a watch that samples every `interval`: the row's [`Descriptor::preset`],
+    /// its floor raised to [`Descriptor::watch_floor`] over one interval.
+    pub fn watch_preset(&self, interval: Duration) -> Config {
+        let preset = (self.preset)();
+        match self.watch_floor {
+            Some(per_second) => {
+                let floor = preset.min_slope.max(per_second * interval.as_secs_f64());
+                preset.with_min_slope(floor)
+            }
+            None => preset,
         }
     }
 
@@ -202,6 +221,25 @@ impl FromStr for AgentChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_watch_floor_is_per_second_and_never_below_the_preset() {
+        let node = &crate::runtime::NODE;
+        let per_sample = (node.preset)().min_slope;
+        let half = node.watch_preset(Duration::from_millis(500)).min_slope;
+        assert_eq!(half, 1024.0);
+        assert_eq!(node.watch_preset(Duration::from_secs(2)).min_slope, 4096.0);
+        // A fast watch keeps the floor per sample.
+        assert_eq!(
+            node.watch_preset(Duration::from_millis(10)).min_slope,
+            per_sample
+        );
+        let python = &crate::runtime::PYTHON;
+        assert_eq!(
+            python.watch_preset(Duration::from_secs(2)),
+            (python.preset)()
+        );
+    }
 
     #[test]
     fn every_agent_is_named_and_parsed_back() {

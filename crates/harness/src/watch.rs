@@ -187,7 +187,7 @@ impl Watch {
             notes.extend(pace.slowed(plan.interval));
             settings = paced_settings(self.duration, interval)?;
         }
-        let agent = agent.map(AgentSampler::new);
+        let agent = agent.map(|a| AgentSampler::new(a).every(interval));
         let probe = Probe::target(agent.as_ref().map(|a| a.resource()));
         let mut engine = Engine::new(settings);
         if let Some(agent) = agent {

@@ -30,6 +30,7 @@ pub(crate) const JVM: Descriptor = Descriptor {
     heap: "jvm",
     label: "jvm heap (after full GC)",
     preset: || runtime_heap(FLOOR),
+    watch_floor: None,
     pictures: Pictures::Now,
     pictured: "classes",
     pictured_by: "GC.class_histogram: the JVM agent names classes, not lines",

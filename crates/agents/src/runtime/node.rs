@@ -12,6 +12,16 @@ use crate::{Descriptor, Pictures, Reach};
 /// Floor of a node heap, in bytes per iteration (see docs/detection.md, "Runtime heaps").
 const FLOOR: f64 = 256.0;
 
+/// Floor of a node heap in a watch, in bytes per second: V8 keeps compiling a service for its
+/// first minutes under a load, and what it compiles is not all counted as compiled code (feedback,
+/// maps kept for optimized code), so a bounded service's heap read 0.5–0.9 KiB/s in its first
+/// minute (see docs/detection.md, "Runtime heaps").
+const WATCH_FLOOR: f64 = 2048.0;
+
+/// What a sample measures: V8's heap and the memory its objects hold outside it, less the code
+/// compiled from the program (machine code, bytecode and their metadata), after a full GC.
+const LABEL: &str = "js heap + external, compiled code excluded (after full GC)";
+
 /// The agent's files and environment.
 pub(crate) const INJECTION: Injection = Injection {
     files: &[("agent.js", include_str!("agent.js"))],
@@ -23,11 +33,12 @@ pub(crate) const NODE: Descriptor = Descriptor {
     name: "node",
     title: "node",
     heap: "js",
-    label: "js heap + external (after full GC)",
+    label: LABEL,
     preset: || runtime_heap(FLOOR),
+    watch_floor: Some(WATCH_FLOOR),
     pictures: Pictures::Now,
     pictured: "sites",
-    pictured_by: "js heap + external (after full GC)",
+    pictured_by: LABEL,
     locate_iterations: 200,
     reach: Reach::Environment,
     programs,

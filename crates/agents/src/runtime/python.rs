@@ -41,6 +41,7 @@ pub(crate) const PYTHON: Descriptor = Descriptor {
     heap: "python",
     label: "python heap (tracemalloc, after gc)",
     preset: || runtime_heap(FLOOR),
+    watch_floor: None,
     pictures: Pictures::Now,
     pictured: "sites",
     pictured_by: "python heap (tracemalloc, after gc)",

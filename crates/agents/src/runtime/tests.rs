@@ -413,8 +413,9 @@ fn node_heap_grows_only_when_leaking() {
     let agent = prepare(AgentKind::Node).expect("prepare");
     let leaking = node_service(&agent, &["--leak"]);
     agent.wait_ready(READY).expect("ready");
+    // A page is a tree of cons strings over one 24-character line: ~300 B in V8.
     let per_request = growth_per_request(&agent, leaking.port, 300);
-    assert!(per_request > 400.0, "{per_request}");
+    assert!(per_request > 250.0, "{per_request}");
     drop(leaking);
 
     let agent = prepare(AgentKind::Node).expect("prepare");
@@ -500,7 +501,7 @@ fn env_keeps_what_the_target_had() {
     assert_eq!(env_of(&cmd, "NODE_OPTIONS"), Some(expected.into()));
     assert_eq!(
         agent.agent.descriptor.label,
-        "js heap + external (after full GC)"
+        "js heap + external, compiled code excluded (after full GC)"
     );
 }
 

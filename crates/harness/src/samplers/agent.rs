@@ -19,6 +19,7 @@ use leakproof_agents::{Agent, AgentError, Pictures};
 use leakproof_diff::Snapshot;
 use leakproof_report::{Report, Resource};
 use leakproof_sample::ProbeError;
+use leakproof_trend::Config;
 
 use crate::engine::{Column, Sampler, LEAD_IN};
 use crate::findings::{grew, growing_sites, open_sites_known};
@@ -51,6 +52,8 @@ pub(crate) struct AgentSampler<'a> {
     heap_grew: bool,
     /// The handle resources (fds, threads) that grew, whose open sites are asked for.
     handles_grew: Vec<Resource>,
+    /// How the heap is judged: the row's preset, or its watch preset.
+    config: Config,
 }
 
 /// The resources whose open sites an agent may trace.
@@ -62,6 +65,7 @@ impl<'a> AgentSampler<'a> {
     /// Samples `agent`'s heap.
     pub(crate) fn new(agent: Box<dyn Agent + 'a>) -> AgentSampler<'a> {
         let resource = Resource::agent_heap(agent.descriptor().heap);
+        let config = (agent.descriptor().preset)();
         AgentSampler {
             agent,
             resource,
@@ -69,7 +73,15 @@ impl<'a> AgentSampler<'a> {
             failed: None,
             heap_grew: false,
             handles_grew: Vec::new(),
+            config,
         }
+    }
+
+    /// Judges the heap as a watch sampling every `interval` does: with the row's floor per
+    /// second ([`leakproof_agents::Descriptor::watch_preset`]).
+    pub(crate) fn every(mut self, interval: Duration) -> AgentSampler<'a> {
+        self.config = self.agent.descriptor().watch_preset(interval);
+        self
     }
 
     /// The resource this agent measures.
@@ -198,7 +210,11 @@ fn fallback(
 impl Sampler for AgentSampler<'_> {
     fn columns(&self) -> Vec<Column> {
         let d = self.agent.descriptor();
-        vec![Column::with_config(self.resource, d.label, (d.preset)())]
+        vec![Column::with_config(
+            self.resource,
+            d.label,
+            self.config.clone(),
+        )]
     }
 
     fn read(&mut self, out: &mut [f64]) -> Result<(), ProbeError> {
