@@ -59,6 +59,13 @@ pub trait Agent {
             self.descriptor().title
         )))
     }
+    /// True when [`Agent::open_sites`] compares this agent's pictures (the native agent: the
+    /// preload writes what is open with each picture), so that a locate phase for descriptors or
+    /// threads alone takes pictures too. Otherwise it takes none (a node heap snapshot, a JVM
+    /// histogram) unless the heap grew.
+    fn open_sites_from_pictures(&self) -> bool {
+        false
+    }
     /// The locate phase is over: stop what [`Agent::start_pictures`] started.
     fn stop_pictures(&mut self) {}
     /// The time the target spent in this agent's samples, when it says (an agent attached to a

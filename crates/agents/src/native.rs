@@ -273,6 +273,10 @@ impl Agent for Running {
         ))
     }
 
+    fn open_sites_from_pictures(&self) -> bool {
+        true
+    }
+
     fn stop_pictures(&mut self) {
         let _ = self.agent.stop_sites();
         (self.first_open, self.collected, self.pictures) = (None, None, 0);

@@ -68,6 +68,10 @@ impl Agent for AttachedAgent {
         self.inner.open_sites(wait)
     }
 
+    fn open_sites_from_pictures(&self) -> bool {
+        self.inner.open_sites_from_pictures()
+    }
+
     fn stop_pictures(&mut self) {
         self.inner.stop_pictures();
     }

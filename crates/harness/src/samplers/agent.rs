@@ -52,6 +52,8 @@ pub(crate) struct AgentSampler<'a> {
     heap_grew: bool,
     /// The handle resources (fds, threads) that grew, whose open sites are asked for.
     handles_grew: Vec<Resource>,
+    /// Whether this locate phase takes pictures: the heap grew, or the open sites need them.
+    takes_pictures: bool,
     /// How the heap is judged: the row's preset, or its watch preset.
     config: Config,
 }
@@ -73,6 +75,7 @@ impl<'a> AgentSampler<'a> {
             failed: None,
             heap_grew: false,
             handles_grew: Vec::new(),
+            takes_pictures: false,
             config,
         }
     }
@@ -231,6 +234,7 @@ impl Sampler for AgentSampler<'_> {
         if !self.heap_grew && self.handles_grew.is_empty() {
             return false;
         }
+        self.takes_pictures = self.heap_grew || self.agent.open_sites_from_pictures();
         match self.agent.start_pictures() {
             Ok(()) => self.locate = Locate::Started,
             Err(e) => self.failed = Some(e.to_string()),
@@ -239,7 +243,7 @@ impl Sampler for AgentSampler<'_> {
     }
 
     fn locate_first(&mut self) {
-        if !matches!(self.locate, Locate::Started) {
+        if !matches!(self.locate, Locate::Started) || !self.takes_pictures {
             return;
         }
         let requested = self.agent.request_picture();
@@ -271,6 +275,11 @@ impl Sampler for AgentSampler<'_> {
         if matches!(self.locate, Locate::Off) {
             return;
         }
+        if !self.takes_pictures {
+            self.locate = Locate::Off;
+            self.report_open_sites(report);
+            return self.agent.stop_pictures();
+        }
         let (before, after, span) = match self.pictures(iterations.saturating_sub(LEAD_IN)) {
             Ok(pictures) => pictures,
             Err(e) => {
@@ -283,5 +292,75 @@ impl Sampler for AgentSampler<'_> {
         }
         self.report_open_sites(report);
         self.agent.stop_pictures();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leakproof_agents::OpenSites;
+    use leakproof_report::ResourceReport;
+
+    /// A Python-row agent that counts its pictures; `from_pictures` is what it says of its open
+    /// sites.
+    struct Counting {
+        pictures: std::rc::Rc<std::cell::Cell<usize>>,
+        from_pictures: bool,
+    }
+
+    impl Agent for Counting {
+        fn descriptor(&self) -> &'static leakproof_agents::Descriptor {
+            &leakproof_agents::AGENTS[0]
+        }
+        fn sample(&mut self) -> Result<f64, AgentError> {
+            Ok(1.0)
+        }
+        fn picture(&mut self, _: Duration) -> Result<Snapshot, AgentError> {
+            self.pictures.set(self.pictures.get() + 1);
+            Ok(Snapshot::default())
+        }
+        fn open_sites(&mut self, _: Duration) -> Result<OpenSites, AgentError> {
+            Ok(OpenSites::new(Snapshot::default(), Snapshot::default()))
+        }
+        fn open_sites_from_pictures(&self) -> bool {
+            self.from_pictures
+        }
+    }
+
+    /// A report whose heap is flat and whose fds grew.
+    fn fds_grew(heap: Resource) -> Report {
+        let judged = |resource, series: Vec<f64>| {
+            let config = leakproof_trend::Config::counts();
+            let analysis = leakproof_trend::analyze(&series, &config).expect("a series");
+            ResourceReport::new(resource, "test", series, analysis)
+        };
+        let mut report = Report::unjudged("t", 100, 1.0);
+        report.resources = vec![
+            judged(heap, vec![5.0; 100]),
+            judged(Resource::Fds, (0..100).map(f64::from).collect()),
+        ];
+        report
+    }
+
+    /// The pictures a whole locate phase takes after fds alone grew.
+    fn pictures_taken(from_pictures: bool) -> usize {
+        let pictures = std::rc::Rc::new(std::cell::Cell::new(0));
+        let counting = Counting {
+            pictures: pictures.clone(),
+            from_pictures,
+        };
+        let mut sampler = AgentSampler::new(Box::new(counting));
+        let mut report = fds_grew(sampler.resource());
+        assert!(sampler.locate_start(&report), "fds grew: a locate phase");
+        sampler.locate_first();
+        sampler.locate_last();
+        sampler.locate_finish(&mut report, 5);
+        pictures.get()
+    }
+
+    #[test]
+    fn descriptors_alone_take_pictures_only_when_their_sites_come_from_them() {
+        assert_eq!(pictures_taken(false), 0);
+        assert_eq!(pictures_taken(true), 2);
     }
 }
