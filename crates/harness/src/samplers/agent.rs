@@ -330,7 +330,7 @@ mod tests {
     /// A report whose heap is flat and whose fds grew.
     fn fds_grew(heap: Resource) -> Report {
         let judged = |resource, series: Vec<f64>| {
-            let config = leakproof_trend::Config::counts();
+            let config = Config::counts();
             let analysis = leakproof_trend::analyze(&series, &config).expect("a series");
             ResourceReport::new(resource, "test", series, analysis)
         };
