@@ -513,6 +513,55 @@ fn a_second_leakproof_is_refused_and_the_first_goes_on() {
     left_as_it_was(node.pid(), &before.1).expect("node left as it was");
 }
 
+/// A leakproof killed mid-watch (`SIGKILL`: none of its own clean-up runs) leaves its targets as
+/// they were: each agent sees its leakproof gone and detaches by itself within about a second,
+/// the last one removing leakproof's directory, and the target goes on serving.
+#[test]
+fn a_killed_leakproof_leaves_its_targets_as_they_were() {
+    let _turn = one_drive_at_a_time();
+    let python = Service::start(PYTHON_NEWEST, &["examples/py_service.py"]);
+    let node = Service::start("node", &["--inspect-port=0", "examples/node_service.js"]);
+    for service in [&python, &node] {
+        let pid = service.pid();
+        let before = footprint(pid);
+        let mut watch = Command::new(env!("CARGO_BIN_EXE_leakproof"))
+            .args(["watch", "--pid", &pid.to_string(), "--duration", "60s"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run leakproof");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let dir = loop {
+            if let Some(dir) = agent_dir(pid) {
+                break dir;
+            }
+            assert!(Instant::now() < deadline, "process {pid}: no agent socket");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // Killed and reaped: a zombie would still count as alive to the agent.
+        let _ = watch.kill();
+        let _ = watch.wait();
+        left_as_it_was(pid, &before).unwrap_or_else(|e| panic!("process {pid}: {e}"));
+        assert!(Service::get(service.port), "process {pid} does not serve");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while dir.exists() {
+            assert!(Instant::now() < deadline, "{} is left", dir.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The directory of the agent socket `pid` serves on, once it does.
+fn agent_dir(pid: u32) -> Option<std::path::PathBuf> {
+    let unix = std::fs::read_to_string(format!("/proc/{pid}/net/unix")).ok()?;
+    let socket = format!("/{pid}.sock");
+    unix.lines()
+        .filter_map(|l| l.split_whitespace().nth(7))
+        .find(|path| path.ends_with(&socket) && path.contains("leakproof-agent-"))
+        .and_then(|path| std::path::Path::new(path).parent().map(|p| p.to_owned()))
+}
+
 #[test]
 fn a_refused_ptrace_is_one_line_and_an_rss_verdict() {
     let _turn = one_drive_at_a_time();

@@ -20,6 +20,20 @@ const MARK = Symbol.for('leakproof.agent');
   }
 })();
 
+// Removes leakproof's directory `dir` after leakproof died without removing it (killed), once no
+// other process's agent socket is left in it: the last agent to detach removes it.
+function removeOrphaned(fs, dir) {
+  try {
+    const path = require('path');
+    if (path.basename(dir).startsWith('leakproof-agent-')
+        && !fs.readdirSync(dir).some((name) => name.endsWith('.sock'))) {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  } catch (e) {
+    // Gone already, or not ours to remove: nothing is left to do.
+  }
+}
+
 // Serves `dir` in a running process (leakproof evaluates this file through the inspector and calls
 // it): 'ok', or 'busy' when an agent runs already. It stops serving (see `stop` in `start`) on a
 // `detach` request, or by itself once `dir` is gone or the process `watcher` (leakproof) has exited;
@@ -42,6 +56,7 @@ function attach(dir, watcher) {
   const timer = setInterval(() => {
     if (!fs.existsSync(dir) || !alive()) {
       stop();
+      removeOrphaned(fs, dir);
     }
   }, 1000);
   timer.unref();

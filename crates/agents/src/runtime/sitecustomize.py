@@ -215,6 +215,7 @@ def _serve_attached(server):
         except socket.timeout:
             if not (os.path.isdir(_DIR) and _alive(_state["attached"][2])):
                 _detach()
+                _remove_orphaned(_DIR)
             continue
         except OSError:
             return
@@ -223,6 +224,20 @@ def _serve_attached(server):
             _serve_one(conn)
         except OSError:
             pass
+
+
+def _remove_orphaned(directory):
+    """Removes leakproof's `directory` after leakproof died without removing it (killed), once no
+    other process's agent socket is left in it: the last agent to detach removes it."""
+    try:
+        if os.path.basename(directory).startswith("leakproof-agent-") and not any(
+            name.endswith(".sock") for name in os.listdir(directory)
+        ):
+            import shutil
+
+            shutil.rmtree(directory, ignore_errors=True)
+    except OSError:
+        pass  # gone already, or not ours to remove
 
 
 def _alive(pid):
