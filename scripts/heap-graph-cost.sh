@@ -9,13 +9,13 @@
 # 2000 kept 1 KiB pages in `static Kept.PAGES`) writes the two heap dumps the JVM agent takes
 # (`GC.heap_dump` through jcmd, before and after the pages). It prints each file's size, the time to write it and the
 # target's peak RSS before and after, then reads them with the release build of
-# crates/agents/examples/heap_holders.rs (the code leakproof runs) and prints the holders found,
+# crates/heapgraph/examples/heap_holders.rs (the code leakproof runs) and prints the holders found,
 # the time to read and search, and that process's peak RSS. Every file is deleted.
 set -eu
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || set -- 0 100
 echo "node $(node --version), $(java -version 2>&1 | head -1); load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cpus"
-cargo build -q --release -p leakproof-agents --example heap_holders
+cargo build -q --release -p leakproof-heapgraph --example heap_holders
 HOLDERS=target/release/examples/heap_holders
 DIR=$(mktemp -d /tmp/leakproof-heap-cost-XXXXXX)
 trap 'rm -rf "$DIR"' EXIT

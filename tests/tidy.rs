@@ -63,12 +63,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("leakproof-diff", &[]),
     ("leakproof-macros", &[]),
     ("leakproof-preload", &[]),
+    ("leakproof-heapgraph", &["leakproof-diff"]),
     ("leakproof-report", &["leakproof-diff", "leakproof-trend"]),
     // The agents name the preload agent only so that cargo builds the `.so` beside them.
     (
         "leakproof-agents",
         &[
             "leakproof-diff",
+            "leakproof-heapgraph",
             "leakproof-preload",
             "leakproof-sample",
             "leakproof-trend",
@@ -154,6 +156,11 @@ const NEVER: &[(&str, &str, &str)] = &[
         "leakproof-trend",
         "leakproof-sample",
         "trend is pure statistics",
+    ),
+    (
+        "leakproof-heapgraph",
+        "leakproof-sample",
+        "the heap graph reads files, not processes",
     ),
 ];
 

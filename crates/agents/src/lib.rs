@@ -32,7 +32,6 @@ mod agent;
 mod attach;
 mod detect;
 mod error;
-mod holders;
 mod jvm;
 #[cfg(target_os = "linux")]
 mod native;
@@ -45,7 +44,6 @@ mod table;
 pub use agent::{Agent, OpenSites, Pictures};
 pub use attach::AttachError;
 pub use error::AgentError;
-pub use holders::{heap_dump_holders, heap_snapshot_holders};
 pub use jvm::JvmError;
 #[cfg(target_os = "linux")]
 pub use native::{

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use leakproof_diff::{Holder, StatDiff};
 
 use super::{attach, JvmError};
-use crate::holders::{hprof, java};
 use crate::{registry, AgentError};
+use leakproof_heapgraph::{growth_holders, read_heap_dump, Census};
 
 /// Timeout of one heap dump (HotSpot writes a 100 MiB heap in about a second; docs/performance.md).
 const DUMP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -74,15 +74,19 @@ fn census(
     path: &Path,
     classes: &[String],
     budget: Duration,
-) -> Result<Vec<java::Census>, AgentError> {
-    let graph = hprof::read(path);
+) -> Result<Vec<Census>, AgentError> {
+    let graph = read_heap_dump(path);
     let _ = std::fs::remove_file(path);
     let graph = graph.map_err(|e| JvmError::BadReply {
         pid,
         command: "GC.heap_dump".to_owned(),
         detail: e.to_string(),
     })?;
-    Ok(java::census(&graph, classes, Instant::now() + budget))
+    Ok(leakproof_heapgraph::census(
+        &graph,
+        classes,
+        Instant::now() + budget,
+    ))
 }
 
 /// Why a dump of a heap of `heap` bytes is not taken into `dir`: reading it could use more than
@@ -165,7 +169,7 @@ impl Before {
             let path = self.dir.0.path().join(format!("{pid}-after.hprof"));
             dump(pid, &path)?;
             let after = census(pid, &path, &classes, budget)?;
-            out.extend(java::growth_holders(&classes, &before, &after));
+            out.extend(growth_holders(&classes, &before, &after));
         }
         Ok(out)
     }

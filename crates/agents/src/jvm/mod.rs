@@ -8,8 +8,6 @@ mod attach;
 mod dump;
 mod parse;
 
-pub(crate) use parse::java_name;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

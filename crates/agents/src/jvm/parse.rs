@@ -157,7 +157,7 @@ pub(super) fn histogram(text: &str) -> Option<Snapshot> {
         };
         sites.push(Site {
             frames: vec![Frame {
-                file: Some(java_name(class)),
+                file: Some(leakproof_heapgraph::java_name(class)),
                 ..Frame::default()
             }],
             bytes,
@@ -170,31 +170,6 @@ pub(super) fn histogram(text: &str) -> Option<Snapshot> {
     let mut snapshot = Snapshot::from_sites(sites);
     snapshot.symbolized = true;
     Some(snapshot)
-}
-
-/// A class as the JVM names it, as Java source spells it: `[B` -> `byte[]`,
-/// `[[Ljava.lang.String;` -> `java.lang.String[][]`; other names unchanged.
-pub(crate) fn java_name(class: &str) -> String {
-    let element = class.trim_start_matches('[');
-    let dims = class.len() - element.len();
-    if dims == 0 {
-        return class.to_owned();
-    }
-    let base = match element {
-        "B" => "byte",
-        "C" => "char",
-        "D" => "double",
-        "F" => "float",
-        "I" => "int",
-        "J" => "long",
-        "S" => "short",
-        "Z" => "boolean",
-        e => match e.strip_prefix('L').and_then(|e| e.strip_suffix(';')) {
-            Some(name) => name,
-            None => return class.to_owned(),
-        },
-    };
-    format!("{base}{}", "[]".repeat(dims))
 }
 
 #[cfg(test)]
@@ -326,7 +301,5 @@ mod tests {
             ]
         );
         assert!(histogram("garbage\n 1: x y z\n").is_none());
-        assert_eq!(java_name("[Z"), "boolean[]");
-        assert_eq!(java_name("[Q"), "[Q");
     }
 }

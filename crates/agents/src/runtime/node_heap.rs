@@ -12,7 +12,6 @@ use leakproof_diff::Holder;
 use serde::Deserialize;
 
 use super::client;
-use crate::holders::{js, v8};
 use crate::AgentError;
 
 /// Timeout of one heap snapshot (V8 writes about 50 MB/s of snapshot; docs/performance.md).
@@ -60,7 +59,7 @@ fn snapshots(dir: &Path, name: &str) -> Result<Vec<Reply>, AgentError> {
     Ok(replies)
 }
 
-fn unreadable(pid: u32, e: v8::SnapshotError) -> AgentError {
+fn unreadable(pid: u32, e: leakproof_heapgraph::SnapshotError) -> AgentError {
     AgentError::BadReply {
         pid,
         detail: e.to_string(),
@@ -73,7 +72,8 @@ impl Before {
         let mut ids = HashMap::new();
         for reply in snapshots(dir, "before")? {
             let _file = Delete(&reply.path);
-            let read = v8::read_ids(&reply.path).map_err(|e| unreadable(reply.pid, e))?;
+            let read = leakproof_heapgraph::read_snapshot_ids(&reply.path)
+                .map_err(|e| unreadable(reply.pid, e))?;
             ids.insert(reply.pid, read);
         }
         Ok(Before { ids })
@@ -88,10 +88,11 @@ impl Before {
             let Some(before) = self.ids.get(&reply.pid) else {
                 continue; // a process started during the locate phase: everything is new
             };
-            let graph = v8::read_graph(&reply.path).map_err(|e| unreadable(reply.pid, e))?;
+            let graph = leakproof_heapgraph::read_heap_snapshot(&reply.path)
+                .map_err(|e| unreadable(reply.pid, e))?;
             drop(file);
             let deadline = Instant::now() + budget;
-            holders.extend(js::new_object_holders(
+            holders.extend(leakproof_heapgraph::new_object_holders(
                 &graph,
                 before,
                 &reply.script,

@@ -16,7 +16,7 @@ const JDK: &[&str] = &["java.", "javax.", "jdk.", "sun.", "com.sun."];
 /// What one dump says holds the instances of one class: each holder's count and bytes, most
 /// bytes first, with the path to its instance nearest a root.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Census {
+pub struct Census {
     holders: Vec<Found>,
 }
 
@@ -32,7 +32,7 @@ struct Found {
 
 /// For each class in `classes` (as `GC.class_histogram` names them: `byte[]`,
 /// `java.lang.String`), what holds its instances in `graph` (a heap dump).
-pub(crate) fn census(graph: &Graph, classes: &[String], deadline: Instant) -> Vec<Census> {
+pub fn census(graph: &Graph, classes: &[String], deadline: Instant) -> Vec<Census> {
     let tree = graph.shortest_tree(
         // A Reference's referent is what it does not keep alive.
         |_, e| !(e.kind == EdgeKind::Property && graph.string(e.name) == "referent"),
@@ -72,11 +72,7 @@ pub(crate) fn census(graph: &Graph, classes: &[String], deadline: Instant) -> Ve
 /// dump, or none) to `after`: the holder that gained most, preferring one in the user's code
 /// that gained a tenth of that at least; a class held by the JDK alone is named only when no
 /// class has a holder in the user's code.
-pub(crate) fn growth_holders(
-    classes: &[String],
-    before: &[Census],
-    after: &[Census],
-) -> Vec<Holder> {
+pub fn growth_holders(classes: &[String], before: &[Census], after: &[Census]) -> Vec<Holder> {
     let mut user = Vec::new();
     let mut other = None;
     for (i, (class, now)) in classes.iter().zip(after).enumerate() {
@@ -213,9 +209,42 @@ fn steps(graph: &Graph, path: &[Step]) -> Vec<String> {
     out
 }
 
+/// A class as the JVM names it, as Java source spells it: `[B` -> `byte[]`,
+/// `[[Ljava.lang.String;` -> `java.lang.String[][]`; other names unchanged.
+pub fn java_name(class: &str) -> String {
+    let element = class.trim_start_matches('[');
+    let dims = class.len() - element.len();
+    if dims == 0 {
+        return class.to_owned();
+    }
+    let base = match element {
+        "B" => "byte",
+        "C" => "char",
+        "D" => "double",
+        "F" => "float",
+        "I" => "int",
+        "J" => "long",
+        "S" => "short",
+        "Z" => "boolean",
+        e => match e.strip_prefix('L').and_then(|e| e.strip_suffix(';')) {
+            Some(name) => name,
+            None => return class.to_owned(),
+        },
+    };
+    format!("{base}{}", "[]".repeat(dims))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jvm_class_names_read_as_java_spells_them() {
+        assert_eq!(java_name("[Z"), "boolean[]");
+        assert_eq!(java_name("[[Ljava.lang.String;"), "java.lang.String[][]");
+        assert_eq!(java_name("java.util.ArrayList"), "java.util.ArrayList");
+        assert_eq!(java_name("[Q"), "[Q");
+    }
 
     fn census_of(holders: &[(&str, bool, u64, u64)]) -> Census {
         let found = holders.iter().map(|&(name, by_user, count, bytes)| Found {

@@ -1,8 +1,8 @@
 //! Names the holders found in heap files, with the time it took and this process's peak memory
 //! (scripts/heap-graph-cost.sh measures with it; docs/performance.md):
 //!
-//!     cargo run --release -p leakproof-agents --example heap_holders -- node BEFORE AFTER
-//!     cargo run --release -p leakproof-agents --example heap_holders -- jvm BEFORE AFTER CLASS...
+//!     cargo run --release -p leakproof-heapgraph --example heap_holders -- node BEFORE AFTER
+//!     cargo run --release -p leakproof-heapgraph --example heap_holders -- jvm BEFORE AFTER CLASS...
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,12 +13,12 @@ fn main() {
     let budget = Duration::from_secs(1);
     let started = Instant::now();
     let holders = match args.first().map(String::as_str) {
-        Some("node") if args.len() == 3 => leakproof_agents::heap_snapshot_holders(
+        Some("node") if args.len() == 3 => leakproof_heapgraph::heap_snapshot_holders(
             Path::new(&args[1]),
             Path::new(&args[2]),
             budget,
         ),
-        Some("jvm") if args.len() >= 4 => leakproof_agents::heap_dump_holders(
+        Some("jvm") if args.len() >= 4 => leakproof_heapgraph::heap_dump_holders(
             Some(Path::new(&args[1])),
             Path::new(&args[2]),
             &args[3..],

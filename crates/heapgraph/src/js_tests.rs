@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::holders::v8;
+use crate::v8;
 
 /// One node of a snapshot: type, name, id, and edges (type, name or index, target node).
 type Spec<'a> = (&'a str, &'a str, u32, &'a [(&'a str, &'a str, usize)]);

@@ -30,7 +30,7 @@ const SKIPPED_KINDS: &[&str] = &["object shape", "code"];
 
 /// The holders of the objects in `graph` whose ids are not in `before` (sorted): grouped by
 /// constructor and by holder, most bytes first. Holders in `own_script` (the agent) are left out.
-pub(crate) fn new_object_holders(
+pub fn new_object_holders(
     graph: &Graph,
     before: &[u32],
     own_script: &str,

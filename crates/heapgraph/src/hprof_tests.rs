@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::holders::java::{census, growth_holders};
+use crate::java::{census, growth_holders};
 
 /// A dump being written (identifiers of 8 bytes).
 #[derive(Default)]
@@ -229,9 +229,9 @@ fn a_static_list_holds_the_pages_a_local_does_not_name_it_and_a_weak_reference_h
 
 #[test]
 fn class_names_are_spelled_as_in_java_source() {
-    assert_eq!(java_name("java/util/ArrayList"), "java.util.ArrayList");
-    assert_eq!(java_name("[Ljava/lang/Object;"), "java.lang.Object[]");
-    assert_eq!(java_name("[[B"), "byte[][]");
+    assert_eq!(dump_name("java/util/ArrayList"), "java.util.ArrayList");
+    assert_eq!(dump_name("[Ljava/lang/Object;"), "java.lang.Object[]");
+    assert_eq!(dump_name("[[B"), "byte[][]");
 }
 
 #[test]

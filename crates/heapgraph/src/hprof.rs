@@ -25,14 +25,24 @@ const MAX_NAME: u64 = 1 << 16;
 
 /// Why a heap dump could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum DumpError {
+#[non_exhaustive]
+pub enum DumpError {
+    /// The file could not be read.
     #[error("cannot read the heap dump {path}: {source}")]
     Io {
+        /// The dump.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// The file is not a dump this reader knows.
     #[error("{path} is not an HPROF heap dump: {detail}")]
-    Format { path: String, detail: String },
+    Format {
+        /// The dump.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 /// A class from its class dump: its super class, its instance fields (own, in dump order) and
@@ -195,7 +205,7 @@ impl Dump {
             .class_serials
             .get(&class)
             .and_then(|c| self.class_names.get(c));
-        let class = java_name(class.map_or("", |&c| text(c)));
+        let class = dump_name(class.map_or("", |&c| text(c)));
         let class = class.rsplit('.').next().unwrap_or(&class);
         let place = match (text(file), line) {
             ("", _) => String::new(),
@@ -212,7 +222,7 @@ impl Dump {
 }
 
 /// The heap dump at `path` as a graph.
-pub(crate) fn read(path: &Path) -> Result<Graph, DumpError> {
+pub fn read(path: &Path) -> Result<Graph, DumpError> {
     let io = |source| DumpError::Io {
         path: path.display().to_string(),
         source,
@@ -434,7 +444,7 @@ fn class_dump(r: &mut Reader, dump: &mut Dump, pass: u8) -> std::io::Result<()> 
         let name = dump
             .utf8
             .get(&name_id)
-            .map_or_else(String::new, |n| java_name(n));
+            .map_or_else(String::new, |n| dump_name(n));
         let class = Class {
             name: dump.intern(&name),
             super_id,
@@ -578,8 +588,8 @@ fn finish(mut dump: Dump) -> Graph {
 
 /// A class name as the dump spells it (`java/util/ArrayList`, `[B`, `[Ljava/lang/Object;`) as
 /// Java source does (`java.util.ArrayList`, `byte[]`, `java.lang.Object[]`).
-pub(crate) fn java_name(name: &str) -> String {
-    crate::jvm::java_name(&name.replace('/', "."))
+pub(crate) fn dump_name(name: &str) -> String {
+    crate::java::java_name(&name.replace('/', "."))
 }
 
 #[cfg(test)]

@@ -13,14 +13,24 @@ use super::graph::{Edge, EdgeKind, Graph, Node};
 
 /// Why a heap snapshot could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum SnapshotError {
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The snapshot.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// The file is not a snapshot this reader knows.
     #[error("{path} is not a V8 heap snapshot: {detail}")]
-    Format { path: String, detail: String },
+    Format {
+        /// The snapshot.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 /// The numbers of a flat array, as `u32` (a larger number, which V8 writes only for the ids of
@@ -175,7 +185,7 @@ fn format(path: &Path, detail: impl ToString) -> SnapshotError {
 }
 
 /// The ids of every node of the snapshot at `path`, sorted (edges and strings are skipped).
-pub(crate) fn read_ids(path: &Path) -> Result<Vec<u32>, SnapshotError> {
+pub fn read_ids(path: &Path) -> Result<Vec<u32>, SnapshotError> {
     let file: IdsOnly = serde_json::from_reader(open(path)?).map_err(|e| format(path, e))?;
     let layout = Layout::of(&file.snapshot.meta).map_err(|e| format(path, e))?;
     let mut ids: Vec<u32> = file
@@ -189,7 +199,7 @@ pub(crate) fn read_ids(path: &Path) -> Result<Vec<u32>, SnapshotError> {
 }
 
 /// The snapshot at `path` as a graph rooted at its first node (V8's synthetic root).
-pub(crate) fn read_graph(path: &Path) -> Result<Graph, SnapshotError> {
+pub fn read_graph(path: &Path) -> Result<Graph, SnapshotError> {
     let file: Whole = serde_json::from_reader(open(path)?).map_err(|e| format(path, e))?;
     let layout = Layout::of(&file.snapshot.meta).map_err(|e| format(path, e))?;
     build(file, &layout).map_err(|e| format(path, e))

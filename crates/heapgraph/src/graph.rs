@@ -49,7 +49,7 @@ pub(crate) struct Edge {
 /// A heap: nodes with their edges in one array (node `i`'s are `edges[first[i]..first[i + 1]]`),
 /// and the nodes the search starts from.
 #[derive(Debug, Default)]
-pub(crate) struct Graph {
+pub struct Graph {
     pub(crate) nodes: Vec<Node>,
     first: Vec<u32>,
     pub(crate) edges: Vec<Edge>,
