@@ -48,6 +48,18 @@ pub(crate) struct Injection {
     /// Adds the agent (whose directory is `dir` and loaded file `source`) to `cmd`'s
     /// environment, keeping what the target had.
     pub(crate) apply_env: fn(cmd: &mut Command, dir: &Path, source: &Path),
+    /// How the holders of what grew are found.
+    pub(crate) holders: HolderSearch,
+}
+
+/// How a runtime agent's holders are found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HolderSearch {
+    /// The agent searches its own heap, within the budget (Python: `holders.rs`).
+    InTarget,
+    /// The agent writes a heap snapshot with the first picture and another when holders are
+    /// asked for, and they are compared here (node: `node_heap.rs`).
+    HeapSnapshots,
 }
 
 /// A runtime agent: its private directory holding the agent source and the processes' sockets.
@@ -57,7 +69,9 @@ pub(crate) struct RuntimeAgent {
     dir: tempfile::TempDir,
     sample_timeout: Duration,
     snapshot_timeout: Duration,
-    /// node: the heap snapshot taken with the first picture, once taken (or why it failed).
+    holders: HolderSearch,
+    /// [`HolderSearch::HeapSnapshots`]: the one taken with the first picture, once taken (or
+    /// why it failed).
     heap_before: Option<Result<node_heap::Before, String>>,
 }
 
@@ -96,6 +110,7 @@ impl RuntimeAgent {
             dir,
             sample_timeout: SAMPLE_TIMEOUT,
             snapshot_timeout: SNAPSHOT_TIMEOUT,
+            holders: injection.holders,
             heap_before: None,
         };
         Ok((agent, source))
@@ -181,7 +196,7 @@ impl Agent for RuntimeAgent {
     }
 
     fn picture(&mut self, _wait: Duration) -> Result<Snapshot, AgentError> {
-        if self.descriptor.name == NODE.name && self.heap_before.is_none() {
+        if self.holders == HolderSearch::HeapSnapshots && self.heap_before.is_none() {
             let before = node_heap::Before::take(self.dir()).map_err(|e| e.to_string());
             self.heap_before = Some(before);
         }
@@ -191,7 +206,7 @@ impl Agent for RuntimeAgent {
     /// Python searches its own heap for them (`holders.rs`); node compares the heap snapshot
     /// taken with the first picture with one taken now (`node_heap.rs`).
     fn holders(&mut self, sites: &[StatDiff], budget: Duration) -> Result<Vec<Holder>, AgentError> {
-        if self.descriptor.name != NODE.name {
+        if self.holders == HolderSearch::InTarget {
             return self.ask_holders(sites, budget);
         }
         match self.heap_before.take() {

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::{Injection, RuntimeAgent};
+use super::{HolderSearch, Injection, RuntimeAgent};
 use crate::attach;
 use crate::table::{runtime_heap, Attach};
 use crate::{Descriptor, Pictures, Reach};
@@ -26,6 +26,7 @@ const LABEL: &str = "js heap + external, compiled code excluded (after full GC)"
 pub(crate) const INJECTION: Injection = Injection {
     files: &[("agent.js", include_str!("agent.js"))],
     apply_env,
+    holders: HolderSearch::HeapSnapshots,
 };
 
 /// The node row of [`crate::AGENTS`].

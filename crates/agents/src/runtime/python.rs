@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 
-use super::{Injection, RuntimeAgent};
+use super::{HolderSearch, Injection, RuntimeAgent};
 use crate::attach;
 use crate::table::{runtime_heap, Attach};
 use crate::{Descriptor, Pictures, Reach};
@@ -32,6 +32,7 @@ pub(crate) const INJECTION: Injection = Injection {
         ),
     ],
     apply_env,
+    holders: HolderSearch::InTarget,
 };
 
 /// The Python row of [`crate::AGENTS`].
