@@ -27,14 +27,19 @@ pub(super) struct Library {
 }
 
 /// The MI commands that load the symbols of `pid` before gdb attaches, or `None` when they
-/// cannot be had (maps unreadable, a library deleted or replaced since it was loaded): gdb then
-/// reads them itself, after stopping the target, as it does by default.
+/// cannot be had (the executable or maps unreadable, a library deleted or replaced since it was
+/// loaded): gdb then reads them itself, after stopping the target, as it does by default.
 pub(super) fn commands(pid: u32) -> Option<Vec<String>> {
-    let maps = maps_of(pid)?;
-    let libraries = libraries(&maps, |p| Path::new(p).is_file())?;
-    // `/proc/PID/exe`: the executable even when its path was replaced or deleted since.
+    let readable = |p: &str| std::fs::File::open(p).is_ok();
+    // `/proc/PID/exe`: the executable even when its path was replaced or deleted since. Not
+    // readable (a process leakproof may not trace): gdb's attach then says why.
+    let exe = format!("/proc/{pid}/exe");
+    if !readable(&exe) {
+        return None;
+    }
+    let libraries = libraries(&maps_of(pid)?, readable)?;
     let mut out = vec![
-        format!("-file-exec-and-symbols /proc/{pid}/exe"),
+        format!("-file-exec-and-symbols {exe}"),
         "-gdb-set auto-solib-add off".to_owned(),
         "-gdb-set libthread-db-search-path \"\"".to_owned(),
         "-gdb-set sysroot /nonexistent-leakproof-sysroot".to_owned(),
@@ -60,7 +65,7 @@ fn maps_of(_pid: u32) -> Option<String> {
 
 /// The libraries of `maps` (the text of `/proc/PID/maps`) whose symbols gdb needs: libpython
 /// and libc, each once, at the start of its offset-0 mapping. `None` when maps cannot be parsed
-/// or a library's file is not the one mapped (deleted, or not a file `exists` here).
+/// or a library's file is not the one mapped (deleted, or not a file `exists` says is here).
 fn libraries(maps: &str, exists: impl Fn(&str) -> bool) -> Option<Vec<Library>> {
     let mut out: Vec<Library> = Vec::new();
     for mapping in smaps::parse(maps).ok()? {
