@@ -11,7 +11,12 @@ WARM requests, then keeps a steady load of RATE requests per second on it while
 - sample: the target's time per sample and its share of the watch, from the report's note;
 - interval: the sampling interval the watch chose to keep that share under 2%.
 
-    LEAKPROOF=target/release/leakproof scripts/perf-attach.py [SECS]
+    LEAKPROOF=target/release/leakproof scripts/perf-attach.py [SECS [RATE [ONLY]]]
+
+RATE (requests per second, 40 by default) sets how fine the pause is seen: a stop shorter than
+1/RATE may fall between two requests. LEAKPROOF may name several binaries separated by `:` (an
+old build and a new one): each runtime is then measured with each in turn, side by side. ONLY
+keeps the runtimes whose name contains it (`python`).
 
 Standard library only.
 """
@@ -28,7 +33,6 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEAKPROOF = os.environ.get("LEAKPROOF", os.path.join(ROOT, "target/release/leakproof"))
-RATE = 40.0
 WARM = 2000
 RUNTIMES = [
     (
@@ -54,7 +58,7 @@ def get(port: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(name: str, command: list, secs: int) -> None:
+def measure(name: str, command: list, leakproof: str, secs: int, rate: float) -> None:
     service = subprocess.Popen(
         command + ["--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
@@ -68,7 +72,7 @@ def measure(name: str, command: list, secs: int) -> None:
         def load() -> None:
             started, sent = time.monotonic(), 0
             while not stop.is_set():
-                wait = started + sent / RATE - time.monotonic()
+                wait = started + sent / rate - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
                 sent += 1
@@ -80,7 +84,7 @@ def measure(name: str, command: list, secs: int) -> None:
         time.sleep(2)
         began = time.monotonic()
         out = subprocess.run(
-            [LEAKPROOF, "watch", "--pid", str(service.pid), "--interval", "100ms",
+            [leakproof, "watch", "--pid", str(service.pid), "--interval", "100ms",
              "--duration", "%ds" % secs, "--json"],
             capture_output=True, text=True,
         )
@@ -96,8 +100,9 @@ def measure(name: str, command: list, secs: int) -> None:
             r"([0-9.]+) ms per sample, one every ([0-9]+) ms",
             notes,
         )
-        row = (name, attach_s, during * 1e3, before * 1e3) + spent.group(4, 3, 5)
-        print("| %s | %.2f s | %.1f ms (median %.1f ms) | %s ms | %s%% | %s ms |" % row)
+        binary = os.path.relpath(leakproof, ROOT)
+        row = (name, binary, attach_s, during * 1e3, before * 1e3) + spent.group(4, 3, 5)
+        print("| %s | %s | %.2f s | %.1f ms (median %.1f ms) | %s ms | %s%% | %s ms |" % row)
     finally:
         service.kill()
         service.wait()
@@ -105,10 +110,17 @@ def measure(name: str, command: list, secs: int) -> None:
 
 def main() -> None:
     secs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    print("| runtime | attach | slowest request while attaching | per sample | share | interval |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, command in RUNTIMES:
-        measure(name, command, secs)
+    rate = float(sys.argv[2]) if len(sys.argv) > 2 else 40.0
+    print("%.0f requests a second; %s" % (rate, time.strftime("%Y-%m-%d %H:%M")))
+    print(
+        "| runtime | binary | attach | slowest request while attaching | per sample | share "
+        "| interval |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    only = sys.argv[3] if len(sys.argv) > 3 else ""
+    for name, command in [r for r in RUNTIMES if only in r[0]]:
+        for leakproof in LEAKPROOF.split(":"):
+            measure(name, command, leakproof, secs, rate)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 //! test. Leaking ones come out Leaking on their own heap with the line named, bounded ones Stable;
 //! each kept serving throughout and was left as it was (its threads, descriptors and listening
 //! ports). Then the faults: a PID that vanishes, a target that is not an interpreter, an inspector
-//! port that is taken, a second leakproof, a ptrace refused, a container's mount namespace, and
-//! `--agent none`.
+//! port that is taken, a second leakproof, a ptrace refused, a container's mount namespace, gdb
+//! missing, a Python that never releases the GIL, a leakproof killed mid-watch, and `--agent none`.
 
 mod common;
 
@@ -210,9 +210,15 @@ fn left_as_it_was(pid: u32, before: &Footprint) -> Result<(), String> {
 
 /// `leakproof watch --pid PID --json EXTRA...`: its output and report.
 fn watch(pid: u32, extra: &[&str]) -> (Output, serde_json::Value) {
+    watch_with(pid, extra, &[])
+}
+
+/// [`watch`] with `env` set for leakproof (and so for the gdb it starts).
+fn watch_with(pid: u32, extra: &[&str], env: &[(&str, &str)]) -> (Output, serde_json::Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_leakproof"))
         .args(["watch", "--pid", &pid.to_string(), "--json"])
         .args(extra)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("run leakproof");
@@ -560,6 +566,123 @@ fn agent_dir(pid: u32) -> Option<std::path::PathBuf> {
         .filter_map(|l| l.split_whitespace().nth(7))
         .find(|path| path.ends_with(&socket) && path.contains("leakproof-agent-"))
         .and_then(|path| std::path::Path::new(path).parent().map(|p| p.to_owned()))
+}
+
+/// `/proc/PID/status`'s `State` letter and `TracerPid` of `pid`.
+fn state_and_tracer(pid: u32) -> (String, String) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| {
+                v.trim()
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    (field("State:"), field("TracerPid:"))
+}
+
+/// The processes still alive whose environment has `tag` (set for a leakproof that has exited:
+/// what it started and left behind, such as a gdb).
+fn left_behind(tag: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == tag.as_bytes()))
+        })
+        .collect()
+}
+
+/// Python process `pid` watched with `env`: the one line it says, an RSS-only verdict (exit 0, 1
+/// or 3) within `within`, and the target running on as it was (not stopped, not traced, its
+/// footprint unchanged) with nothing that leakproof started left behind.
+fn fault(pid: u32, env: &[(&str, &str)], says: &str, within: Duration) -> Result<(), String> {
+    let before = footprint(pid);
+    let tag = format!("LEAKPROOF_TEST_FAULT={pid}");
+    let mut env = env.to_vec();
+    env.push((
+        "LEAKPROOF_TEST_FAULT",
+        &tag["LEAKPROOF_TEST_FAULT=".len()..],
+    ));
+    let started = Instant::now();
+    let (out, report) = watch_with(pid, &SHORT, &env);
+    let took = started.elapsed();
+    let fail = |what: String| Err(format!("{says}: {what}\n{}", brief(&report)));
+    let said = notes(&report);
+    if report["config"]["probe"] != "tree-rss" || !said.contains(says) {
+        return fail(format!("probe {}, notes {said}", report["config"]["probe"]));
+    }
+    if said.lines().filter(|l| l.contains("cannot attach")).count() != 1 {
+        return fail(format!("not one line: {said}"));
+    }
+    if !matches!(out.status.code(), Some(0 | 1 | 3)) || took > within {
+        return fail(format!("exit {:?} after {took:?}", out.status.code()));
+    }
+    let (state, tracer) = state_and_tracer(pid);
+    let left = left_behind(&tag);
+    if "tT".contains(state.as_str()) || tracer != "0" || !left.is_empty() {
+        return fail(format!(
+            "state {state}, tracer {tracer}, left behind {left:?}"
+        ));
+    }
+    left_as_it_was(pid, &before).or_else(|e| fail(format!("not left as it was: {e}")))
+}
+
+/// A child killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn gdb_missing_and_a_gil_never_released_are_one_line_and_an_rss_verdict() {
+    let _turn = one_drive_at_a_time();
+    // A PATH without gdb: leakproof looks it up there.
+    let empty = tempfile::tempdir().expect("a directory");
+    let no_gdb = empty.path().to_str().expect("a path");
+    let service = Service::start(PYTHON_NEWEST, &["examples/py_service.py"]);
+    // One thread computing without ever blocking: no thread enters PyEval_RestoreThread, so gdb
+    // finds no safe point (it waits 5 s), and leaves the target running.
+    let busy = Command::new(PYTHON_OLDEST)
+        .args(["-c", "while True:\n    pass\n"])
+        .stdin(Stdio::null())
+        .spawn()
+        .map(Killed)
+        .expect("start python");
+    std::thread::sleep(Duration::from_millis(300)); // in its loop
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let runs = [
+            scope.spawn(|| {
+                let says = "attaching to a running Python needs gdb, which is not on PATH";
+                fault(
+                    service.pid(),
+                    &[("PATH", no_gdb)],
+                    says,
+                    Duration::from_secs(15),
+                )
+            }),
+            scope.spawn(|| {
+                let says = "released the GIL within 5s (busy computing?): nothing was loaded";
+                fault(busy.0.id(), &[], says, Duration::from_secs(20))
+            }),
+        ];
+        runs.into_iter()
+            .filter_map(|r| r.join().expect("a fault panicked").err())
+            .collect()
+    });
+    assert!(Service::get(service.port), "it stopped serving");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[test]

@@ -70,6 +70,16 @@ pub enum AttachError {
         /// How long we waited.
         waited: Duration,
     },
+    /// The bootstrap started its thread in the process, but that thread did not say within
+    /// `waited` whether the agent started (the process starved it of the GIL, or stopped): leakproof
+    /// gave up, and removed the agent's directory, so nothing stays loaded.
+    #[error("the bootstrap in process {pid} did not start the agent within {waited:?} (its threads too busy to give it the GIL?): given up, nothing left loaded")]
+    BootstrapTimeout {
+        /// The process.
+        pid: u32,
+        /// How long we waited.
+        waited: Duration,
+    },
     /// gdb failed in another way.
     #[error("gdb could not load the agent into process {pid}: {detail}")]
     Gdb {

@@ -16,6 +16,7 @@ mod error;
 mod gdb;
 mod node;
 mod python;
+mod symbols;
 #[cfg(test)]
 mod tests;
 
@@ -93,7 +94,7 @@ pub(crate) fn attach(
             Runtime::Python => {
                 write_bootstrap(&dir, pid).map_err(prepare)?;
                 python::inject(pid, &dir, me)?;
-                check_status(&dir, pid)?;
+                check_status(&dir, pid, python::BOOTSTRAP_WAIT.min(timeout))?;
             }
             Runtime::Node => node::inject(pid, &source, &dir, me)?,
         }
@@ -170,10 +171,27 @@ fn write_bootstrap(dir: &Path, pid: u32) -> std::io::Result<()> {
     share_with(dir, pid)
 }
 
-/// What the bootstrap said: `ok`, or why it did not start the agent.
-fn check_status(dir: &Path, pid: u32) -> Result<(), AttachError> {
-    let status = std::fs::read_to_string(dir.join(python::STATUS))
-        .unwrap_or_else(|_| "failed: the bootstrap did not run".to_owned());
+/// Waits up to `timeout` for what the bootstrap's thread says in its status file: `ok`, or why
+/// it did not start the agent. A bootstrap still running after that is given up on: the
+/// directory it loads the agent from goes when the attach fails, so it cannot start it (and an
+/// agent started meanwhile detaches by itself when it sees the directory gone).
+fn check_status(dir: &Path, pid: u32, timeout: Duration) -> Result<(), AttachError> {
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(dir.join(python::STATUS)) {
+            break status;
+        }
+        if gone(pid) {
+            return Err(AttachError::Gone { pid });
+        }
+        if Instant::now() >= deadline {
+            return Err(AttachError::BootstrapTimeout {
+                pid,
+                waited: timeout,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     match status.trim() {
         "ok" => Ok(()),
         busy if busy.starts_with("busy") => Err(AttachError::Refused {
@@ -185,6 +203,14 @@ fn check_status(dir: &Path, pid: u32) -> Result<(), AttachError> {
             detail: format!("the bootstrap said: {other}"),
         }),
     }
+}
+
+/// True when no process `pid` exists any more (`kill(pid, 0)` says so).
+fn gone(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return true;
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) == Err(nix::errno::Errno::ESRCH)
 }
 
 /// Waits until a socket of every process in `pids` exists, then until they answer.

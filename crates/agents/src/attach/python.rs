@@ -1,21 +1,24 @@
 //! Loading the Python agent into a running CPython (3.8 and later) through gdb, the way memray and
-//! pyrasite do, at a point where running Python code is safe.
+//! pyrasite do, at a point where running Python code is safe, and stopping it as briefly as can be.
 //!
-//! gdb attaches (every thread stops), puts a breakpoint on the entry of `PyEval_RestoreThread`
-//! and lets the target run until a thread hits it: that thread has just come back from a blocking
-//! call with the GIL released, so it is inside no allocator and no interpreter structure. There,
-//! in that thread, gdb calls `PyGILState_Ensure` (waiting, with the other threads running, for
-//! the GIL), `PyRun_SimpleString` of one line that runs `bootstrap.py` from the agent's private
-//! directory in a fresh namespace, and `PyGILState_Release`, then detaches: the thread goes on
-//! taking the GIL back as it was about to. Only exported functions are used, so a Python without
-//! debug symbols works the same. Each step has a timeout, after which gdb stops the target again,
-//! unwinds a call that was running, and detaches: the target is never left stopped.
+//! gdb is given the symbols it needs first (`symbols.rs`), then attaches (every thread stops for
+//! the attach only), puts a breakpoint on the entry of `PyEval_RestoreThread` and lets the target
+//! run until a thread hits it: that thread has just come back from a blocking call with the GIL
+//! released, so it is inside no allocator and no interpreter structure. There, in that thread,
+//! gdb calls `PyGILState_Ensure` (waiting, with the other threads running, for the GIL),
+//! `PyRun_SimpleString` of a few lines that only start a new thread, and `PyGILState_Release`,
+//! then detaches: the thread goes on taking the GIL back as it was about to. The new thread runs
+//! `bootstrap.py` from the agent's private directory in a fresh namespace, taking the GIL as any
+//! thread of the target does: its imports and the agent's start never hold the stopped target.
+//! Only exported functions are used, so a Python without debug symbols works the same. Each step
+//! has a timeout, after which gdb stops the target again, unwinds a call that was running, and
+//! detaches: the target is never left stopped.
 
 use std::path::Path;
 use std::time::Duration;
 
 use super::gdb::{field, quoted, Gdb, Outcome};
-use super::AttachError;
+use super::{symbols, AttachError};
 
 /// File name and text of the bootstrap, written into the agent's directory.
 pub(super) const BOOTSTRAP: (&str, &str) = ("bootstrap.py", include_str!("bootstrap.py"));
@@ -27,6 +30,9 @@ pub(super) const STATUS: &str = "attach.status";
 /// A service under load does many times a second; a thread computing without ever blocking does
 /// not, and is left alone.
 const SAFE_POINT_WAIT: Duration = Duration::from_secs(5);
+/// How long the bootstrap's thread has to load and start the agent once gdb has gone: about
+/// 0.1 s on an idle machine; a target whose threads keep the GIL busy gives it less often.
+pub(super) const BOOTSTRAP_WAIT: Duration = Duration::from_secs(10);
 /// Time gdb gets to attach, and for each call into the target.
 const STEP: Duration = Duration::from_secs(10);
 
@@ -41,6 +47,7 @@ pub(super) fn inject(pid: u32, dir: &Path, watcher: u32) -> Result<(), AttachErr
         std::io::ErrorKind::NotFound => AttachError::NoGdb,
         _ => gdb_error(e.to_string()),
     })?;
+    read_symbols_first(&mut gdb, pid)?;
     match gdb.run(&format!("-target-attach {pid}"), STEP) {
         Outcome::Done(_) => {}
         Outcome::Error(msg) if msg.contains("ptrace") => {
@@ -57,6 +64,23 @@ pub(super) fn inject(pid: u32, dir: &Path, watcher: u32) -> Result<(), AttachErr
         Outcome::Done(_) => result,
         other => result.and(Err(gdb_error(format!("cannot detach: {other:?}")))),
     }
+}
+
+/// Gives gdb the symbols it needs before it attaches, when they can be had (see `symbols.rs`);
+/// otherwise gdb reads every library's itself after stopping the target, as by default.
+fn read_symbols_first(gdb: &mut Gdb, pid: u32) -> Result<(), AttachError> {
+    for command in symbols::commands(pid).unwrap_or_default() {
+        let failed = match gdb.run(&command, STEP) {
+            Outcome::Done(_) => continue,
+            Outcome::Error(msg) => msg,
+            Outcome::Lost => format!("no answer within {STEP:?}"),
+        };
+        return Err(AttachError::Gdb {
+            pid,
+            detail: format!("`{command}`: {failed}"),
+        });
+    }
+    Ok(())
 }
 
 /// Lets the target run until a thread enters `PyEval_RestoreThread`, and stops it there.
@@ -162,16 +186,28 @@ fn evaluate(gdb: &mut Gdb, pid: u32, expression: &str) -> Result<String, AttachE
     }
 }
 
-/// The code `PyRun_SimpleString` runs: the bootstrap in a fresh namespace (nothing is left in
-/// `__main__`), any failure kept inside.
+/// The code `PyRun_SimpleString` runs: it starts a thread and returns, nothing left in
+/// `__main__`. The thread runs the bootstrap in a fresh namespace, any failure kept inside.
 fn one_line(dir: &Path, watcher: u32) -> String {
     let path = dir.join(BOOTSTRAP.0);
     let path = path.to_string_lossy();
+    let run = "try:\n    exec(compile(open(__file__).read(), __file__, 'exec'))\n\
+               except BaseException:\n    pass\n";
     format!(
-        "try:\n    exec(compile(open('{path}').read(), '{path}', 'exec'), \
-         {{'__name__': 'leakproof_bootstrap', '__file__': '{path}', 'WATCHER': {watcher}}})\n\
-         except BaseException:\n    pass\n"
+        "try:\n    __import__('_thread').start_new_thread(exec, ({}, \
+         {{'__name__': 'leakproof_bootstrap', '__file__': '{path}', 'WATCHER': {watcher}}}))\n\
+         except BaseException:\n    pass\n",
+        python_string(run)
     )
+}
+
+/// `s` as a Python string literal.
+fn python_string(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('\'', "\\'")
+        .replace('\n', "\\n");
+    format!("'{escaped}'")
 }
 
 /// `3.11.7` as `(3, 11)`.
@@ -200,14 +236,27 @@ mod tests {
     }
 
     #[test]
-    fn the_one_line_compiles_as_python() {
-        let line = one_line(Path::new("/tmp/leakproof-agent-abc"), 42);
+    fn the_one_line_runs_the_bootstrap_in_another_thread_and_leaves_main_alone() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let said = dir.path().join("said");
+        std::fs::write(
+            dir.path().join(BOOTSTRAP.0),
+            format!(
+                "import threading\nopen({:?}, 'w').write('%s %d %s' % (\
+                 threading.current_thread() is threading.main_thread(), WATCHER, __name__))\n",
+                said.to_str().expect("a path")
+            ),
+        )
+        .expect("write");
+        // Run as PyRun_SimpleString runs it: in `__main__`, which is left as it was; the
+        // bootstrap's thread is waited for (up to 10 s) before the interpreter exits.
+        let check = "import os, sys, time\nbefore = set(globals())\nexec(sys.argv[1], globals())\n\
+                     after = set(globals()) - before - {'before'}\n\
+                     for _ in range(500):\n    if os.path.getsize(sys.argv[2]) if os.path.exists(sys.argv[2]) else 0:\n        break\n    time.sleep(0.02)\n\
+                     print(sorted(after))";
         let out = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import sys; compile(sys.argv[1], '<x>', 'exec')",
-                &line,
-            ])
+            .args(["-c", check, &one_line(dir.path(), 42)])
+            .arg(&said)
             .output()
             .expect("python3");
         assert!(
@@ -215,5 +264,15 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+        assert_eq!(
+            std::fs::read_to_string(said).expect("the bootstrap ran"),
+            "False 42 leakproof_bootstrap"
+        );
+    }
+
+    #[test]
+    fn python_strings_are_quoted() {
+        assert_eq!(python_string("a'b\\c\nd"), r"'a\'b\\c\nd'");
     }
 }
