@@ -7,23 +7,10 @@
 
 mod common;
 
-use common::{compile_c, drive_tcp_server, free_port, leakproof};
+use common::{compile_c, drive_tcp_server, free_port, leakproof, native_line, watch_ticker};
 
 use leakproof::Resource;
 use leakproof_trend::Verdict;
-
-const SERVER: &str = include_str!("native/tcp_server.c");
-const TICKER: &str = include_str!("native/ticker.c");
-
-/// `FILE:LINE` of the line of `source` carrying `marker`.
-fn line_of(file: &str, source: &str, marker: &str) -> String {
-    let line = source
-        .lines()
-        .position(|l| l.contains(marker))
-        .expect("marker")
-        + 1;
-    format!("{file}:{line}")
-}
 
 /// Drives `tcp_server MODE`; asserts `resource` is leaking about one a request and that its
 /// open sites name `function` at the line of `marker`, one block per leaked handle.
@@ -49,7 +36,7 @@ fn leaks_named(mode: &str, resource: Resource, function: &str, marker: &str) {
         .user_frame
         .and_then(|u| top.traceback.get(u))
         .expect("a user frame");
-    let at = line_of("tcp_server.c", SERVER, marker);
+    let at = native_line("tcp_server", marker);
     assert!(user.location().ends_with(&at), "{text}");
     assert_eq!(user.function.as_deref(), Some(function), "{text}");
     // One block per handle opened during the locate phase and still open: as many as the
@@ -99,7 +86,7 @@ fn leakproof_drive_prints_the_open_line_of_a_leaked_descriptor() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{text}\n{stderr}");
     assert!(text.contains("fds          leaking"), "{text}");
-    let at = line_of("tcp_server.c", SERVER, "THE_OPEN");
+    let at = native_line("tcp_server", "THE_OPEN");
     assert!(
         text.lines()
             .any(|l| l.contains("-> keep_a_descriptor") && l.ends_with(&at)),
@@ -109,30 +96,9 @@ fn leakproof_drive_prints_the_open_line_of_a_leaked_descriptor() {
 
 #[test]
 fn leakproof_watch_of_a_program_keeping_a_descriptor_per_tick_names_the_open_line() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(program) = compile_c(tmp.path(), "ticker") else {
+    let Some((out, report)) = watch_ticker("fds") else {
         return;
     };
-    let program = program.to_str().expect("utf-8 path");
-    let out = leakproof(&[
-        "watch",
-        "--agent",
-        "native",
-        "--interval",
-        "50ms",
-        "--duration",
-        "3s",
-        "--json",
-        "--",
-        program,
-        "fds",
-    ]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not a report ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
     let fds = report["resources"]
         .as_array()
         .and_then(|r| r.iter().find(|r| r["resource"] == "fds"))
@@ -140,7 +106,7 @@ fn leakproof_watch_of_a_program_keeping_a_descriptor_per_tick_names_the_open_lin
     let brief = format!("{:#}\nnotes {:#}", fds["analysis"], report["notes"]);
     assert_eq!(fds["analysis"]["verdict"], "leaking", "{brief}");
     assert_eq!(out.status.code(), Some(1), "{brief}");
-    let at = line_of("ticker.c", TICKER, "THE_OPEN");
+    let at = native_line("ticker", "THE_OPEN");
     let line: u64 = at
         .rsplit(':')
         .next()

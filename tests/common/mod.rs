@@ -150,6 +150,46 @@ pub fn compile_c(dir: &Path, name: &str) -> Option<PathBuf> {
     Some(out)
 }
 
+/// `NAME.c:LINE` of the line of `tests/native/NAME.c` that holds `marker`.
+pub fn native_line(name: &str, marker: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/native/{name}.c"));
+    let line = std::fs::read_to_string(path)
+        .expect("source")
+        .lines()
+        .position(|l| l.contains(marker))
+        .expect("marker")
+        + 1;
+    format!("{name}.c:{line}")
+}
+
+/// `leakproof watch --agent native --json` of `tests/native/ticker.c` compiled and run as
+/// `ticker MODE`, 3 s at 50 ms: its output and report; `None` when gcc is not installed.
+pub fn watch_ticker(mode: &str) -> Option<(Output, serde_json::Value)> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let program = compile_c(tmp.path(), "ticker")?;
+    let program = program.to_str().expect("utf-8 path");
+    let out = leakproof(&[
+        "watch",
+        "--agent",
+        "native",
+        "--interval",
+        "50ms",
+        "--duration",
+        "3s",
+        "--json",
+        "--",
+        program,
+        mode,
+    ]);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    Some((out, report))
+}
+
 /// One `GET /item` of `tests/native/tcp_server.c`, and its 200.
 pub fn get_item(port: u16) -> std::io::Result<()> {
     use std::io::{Read, Write};
