@@ -230,14 +230,7 @@ impl RuntimeAgent {
     /// The heap of every process summed, and the longest any took to answer (its pause, in
     /// seconds: what an attached agent paces its samples by).
     pub(crate) fn read(&self) -> Result<(f64, f64), AgentError> {
-        let replies = client::ask_all::<client::SampleReply>(
-            self.dir(),
-            &client::command("sample"),
-            self.sample_timeout,
-        )?;
-        if replies.is_empty() {
-            return Err(self.no_process());
-        }
+        let replies: Vec<client::SampleReply> = self.ask_every("sample", self.sample_timeout)?;
         let spent = replies.iter().map(|r| r.spent).fold(0.0, f64::max);
         Ok((replies.iter().map(|r| r.bytes).sum(), spent))
     }
@@ -251,15 +244,22 @@ impl RuntimeAgent {
 
     /// The live allocation sites of every process, merged (identical stacks add up).
     fn snapshot(&self) -> Result<Snapshot, AgentError> {
-        let replies = client::ask_all::<client::SnapshotReply>(
-            self.dir(),
-            &client::command("snapshot"),
-            self.snapshot_timeout,
-        )?;
+        let replies = self.ask_every("snapshot", self.snapshot_timeout)?;
+        Ok(client::merge_snapshots(replies).taken_now())
+    }
+
+    /// The replies of every process to the request `cmd`, each within `timeout`; `NoProcess`
+    /// when none serves.
+    fn ask_every<T: serde::de::DeserializeOwned>(
+        &self,
+        cmd: &str,
+        timeout: Duration,
+    ) -> Result<Vec<T>, AgentError> {
+        let replies = client::ask_all::<T>(self.dir(), &client::command(cmd), timeout)?;
         if replies.is_empty() {
             return Err(self.no_process());
         }
-        Ok(client::merge_snapshots(replies).taken_now())
+        Ok(replies)
     }
 }
 
