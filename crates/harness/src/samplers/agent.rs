@@ -52,8 +52,6 @@ pub(crate) struct AgentSampler<'a> {
     heap_grew: bool,
     /// The handle resources (fds, threads) that grew, whose open sites are asked for.
     handles_grew: Vec<Resource>,
-    /// Whether this locate phase takes pictures: the heap grew, or the open sites need them.
-    takes_pictures: bool,
     /// How the heap is judged: the row's preset, or its watch preset.
     config: Config,
 }
@@ -75,7 +73,6 @@ impl<'a> AgentSampler<'a> {
             failed: None,
             heap_grew: false,
             handles_grew: Vec::new(),
-            takes_pictures: false,
             config,
         }
     }
@@ -90,6 +87,11 @@ impl<'a> AgentSampler<'a> {
     /// The resource this agent measures.
     pub(crate) fn resource(&self) -> Resource {
         self.resource
+    }
+
+    /// Whether this locate phase takes pictures: the heap grew, or the open sites need them.
+    fn takes_pictures(&self) -> bool {
+        self.heap_grew || self.agent.open_sites_from_pictures()
     }
 
     fn now(&self) -> bool {
@@ -234,7 +236,6 @@ impl Sampler for AgentSampler<'_> {
         if !self.heap_grew && self.handles_grew.is_empty() {
             return false;
         }
-        self.takes_pictures = self.heap_grew || self.agent.open_sites_from_pictures();
         match self.agent.start_pictures() {
             Ok(()) => self.locate = Locate::Started,
             Err(e) => self.failed = Some(e.to_string()),
@@ -243,7 +244,7 @@ impl Sampler for AgentSampler<'_> {
     }
 
     fn locate_first(&mut self) {
-        if !matches!(self.locate, Locate::Started) || !self.takes_pictures {
+        if !matches!(self.locate, Locate::Started) || !self.takes_pictures() {
             return;
         }
         let requested = self.agent.request_picture();
@@ -275,7 +276,7 @@ impl Sampler for AgentSampler<'_> {
         if matches!(self.locate, Locate::Off) {
             return;
         }
-        if !self.takes_pictures {
+        if !self.takes_pictures() {
             self.locate = Locate::Off;
             self.report_open_sites(report);
             return self.agent.stop_pictures();
