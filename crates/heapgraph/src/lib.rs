@@ -5,7 +5,7 @@
 //! reference graph and searched breadth first from its roots, within a time budget: the
 //! [`Holder`]s of the objects that are new in a later picture, or of the classes that grew, named
 //! the way the program spells them (`history (Array) in app.js's module scope`,
-//! `Cache.entries (java.util.HashMap)`).
+//! `static JvmService.KEPT (ArrayList)`).
 //!
 //! Files in, holders out: no processes, no I/O but reading the pictures.
 //!
